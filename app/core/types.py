@@ -1,0 +1,215 @@
+"""Value types that flow between the core, the method catalogue and the front ends.
+
+Pixel-domain conventions used everywhere in Lumafuse:
+
+* *display-referred* images are float32 HxWx3 in [0, 1] (sRGB-encoded, as a camera JPEG);
+* *linear* images are float32 HxWx3, >= 0, proportional to scene radiance (RAW, EXR, HDR merges);
+  relative radiance uses 1.0 = sensor saturation of the reference frame unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from app.core.errors import InputError
+
+
+class ResultKind(str, Enum):
+    """What a method returns."""
+
+    HDR_LINEAR = "hdr_linear"  # relative scene radiance, >= 0, unbounded
+    LDR_FUSED = "ldr_fused"  # display-referred, [0, 1]
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Per-frame metadata read from the file (EXIF or container)."""
+
+    path: str = ""
+    exposure_time: float | None = None  # seconds
+    iso: float | None = None
+    f_number: float | None = None
+    linear: bool = False  # True for RAW / EXR / .hdr sources
+    bit_depth: int = 8
+
+    @property
+    def relative_exposure(self) -> float | None:
+        """t * ISO / N^2 when the time is known (ISO and N default to 100 and 1 when absent)."""
+        if self.exposure_time is None or self.exposure_time <= 0:
+            return None
+        iso = self.iso if self.iso and self.iso > 0 else 100.0
+        n = self.f_number if self.f_number and self.f_number > 0 else 1.0
+        return float(self.exposure_time * iso / (n * n))
+
+
+@dataclass(frozen=True)
+class ExposureStack:
+    """An immutable bracket of frames of one scene, ordered dark to bright.
+
+    frames: float32 HxWx3 arrays. Display-referred [0, 1] when ``linear`` is False (JPEG/PNG/TIFF),
+        linear radiance >= 0 when True (RAW, EXR).
+    exposures: relative exposure of each frame (t * ISO / N^2, any common unit), or None when
+        unknown; methods that need them call :func:`app.core.io.exposure.ensure_exposures`.
+    reference: index of the reference frame (for alignment / deghosting), default the middle one.
+    """
+
+    frames: tuple[np.ndarray, ...]
+    exposures: tuple[float, ...] | None = None
+    infos: tuple[FrameInfo, ...] = ()
+    linear: bool = False
+    reference: int = -1
+    aligned: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        frames = tuple(self.frames)
+        if len(frames) < 1:
+            raise InputError("the stack holds no frames")
+        h, w = frames[0].shape[:2]
+        for i, f in enumerate(frames):
+            if f.ndim != 3 or f.shape[2] != 3:
+                raise InputError(f"frame {i} must be HxWx3, got shape {f.shape}")
+            if f.shape[:2] != (h, w):
+                raise InputError(
+                    f"frames differ in size: frame 0 is {w}x{h}, frame {i} is "
+                    f"{f.shape[1]}x{f.shape[0]} (use --align to register hand-held shots)"
+                )
+        object.__setattr__(self, "frames", frames)
+        if self.exposures is not None:
+            exps = tuple(float(e) for e in self.exposures)
+            if len(exps) != len(frames):
+                raise InputError(f"{len(exps)} exposure values given for {len(frames)} frames")
+            if any(not np.isfinite(e) or e <= 0 for e in exps):
+                raise InputError("exposure values must be positive and finite")
+            object.__setattr__(self, "exposures", exps)
+        if not self.infos:
+            object.__setattr__(self, "infos", tuple(FrameInfo() for _ in frames))
+        ref = self.reference if self.reference >= 0 else len(frames) // 2
+        object.__setattr__(self, "reference", min(ref, len(frames) - 1))
+
+    @property
+    def n(self) -> int:
+        return len(self.frames)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.frames[0].shape[:2]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(i.path for i in self.infos)
+
+    def with_frames(self, frames: Sequence[np.ndarray], **changes: Any) -> "ExposureStack":
+        """A copy with new frames (same metadata) and optional field changes."""
+        return replace(self, frames=tuple(frames), **changes)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result came from; written into EXR headers and PNG/TIFF text."""
+
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    weights_sha256: str | None = None
+    device: str = "cpu"
+    duration_s: float = 0.0
+    software: str = "lumafuse"
+
+    def as_text(self) -> dict[str, str]:
+        """Flat string map for file metadata."""
+        out = {
+            "lumafuse:method": self.method,
+            "lumafuse:params": repr(dict(self.params)),
+            "lumafuse:inputs": ";".join(self.inputs),
+            "lumafuse:device": self.device,
+            "lumafuse:duration_s": f"{self.duration_s:.3f}",
+            "Software": self.software,
+        }
+        if self.weights_sha256:
+            out["lumafuse:weights_sha256"] = self.weights_sha256
+        return out
+
+
+@dataclass(frozen=True)
+class Result:
+    """A method's output. ``image`` is float32 HxWx3: radiance (HDR_LINEAR) or [0,1] (LDR_FUSED)."""
+
+    image: np.ndarray
+    kind: ResultKind
+    provenance: Provenance
+
+    @property
+    def is_hdr(self) -> bool:
+        return self.kind == ResultKind.HDR_LINEAR
+
+
+@dataclass(frozen=True)
+class ToneParams:
+    """Display rendering settings shared by preview and export (what you see is what you export).
+
+    exposure_ev: stops applied in linear light before tone mapping.
+    gamma: display gamma; 0 means the sRGB transfer function.
+    tmo: tone-mapping operator name from :data:`app.core.tonemap.OPERATORS` ("none" = clip).
+    tmo_params: operator-specific parameters.
+    saturation: colour saturation multiplier applied after tone mapping (1 = unchanged).
+    """
+
+    exposure_ev: float = 0.0
+    gamma: float = 0.0
+    tmo: str = "reinhard"
+    tmo_params: Mapping[str, float] = field(default_factory=dict)
+    saturation: float = 1.0
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A method parameter: the GUI builds its form and the CLI parses ``--param`` from this."""
+
+    name: str
+    type: type  # int, float, bool or str
+    default: Any
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    def parse(self, text: str) -> Any:
+        """Parse and validate a string value (CLI); raises InputError with a clear message."""
+        try:
+            if self.type is bool:
+                low = text.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    value: Any = True
+                elif low in ("0", "false", "no", "off"):
+                    value = False
+                else:
+                    raise ValueError(text)
+            else:
+                value = self.type(text)
+        except ValueError:
+            raise InputError(
+                f"parameter {self.name!r}: {text!r} is not a valid {self.type.__name__}"
+            ) from None
+        return self.validate(value)
+
+    def validate(self, value: Any) -> Any:
+        """Check range / choices; returns the (type-coerced) value."""
+        if self.type in (int, float) and not isinstance(value, bool):
+            value = self.type(value)
+            if self.minimum is not None and value < self.minimum:
+                raise InputError(f"parameter {self.name!r} must be >= {self.minimum}, got {value}")
+            if self.maximum is not None and value > self.maximum:
+                raise InputError(f"parameter {self.name!r} must be <= {self.maximum}, got {value}")
+        if self.choices is not None and value not in self.choices:
+            raise InputError(
+                f"parameter {self.name!r} must be one of {', '.join(self.choices)}, got {value!r}"
+            )
+        return value
+
+
+ProgressCallback = Callable[[float, str], None]

@@ -1,0 +1,171 @@
+"""The method catalogue: one explicit tuple of :class:`MethodSpec`, no file scanning.
+
+Classical entries point into ``app.core``; learned entries point at their own module in
+``app.models`` (which imports torch lazily, inside functions). A method whose dependency or
+weights are missing stays listed, marked unavailable with the reason.
+
+Entry-point contract: ``entry`` names ``"module:callable"`` with signature
+``fn(stack: ExposureStack, params: dict, ctx: TaskContext, device: str) -> MethodOutput``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from app.core.errors import InputError
+from app.core.types import ParamSpec, ResultKind
+
+
+@dataclass(frozen=True)
+class MethodOutput:
+    """What an entry point returns; the runner wraps it into a Result with provenance.
+
+    image: float32 HxWx3, linear radiance for HDR_LINEAR methods, [0, 1] display for LDR_FUSED.
+    """
+
+    image: np.ndarray
+    weights_sha256: str | None = None
+    device: str = "cpu"
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    id: str  # snake_case; the CLI -m value, weight file prefix, provenance name
+    title: str
+    kind: str  # "classical" | "learned"
+    output: ResultKind
+    entry: str  # "module:callable"
+    description: str  # one line shown in the GUI and list-methods
+    citation: str
+    params: tuple[ParamSpec, ...] = ()
+    min_exposures: int = 2
+    max_exposures: int | None = None  # None = any number
+    needs_times: bool = False  # needs relative exposures (estimated when EXIF is missing)
+    requires: tuple[str, ...] = ()  # importable modules, e.g. ("torch",)
+    weights_key: str | None = None  # key in weights/manifest.json
+    size_multiple: int = 1
+
+    def load(self) -> Callable[..., MethodOutput]:
+        module, _, name = self.entry.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        valid = ", ".join(p.name for p in self.params) or "none"
+        raise InputError(f"method {self.id!r} has no parameter {name!r} (valid: {valid})")
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def exposure_range_text(self) -> str:
+        if self.max_exposures is None:
+            return f"{self.min_exposures}+"
+        if self.max_exposures == self.min_exposures:
+            return str(self.min_exposures)
+        return f"{self.min_exposures}-{self.max_exposures}"
+
+
+_MERTENS_PARAMS = (
+    ParamSpec("contrast", float, 1.0, "weight exponent of local contrast", 0.0, 4.0),
+    ParamSpec("saturation", float, 1.0, "weight exponent of colour saturation", 0.0, 4.0),
+    ParamSpec("exposedness", float, 1.0, "weight exponent of well-exposedness", 0.0, 4.0),
+    ParamSpec("sigma", float, 0.2, "width of the well-exposedness Gaussian", 0.01, 1.0),
+)
+
+_HDR_MERGE_PARAMS = (
+    ParamSpec("deghost", bool, False, "reject pixels inconsistent with the reference frame"),
+    ParamSpec("samples", int, 70, "pixel samples for response-curve recovery", 20, 1000),
+)
+
+METHODS: tuple[MethodSpec, ...] = (
+    MethodSpec(
+        id="mertens",
+        title="Exposure fusion (Mertens)",
+        kind="classical",
+        output=ResultKind.LDR_FUSED,
+        entry="app.models.classical:run_mertens",
+        description="Blends the best-exposed parts of each frame; no exposure times needed.",
+        citation="Mertens, Kautz, Van Reeth: Exposure Fusion, Pacific Graphics 2007",
+        params=_MERTENS_PARAMS,
+        min_exposures=2,
+    ),
+    MethodSpec(
+        id="debevec",
+        title="HDR merge (Debevec)",
+        kind="classical",
+        output=ResultKind.HDR_LINEAR,
+        entry="app.models.classical:run_debevec",
+        description="Recovers the camera response and merges a linear HDR radiance map.",
+        citation="Debevec, Malik: Recovering High Dynamic Range Radiance Maps, SIGGRAPH 1997",
+        params=_HDR_MERGE_PARAMS,
+        min_exposures=2,
+        needs_times=True,
+    ),
+    MethodSpec(
+        id="robertson",
+        title="HDR merge (Robertson)",
+        kind="classical",
+        output=ResultKind.HDR_LINEAR,
+        entry="app.models.classical:run_robertson",
+        description="Iterative response recovery and maximum-likelihood HDR radiance merge.",
+        citation="Robertson, Borman, Stevenson: Estimation-theoretic HDR imaging, JEI 2003",
+        params=_HDR_MERGE_PARAMS[:1],
+        min_exposures=2,
+        needs_times=True,
+    ),
+)
+
+
+def _check_unique(methods: tuple[MethodSpec, ...]) -> None:
+    seen: set[str] = set()
+    for m in methods:
+        if m.id in seen:
+            raise RuntimeError(f"duplicate method id {m.id!r} in the registry")
+        seen.add(m.id)
+
+
+_check_unique(METHODS)
+
+
+def get_method(method_id: str) -> MethodSpec:
+    for m in METHODS:
+        if m.id == method_id:
+            return m
+    raise InputError(
+        f"unknown method {method_id!r}; valid methods: {', '.join(m.id for m in METHODS)}"
+    )
+
+
+def availability(spec: MethodSpec) -> tuple[bool, str]:
+    """(available, reason). Cheap: checks importability and the weights manifest, loads nothing."""
+    for mod in spec.requires:
+        if importlib.util.find_spec(mod) is None:
+            return False, f"needs the Python package {mod!r}, which is not installed"
+    if spec.weights_key is not None:
+        from app.models import weights
+
+        ok, reason = weights.status(spec.weights_key)
+        if not ok:
+            return False, reason
+    return True, ""
+
+
+def runnable_on(spec: MethodSpec, n_frames: int) -> tuple[bool, str]:
+    """Whether the method can run on a stack of ``n_frames``: availability and exposure count."""
+    ok, reason = availability(spec)
+    if not ok:
+        return ok, reason
+    if n_frames < spec.min_exposures:
+        need = spec.min_exposures
+        return False, f"{spec.title} needs at least {need} exposures, {n_frames} loaded"
+    if spec.max_exposures is not None and n_frames > spec.max_exposures:
+        return False, f"{spec.title} takes at most {spec.max_exposures} exposures, {n_frames} loaded"
+    return True, ""
