@@ -1,0 +1,126 @@
+"""``fuse``: a bracket in, one fused / merged image out, through the same run() as the GUI.
+
+Everything that can be checked without reading pixels (method, parameters, exposure count,
+tone options, output path) is checked first, so a mistake fails in milliseconds and before any
+file is written. The output is written once, atomically, after the method finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.core.errors import InputError, MethodUnavailable
+from app.core.progress import TaskContext
+from app.cli.options import add_tone_options, parse_assignments, parse_number_list, tone_params
+
+DEFAULT_MULTI = "mertens"  # exposure fusion: needs no exposure times, always available
+DEFAULT_SINGLE = "hdrcnn"  # single-image HDR, when registered and its weights are present
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fuse",
+        help="fuse or merge a bracket into one image",
+        description="Fuse a bracket (exposure fusion) or merge it into linear HDR. The output "
+        "extension picks the format: .exr/.hdr get the result as is (linear radiance for HDR "
+        "methods), .png/.tif/.jpg get the display rendering (tone mapped for HDR results).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, one per exposure")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="output file (.exr .hdr .png .tif .tiff .jpg .jpeg)")
+    p.add_argument("-m", "--method", metavar="METHOD",
+                   help=f"method id (default: {DEFAULT_MULTI} for 2+ inputs, "
+                        f"{DEFAULT_SINGLE} for one); see list-methods")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="method parameter, repeatable (list-methods shows them)")
+    p.add_argument("--align", choices=("none", "mtb", "homography"), default="none",
+                   help="register hand-held frames: mtb = translation, homography = "
+                        "perspective (default none)")
+    times = p.add_mutually_exclusive_group()
+    times.add_argument("--times", metavar="T1,T2,...",
+                       help="exposure times in seconds, one per input (fractions allowed: 1/60)")
+    times.add_argument("--ev", metavar="E1,E2,...",
+                       help="exposure offsets in stops, one per input (e.g. -2,0,2)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="device for learned methods (default auto)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_tone_options(p)
+    p.set_defaults(handler=run_fuse, needs_ctx=True)
+
+
+def choose_method(method: str | None, n_inputs: int):
+    """The MethodSpec to run: ``method`` if given, else the default for the input count."""
+    from app.models.registry import METHODS, availability, get_method
+
+    if method:
+        return get_method(method)
+    if n_inputs >= 2:
+        return get_method(DEFAULT_MULTI)
+    single = next((m for m in METHODS if m.id == DEFAULT_SINGLE), None)
+    if single is None:
+        raise InputError(
+            "one input image: fusion and HDR merging need at least 2 exposures, and no "
+            "single-image method is installed"
+        )
+    ok, reason = availability(single)
+    if not ok:
+        raise MethodUnavailable(
+            f"one input image: fusion and HDR merging need at least 2 exposures, and "
+            f"single-image HDR ({single.id}) is not available: {reason}"
+        )
+    return single
+
+
+def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
+    from app.models.registry import runnable_on
+    from app.models.runner import resolve_params, run
+
+    inputs = [Path(p) for p in args.inputs]
+    spec = choose_method(args.method, len(inputs))
+    params = resolve_params(spec.id, parse_assignments(args.param, "--param"))
+    ok, reason = runnable_on(spec, len(inputs))
+    if not ok:
+        if len(inputs) < spec.min_exposures or (
+            spec.max_exposures is not None and len(inputs) > spec.max_exposures
+        ):
+            raise InputError(f"{reason} (inputs: {', '.join(p.name for p in inputs)})")
+        raise MethodUnavailable(f"{spec.id}: {reason}")
+    tone = tone_params(args)
+    times = ev = None
+    if args.times:
+        times = parse_number_list(args.times, "--times", len(inputs))
+        if any(t <= 0 for t in times):
+            raise InputError("--times: exposure times must be positive seconds")
+    if args.ev:
+        ev = parse_number_list(args.ev, "--ev", len(inputs))
+    from app.core.io import check_output_path, load_stack, write_result
+
+    output = check_output_path(args.output, inputs=inputs, force=args.force)
+
+    stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15))
+    result = run(
+        stack, spec.id, params, ctx.sub(0.15, 0.95), align=args.align, device=args.device
+    )
+    ctx.check()  # a Ctrl-C during the last stage: stop before writing anything
+    write_result(
+        output,
+        result,
+        tone,
+        bit_depth=args.bit_depth,
+        quality=args.quality,
+        half=args.half,
+        inputs=inputs,
+        force=args.force,
+    )
+    ctx.report(1.0, "written")
+    h, w = result.image.shape[:2]
+    prov = result.provenance
+    if not args.quiet:
+        sys.stderr.write(
+            f"wrote {output} ({spec.id}, {result.kind.value}, {w}x{h}, "
+            f"{prov.duration_s:.2f} s on {prov.device})\n"
+        )
+    return 0

@@ -1,0 +1,101 @@
+"""The command line: ``lumafuse-cli`` / ``python main.py fuse|list-methods|tonemap ...``.
+
+Qt is never imported here (import-linter contract + tests/test_layers.py); torch only when a
+learned method runs. Heavy modules are imported inside the command handlers, so ``--help`` and
+``list-methods`` start fast. Exit codes are listed in :mod:`app.cli.errors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn, Sequence
+
+from app.cli import errors
+from app.cli.progress import ProgressBar
+
+COMMANDS = ("fuse", "list-methods", "tonemap")
+"""Subcommand names; the launcher (app/launcher.py) routes argv starting with one to the CLI."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            errors.EXIT_USAGE,
+            f"{errors.PROG}: error: {errors.one_line(message)} (see {self.prog} --help)\n",
+        )
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("lumafuse")
+    except Exception:  # not installed (running from a checkout)
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.cli import fuse, list_methods, tonemap
+
+    parser = _Parser(
+        prog=errors.PROG,
+        description="Lumafuse: bracketed photos to one well-exposed picture (exposure fusion) "
+        "or a linear HDR image. Without a command, `python main.py` opens the desktop app.",
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input/output/usage, "
+        "3 method unavailable here, 130 cancelled.",
+    )
+    parser.add_argument("--version", action="version", version=f"lumafuse {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    fuse.add_parser(sub)
+    list_methods.add_parser(sub)
+    tonemap.add_parser(sub)
+    return parser
+
+
+def _context_label(args: argparse.Namespace) -> str:
+    """What the command works on, for messages that name no file themselves."""
+    names = getattr(args, "inputs", None) or ([args.input] if getattr(args, "input", None) else [])
+    if not names:
+        return ""
+    shown = ", ".join(str(n) for n in names[:3])
+    return shown + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return errors.EXIT_USAGE
+    if not args.needs_ctx:
+        try:
+            return args.handler(args)
+        except BaseException as exc:  # noqa: BLE001 - mapped to one line + exit code
+            if isinstance(exc, SystemExit):
+                raise
+            return errors.report(exc)
+
+    from app.core.progress import TaskContext
+    from app.cli.interrupt import cancel_on_sigint
+
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet)
+    ctx = TaskContext(bar)
+    try:
+        with cancel_on_sigint(ctx):
+            return args.handler(args, ctx)
+    except BaseException as exc:  # noqa: BLE001 - mapped to one line + exit code
+        if isinstance(exc, SystemExit):
+            raise
+        bar.finish()
+        return errors.report(exc, _context_label(args))
+    finally:
+        bar.finish()
+
+
+if __name__ == "__main__":  # python -m app.cli.main
+    sys.exit(main())

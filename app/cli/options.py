@@ -1,0 +1,92 @@
+"""Argument groups and value parsers shared by the ``fuse`` and ``tonemap`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+from typing import Any, Sequence
+
+from app.core.errors import InputError
+from app.core.types import ParamSpec, ToneParams
+
+
+def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "reinhard") -> None:
+    """Display-rendering and output-encoding options (used for .png/.tif/.jpg outputs)."""
+    g = parser.add_argument_group("display rendering (PNG/TIFF/JPEG outputs)")
+    g.add_argument("--tmo", default=default_tmo, metavar="NAME",
+                   help=f"tone-mapping operator for HDR results (default {default_tmo}; "
+                        "'none' clips); see list-methods --json for the names")
+    g.add_argument("--tmo-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="operator parameter, repeatable")
+    g.add_argument("--exposure", type=float, default=0.0, metavar="EV",
+                   help="exposure change in stops, applied in linear light (default 0)")
+    g.add_argument("--gamma", type=float, default=0.0, metavar="G",
+                   help="display gamma; 0 = the sRGB curve (default)")
+    g.add_argument("--saturation", type=float, default=1.0, metavar="S",
+                   help="colour saturation multiplier (default 1)")
+    g.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
+                   help="PNG/TIFF bits per channel (JPEG is always 8)")
+    g.add_argument("--quality", type=int, default=95, metavar="Q",
+                   help="JPEG quality 1-100 (default 95)")
+    e = parser.add_argument_group("EXR outputs").add_mutually_exclusive_group()
+    e.add_argument("--half", dest="half", action="store_true", default=True,
+                   help="16-bit half floats (default)")
+    e.add_argument("--float", dest="half", action="store_false", help="32-bit floats")
+
+
+def parse_assignments(items: Sequence[str], option: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; InputError for a malformed item."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"{option} {item!r}: expected NAME=VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def tone_params(args: argparse.Namespace) -> ToneParams:
+    """Validated ToneParams from the parsed options (operator name, its parameters, ranges)."""
+    from app.core.tonemap import OPERATOR_PARAMS, OPERATORS
+
+    if args.tmo not in OPERATORS:
+        raise InputError(
+            f"unknown tone-mapping operator {args.tmo!r}; valid: {', '.join(sorted(OPERATORS))}"
+        )
+    specs: Sequence[ParamSpec] = OPERATOR_PARAMS.get(args.tmo, ())
+    values: dict[str, Any] = {}
+    for name, text in parse_assignments(args.tmo_param, "--tmo-param").items():
+        spec = next((p for p in specs if p.name == name), None)
+        if spec is None:
+            valid = ", ".join(p.name for p in specs) or "none"
+            raise InputError(f"operator {args.tmo!r} has no parameter {name!r} (valid: {valid})")
+        values[name] = spec.parse(text)
+    if args.gamma < 0 or args.gamma > 10:
+        raise InputError(f"--gamma must be 0 (sRGB) or a value in (0, 10], got {args.gamma}")
+    if not -20 <= args.exposure <= 20:
+        raise InputError(f"--exposure must be within +-20 EV, got {args.exposure}")
+    if not 0 <= args.saturation <= 4:
+        raise InputError(f"--saturation must be in [0, 4], got {args.saturation}")
+    if not 1 <= args.quality <= 100:
+        raise InputError(f"--quality must be in 1..100, got {args.quality}")
+    return ToneParams(
+        exposure_ev=float(args.exposure),
+        gamma=float(args.gamma),
+        tmo=args.tmo,
+        tmo_params=values,
+        saturation=float(args.saturation),
+    )
+
+
+def parse_number_list(text: str, option: str, count: int) -> list[float]:
+    """``"1/60,1/15,0.25"`` -> floats; fractions allowed; exactly ``count`` values."""
+    values: list[float] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            values.append(float(Fraction(part)))
+        except (ValueError, ZeroDivisionError):
+            raise InputError(f"{option}: {part!r} is not a number") from None
+    if len(values) != count:
+        raise InputError(f"{option}: {len(values)} values given for {count} input files")
+    return values
