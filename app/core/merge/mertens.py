@@ -1,0 +1,258 @@
+"""Mertens exposure fusion (Mertens, Kautz, Van Reeth 2007), fast and memory-bounded.
+
+The maths is the paper's (and OpenCV's ``createMergeMertens``): per frame a weight map
+``contrast^wc * saturation^ws * well_exposedness^we`` (contrast = |Laplacian| of the grey image,
+saturation = standard deviation over the colour channels, well-exposedness = a Gaussian of width
+sigma around 0.5 in every channel), normalised over the frames; a Laplacian pyramid of each frame
+blended with the Gaussian pyramid of its weights; the blended pyramid collapsed. The pyramid is as
+deep as OpenCV's (down to 1-2 px), so the result equals OpenCV's up to float rounding (OpenCV's
+grey image uses swapped R/B weights on BGR data; here the grey image is the true Rec.601 luma).
+
+What differs is the shape of the computation, which is where the speed and memory come from:
+
+* Full resolution is only ever touched in horizontal strips of a few dozen rows, processed by a
+  small thread pool (OpenCV kernels release the GIL). Inside a strip every array stays in cache, so
+  the dozen element-wise passes of the weight maps cost little memory bandwidth.
+* Pass 1 (strips): weights of all frames, normalised, and the first pyramid level (half
+  resolution) of every frame and weight map. Only the normalised full-size weights are kept.
+* Pass 2 (half resolution and coarser): the blended Laplacian pyramid below full size is
+  accumulated frame by frame, so only one frame's coarse temporaries exist at a time.
+* Pass 3 (strips): the full-resolution Laplacian band of every frame is formed, weighted and
+  added straight onto the upsampled collapse of the coarser levels, then clipped into the output.
+  The full-size band of the output pyramid is never stored.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from app.core.errors import InputError
+from app.core.progress import TaskContext
+
+_EPS = 1e-12  # as the paper / OpenCV: keeps all-zero-weight pixels defined (uniform blend)
+STRIP_ROWS = 32  # full-resolution rows per strip (even); ~1.5 MB per RGB float strip at 4000 px
+_HALO = 4  # extra full-res rows each side so a strip's pyrDown / Laplacian equal the full image's
+
+
+_ONES = np.ones((1, 3), np.float32)
+_ONES_NINTH = np.full((1, 3), 1.0 / 9.0, np.float32)
+_PAIR_DIFF = np.array([[1, -1, 0], [0, 1, -1], [-1, 0, 1]], np.float32)
+
+
+def _to_float01(block: np.ndarray) -> np.ndarray:
+    """float32 [0, 1] copy-or-view of a uint8 / uint16 / float block."""
+    block = np.ascontiguousarray(block)
+    if block.dtype == np.uint8:
+        return block.astype(np.float32) * np.float32(1.0 / 255.0)
+    if block.dtype == np.uint16:
+        return block.astype(np.float32) * np.float32(1.0 / 65535.0)
+    return block.astype(np.float32, copy=False)
+
+
+def _check_frames(frames: Sequence[np.ndarray]) -> None:
+    if len(frames) < 2:
+        raise InputError(f"exposure fusion needs at least 2 frames, got {len(frames)}")
+    h, w = frames[0].shape[:2]
+    for i, f in enumerate(frames):
+        if f.ndim != 3 or f.shape[2] != 3:
+            raise InputError(f"frame {i} must be HxWx3, got shape {f.shape}")
+        if f.shape[:2] != (h, w):
+            raise InputError(f"frame {i} is {f.shape[1]}x{f.shape[0]}, frame 0 is {w}x{h}")
+        if f.dtype not in (np.uint8, np.uint16) and not np.issubdtype(f.dtype, np.floating):
+            raise InputError(f"frame {i}: unsupported pixel type {f.dtype} for exposure fusion")
+    if min(h, w) < 2:
+        raise InputError(f"frames of {w}x{h} pixels are too small to fuse")
+
+
+def weight_map(
+    img: np.ndarray,
+    *,
+    contrast: float = 1.0,
+    saturation: float = 1.0,
+    exposedness: float = 1.0,
+    sigma: float = 0.2,
+) -> np.ndarray:
+    """Un-normalised Mertens weight of one frame (or strip; the Laplacian uses reflect-101 borders).
+
+    img: float32 HxWx3 display-referred RGB in [0, 1]. Returns float32 HxW >= 1e-12.
+    """
+    d = cv2.subtract(img, (0.5, 0.5, 0.5, 0.0))  # centred on mid-grey
+    cv2.multiply(d, d, dst=d)
+    s2 = cv2.transform(d, _ONES)  # sum of (c - 0.5)^2
+    del d
+    w: np.ndarray | None = None
+    if contrast != 0.0:
+        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        w = cv2.Laplacian(grey, cv2.CV_32F)
+        np.abs(w, out=w)
+        if contrast != 1.0:
+            cv2.pow(w, contrast, dst=w)
+    if saturation != 0.0:
+        # channel standard deviation from pairwise channel differences: sum_c (c - mean)^2 =
+        # ((r-g)^2 + (g-b)^2 + (b-r)^2) / 3. Unlike E[c^2] - E[c]^2 this is exactly 0 on grey
+        # pixels (no cancellation), which matters: sqrt turns a 1e-8 rounding error into 1e-4.
+        dif = cv2.transform(img, _PAIR_DIFF)
+        cv2.multiply(dif, dif, dst=dif)
+        sat = cv2.transform(dif, _ONES_NINTH)  # variance over the 3 channels
+        del dif
+        cv2.pow(sat, 0.5 * saturation, dst=sat)
+        w = sat if w is None else cv2.multiply(w, sat, dst=w)
+    if exposedness != 0.0:
+        # prod_c exp(-(c - 0.5)^2 / (2 sigma^2)), raised to the exponent: one exp of the sum
+        np.multiply(s2, np.float32(-exposedness / (2.0 * sigma * sigma)), out=s2)
+        cv2.exp(s2, dst=s2)
+        w = s2 if w is None else cv2.multiply(w, s2, dst=w)
+    if w is None:
+        w = np.ones(img.shape[:2], np.float32)
+    np.add(w, np.float32(_EPS), out=w)
+    return w
+
+
+def pyramid_levels(h: int, w: int) -> int:
+    """Pyramid levels below full size, as OpenCV's MergeMertens: floor(log2(min(h, w)))."""
+    return max(int(math.log(min(h, w)) / math.log(2.0)), 1)
+
+
+def _strips(h: int) -> list[tuple[int, int]]:
+    return [(a, min(a + STRIP_ROWS, h)) for a in range(0, h, STRIP_ROWS)]
+
+
+def _pyrup_rows(low: np.ndarray, a: int, b: int, full_h: int, full_w: int) -> np.ndarray:
+    """Rows [a, b) of ``cv2.pyrUp(low, dstsize=(full_w, full_h))``, computed from a few rows of
+    ``low`` (2 rows of margin: pyrUp's 5-tap kernel reaches 1 low-res row each side)."""
+    lh = low.shape[0]
+    la = max(a // 2 - 2, 0)
+    lb = min((b + 1) // 2 + 2, lh)
+    out_h = full_h - 2 * la if lb == lh else 2 * (lb - la)
+    up = cv2.pyrUp(low[la:lb], dstsize=(full_w, out_h))
+    return up[a - 2 * la : b - 2 * la]
+
+
+def _run_strips(
+    fn: Callable[[int, int], None], h: int, ctx: TaskContext, start: float, end: float, msg: str
+) -> None:
+    """Run ``fn(a, b)`` over all strips on a thread pool; progress and cancel between strips."""
+    strips = _strips(h)
+    workers = max(1, min(os.cpu_count() or 1, 8))
+
+    def task(ab: tuple[int, int]) -> None:
+        ctx.check()
+        fn(*ab)
+
+    if workers == 1:
+        for i, ab in enumerate(strips):
+            task(ab)
+            ctx.report(start + (end - start) * (i + 1) / len(strips), msg)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for i, _ in enumerate(pool.map(task, strips)):
+            if i % 16 == 0:
+                ctx.report(start + (end - start) * (i + 1) / len(strips), msg)
+
+
+def fuse_mertens(
+    frames: Sequence[np.ndarray],
+    *,
+    contrast: float = 1.0,
+    saturation: float = 1.0,
+    exposedness: float = 1.0,
+    sigma: float = 0.2,
+    ctx: TaskContext | None = None,
+) -> np.ndarray:
+    """Fuse a bracket by Mertens exposure fusion.
+
+    frames: N >= 2 display-referred RGB frames of one size: float32 in [0, 1], or uint8 / uint16.
+    contrast, saturation, exposedness: weight exponents (0 disables a term); sigma: width of the
+    well-exposedness Gaussian in [0, 1] units.
+    Returns float32 HxWx3 display-referred, clipped to [0, 1].
+
+    Extra memory: N full-size weight maps (4 B/px each), N half-size frames (3 B/px each) and
+    the output (12 B/px); everything else lives in strips or at quarter size and below.
+    """
+    ctx = ctx or TaskContext()
+    _check_frames(frames)
+    if not sigma > 0:
+        raise InputError(f"sigma must be positive, got {sigma}")
+    n = len(frames)
+    h, w = frames[0].shape[:2]
+    levels = pyramid_levels(h, w)
+    lh, lw = (h + 1) // 2, (w + 1) // 2
+    params = dict(contrast=contrast, saturation=saturation, exposedness=exposedness, sigma=sigma)
+
+    weights = [np.empty((h, w), np.float32) for _ in range(n)]
+    half_img = [np.empty((lh, lw, 3), np.float32) for _ in range(n)]
+    half_w = [np.empty((lh, lw), np.float32) for _ in range(n)]
+
+    def pass1(a: int, b: int) -> None:
+        # full-res rows [s, e) feed the pyrDown of half rows [a/2, b/2); weights need 1 more row
+        s, e = max(a - _HALO, 0), min(b + _HALO, h)
+        ws, we = max(s - 1, 0), min(e + 1, h)
+        ws_list = []
+        total = None
+        for k in range(n):
+            img = _to_float01(frames[k][ws:we])
+            wk = weight_map(img, **params)[s - ws : e - ws]
+            total = wk.copy() if total is None else cv2.add(total, wk, dst=total)
+            ws_list.append((img[s - ws : e - ws], wk))
+        inv = cv2.divide(1.0, total)
+        ja, jb = a // 2, (b + 1) // 2
+        off = s // 2  # s is even: a is a multiple of the (even) strip height
+        for k, (img, wk) in enumerate(ws_list):
+            cv2.multiply(wk, inv, dst=wk)
+            weights[k][a:b] = wk[a - s : b - s]
+            half_w[k][ja:jb] = cv2.pyrDown(wk)[ja - off : jb - off]
+            half_img[k][ja:jb] = cv2.pyrDown(np.ascontiguousarray(img))[ja - off : jb - off]
+
+    _run_strips(pass1, h, ctx, 0.0, 0.45, "weights")
+
+    # Pass 2: blended Laplacian pyramid of levels 1..L (half size and below), frame by frame.
+    pyr: list[np.ndarray] = []
+    for k in range(n):
+        ctx.check()
+        g_img, g_w = half_img[k], half_w[k]
+        for lev in range(1, levels + 1):
+            if lev < levels:
+                nxt = cv2.pyrDown(g_img)
+                lap = cv2.pyrUp(nxt, dstsize=(g_img.shape[1], g_img.shape[0]))
+                cv2.subtract(g_img, lap, dst=lap)
+            else:
+                nxt, lap = None, g_img.copy()
+            np.multiply(lap, g_w[..., None], out=lap)
+            if k == 0:
+                pyr.append(lap)
+            else:
+                cv2.add(pyr[lev - 1], lap, dst=pyr[lev - 1])
+            if nxt is not None:
+                g_w = cv2.pyrDown(g_w)
+                g_img = nxt
+        half_w[k] = None  # type: ignore[call-overload]  # consumed; free it now
+        ctx.report(0.45 + 0.15 * (k + 1) / n, "coarse levels")
+    acc = pyr[-1]
+    for lev in range(len(pyr) - 2, -1, -1):
+        up = cv2.pyrUp(acc, dstsize=(pyr[lev].shape[1], pyr[lev].shape[0]))
+        acc = cv2.add(up, pyr[lev], dst=up)
+    del pyr
+    coarse = acc  # collapsed levels >= 1, at half resolution
+
+    out = np.empty((h, w, 3), np.float32)
+
+    def pass3(a: int, b: int) -> None:
+        res = _pyrup_rows(coarse, a, b, h, w)
+        for k in range(n):
+            band = _to_float01(frames[k][a:b])
+            if band is frames[k] or np.shares_memory(band, frames[k]):
+                band = band.copy()  # never write into the caller's frame
+            cv2.subtract(band, _pyrup_rows(half_img[k], a, b, h, w), dst=band)
+            np.multiply(band, weights[k][a:b, :, None], out=band)
+            cv2.add(res, band, dst=res)
+        np.clip(res, 0.0, 1.0, out=out[a:b])
+
+    _run_strips(pass3, h, ctx, 0.6, 1.0, "blending")
+    ctx.report(1.0, "fused")
+    return out
