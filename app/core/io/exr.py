@@ -1,0 +1,145 @@
+"""OpenEXR reading and writing with the ``OpenEXR`` 3.x Python package.
+
+Pixels are linear scene radiance (float32 HxWx3, >= 0 after reading). Handles RGB, RGBA (alpha
+dropped), luminance-only (Y) and luminance/chroma (Y, RY, BY with sub-sampled chroma) images,
+half or float channels, scanline, tiled and mip-mapped files (the full-resolution level is read).
+Only the first part of a multi-part file is read. The data window is returned as the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+import OpenEXR
+
+from app.core.errors import InputError
+
+# Rec. 709 / sRGB primaries and D65 white: the EXR default when no chromaticities are stored.
+_REC709_XY = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+
+
+def exr_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of the first part's data window, reading only the header."""
+    try:
+        header = OpenEXR.File(str(path), header_only=True).header()
+    except Exception as exc:  # noqa: BLE001 - the binding raises RuntimeError/ValueError/...
+        raise InputError(f"{path}: not a readable OpenEXR file ({_short(exc)})") from None
+    (x0, y0), (x1, y1) = header["dataWindow"]
+    return int(x1 - x0 + 1), int(y1 - y0 + 1)
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] if text else type(exc).__name__
+
+
+def _luminance_weights(header: Mapping[str, Any]) -> np.ndarray:
+    """Y weights of the file's RGB primaries (OpenEXR's computeYw): the Y row of RGB->XYZ."""
+    chroma = header.get("chromaticities")
+    try:
+        xy = tuple(float(v) for v in np.asarray(chroma, dtype=np.float64).ravel())
+        if len(xy) != 8:
+            raise ValueError
+    except (TypeError, ValueError):
+        xy = _REC709_XY
+    rx, ry, gx, gy, bx, by, wx, wy = xy
+    prim = np.array(
+        [[rx / ry, gx / gy, bx / by], [1.0, 1.0, 1.0], [(1 - rx - ry) / ry, (1 - gx - gy) / gy,
+                                                        (1 - bx - by) / by]]
+    )
+    white = np.array([wx / wy, 1.0, (1 - wx - wy) / wy])
+    scale = np.linalg.solve(prim, white)
+    return (prim[1] * scale).astype(np.float64)
+
+
+def _from_luminance_chroma(channels: Mapping[str, np.ndarray], header: Mapping[str, Any]) -> np.ndarray:
+    """RGB from Y + RY/BY (RY = (R - Y) / Y, BY = (B - Y) / Y; chroma usually at half size)."""
+    y = np.asarray(channels["Y"], np.float32)
+    h, w = y.shape
+    ry = cv2.resize(np.asarray(channels["RY"], np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    by = cv2.resize(np.asarray(channels["BY"], np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    yw = _luminance_weights(header)
+    r = (ry + 1.0) * y
+    b = (by + 1.0) * y
+    g = (y - r * yw[0] - b * yw[2]) / yw[1]
+    return np.stack([r, g, b], axis=-1).astype(np.float32)
+
+
+def _pick_rgb(channels: Mapping[str, Any], header: Mapping[str, Any], path: str) -> np.ndarray:
+    """The colour image out of the channel map the binding returns (RGB grouped when present)."""
+    pixels = {name: ch.pixels for name, ch in channels.items()}
+    for key in ("RGB", "RGBA"):
+        if key in pixels:
+            return np.asarray(pixels[key][..., :3], np.float32)
+    if {"Y", "RY", "BY"} <= pixels.keys():
+        return _from_luminance_chroma(pixels, header)
+    if "Y" in pixels:
+        y = np.asarray(pixels["Y"], np.float32)
+        return np.repeat(y[..., None], 3, axis=2)
+    # Layered files group as "<layer>.RGB"; take the first such layer.
+    for name in sorted(pixels):
+        if name.endswith(".RGB") or name.endswith(".RGBA"):
+            return np.asarray(pixels[name][..., :3], np.float32)
+    if len(pixels) == 1:
+        (only,) = pixels.values()
+        if only.ndim == 2:
+            return np.repeat(np.asarray(only, np.float32)[..., None], 3, axis=2)
+    raise InputError(
+        f"{path}: OpenEXR file has no RGB or luminance channels (found: {', '.join(sorted(pixels))})"
+    )
+
+
+def read_exr(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read an EXR: (linear float32 HxWx3 >= 0, header dict of the first part).
+
+    Raises InputError naming the file when it is not a readable EXR or holds NaN/inf values.
+    Negative values (legal in EXR, e.g. out-of-gamut colours) are clipped to 0 because every
+    consumer expects radiance >= 0.
+    """
+    path = str(path)
+    try:
+        exr = OpenEXR.File(path)
+        part = exr.parts[0]
+        header = dict(part.header)
+        rgb = _pick_rgb(part.channels, header, path)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - corrupt/truncated files raise various errors
+        raise InputError(f"{path}: not a readable OpenEXR file ({_short(exc)})") from None
+    bad = ~np.isfinite(rgb)
+    if bad.any():
+        raise InputError(
+            f"{path}: OpenEXR file holds {int(bad.any(axis=2).sum())} pixels with NaN or infinite values"
+        )
+    np.maximum(rgb, 0.0, out=rgb)
+    return np.ascontiguousarray(rgb, dtype=np.float32), header
+
+
+def write_exr_file(
+    path: str | Path,
+    linear_rgb: np.ndarray,
+    attributes: Mapping[str, str] | None = None,
+    *,
+    half: bool = True,
+) -> None:
+    """Write float HxWx3 to ``path`` (not atomic: callers use app.core.io.writers.write_exr).
+
+    half=True stores 16-bit half floats (max 65504; larger values become inf, so they are
+    clipped to the half maximum first), else 32-bit float. ZIP compression (lossless).
+    ``attributes`` become string attributes of the header.
+    """
+    dtype = np.float16 if half else np.float32
+    data = np.asarray(linear_rgb, np.float32)
+    if half:
+        data = np.clip(data, -65504.0, 65504.0)
+    header: dict[str, Any] = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+    }
+    for key, value in (attributes or {}).items():
+        header[str(key)] = str(value)
+    channels = {"RGB": np.ascontiguousarray(data.astype(dtype))}
+    OpenEXR.File(header, channels).write(str(path))

@@ -1,0 +1,106 @@
+"""Text metadata added to encoded PNG / TIFF / Radiance files (bytes in, bytes out).
+
+OpenCV encodes the pixels but writes no text, so provenance is spliced into its output:
+PNG tEXt/iTXt chunks after IHDR, a TIFF ImageDescription + Software tag (a new first IFD
+appended to the file), Radiance header lines. No pixel data is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from typing import Mapping
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_add_text(png: bytes, text: Mapping[str, str]) -> bytes:
+    """PNG bytes with one text chunk per item, inserted right after IHDR.
+
+    Latin-1 values go in tEXt; others in iTXt (UTF-8). Keywords are cut to PNG's 79 bytes.
+    """
+    if not png.startswith(_PNG_SIGNATURE) or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG stream")
+    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    chunks = []
+    for key, value in text.items():
+        keyword = key.encode("latin-1", "replace")[:79]
+        try:
+            chunks.append(_png_chunk(b"tEXt", keyword + b"\x00" + value.encode("latin-1")))
+        except UnicodeEncodeError:
+            body = keyword + b"\x00\x00\x00" + b"\x00" + b"\x00" + value.encode("utf-8")
+            chunks.append(_png_chunk(b"iTXt", body))
+    return png[:ihdr_end] + b"".join(chunks) + png[ihdr_end:]
+
+
+_TIFF_ASCII = 2
+_TAG_DESCRIPTION = 270
+_TAG_SOFTWARE = 305
+
+
+def tiff_add_description(tiff: bytes, description: str, software: str) -> bytes:
+    """Classic TIFF bytes with ImageDescription and Software set on the first image.
+
+    The first IFD is copied to the end of the file with the two ASCII tags added (entries
+    kept sorted, as TIFF requires) and the header points to the copy; the old IFD stays as
+    unused bytes, every other offset stays valid. Text is made 7-bit ASCII (TIFF's ASCII type).
+    """
+    order = tiff[:2]
+    if order == b"II":
+        e = "<"
+    elif order == b"MM":
+        e = ">"
+    else:
+        raise ValueError("not a TIFF stream")
+    if struct.unpack(e + "H", tiff[2:4])[0] != 42:
+        raise ValueError("only classic (not Big) TIFF is supported")
+    ifd = struct.unpack(e + "I", tiff[4:8])[0]
+    count = struct.unpack(e + "H", tiff[ifd : ifd + 2])[0]
+    entries = {}
+    for k in range(count):
+        raw = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
+        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
+    next_ifd = tiff[ifd + 2 + 12 * count : ifd + 6 + 12 * count]
+
+    out = bytearray(tiff)
+    for tag, text in ((_TAG_DESCRIPTION, description), (_TAG_SOFTWARE, software)):
+        data = text.encode("ascii", "replace") + b"\x00"
+        if len(out) % 2:
+            out += b"\x00"
+        if len(data) <= 4:
+            value = data.ljust(4, b"\x00")
+        else:
+            value = struct.pack(e + "I", len(out))
+            out += data
+        entries[tag] = struct.pack(e + "HHI", tag, _TIFF_ASCII, len(data)) + value
+    if len(out) % 2:
+        out += b"\x00"
+    new_ifd = len(out)
+    out += struct.pack(e + "H", len(entries))
+    for tag in sorted(entries):
+        out += entries[tag]
+    out += next_ifd
+    out[4:8] = struct.pack(e + "I", new_ifd)
+    return bytes(out)
+
+
+def hdr_add_header_lines(hdr: bytes, text: Mapping[str, str]) -> bytes:
+    """Radiance bytes with ``# key=value`` comment lines added to the header (before the blank line)."""
+    end = hdr.find(b"\n\n")
+    if not hdr.startswith(b"#?") or end < 0:
+        raise ValueError("not a Radiance HDR stream")
+    lines = b"".join(
+        b"# " + f"{k}={' '.join(str(v).split())}".encode("ascii", "replace") + b"\n"
+        for k, v in text.items()
+    )
+    return hdr[: end + 1] + lines + hdr[end + 1 :]
+
+
+def as_json(text: Mapping[str, str]) -> str:
+    """Provenance map as one line of ASCII JSON (TIFF description, JPEG comment)."""
+    return json.dumps(dict(text), ensure_ascii=True, sort_keys=True)

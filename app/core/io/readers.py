@@ -1,0 +1,281 @@
+"""Read one image file into a float32 HxWx3 frame plus its metadata.
+
+Output domains:
+
+* 8/16-bit PNG, TIFF, JPEG, BMP, WebP -> display-referred [0, 1] (``FrameInfo.linear`` False),
+  code value / (2^bits - 1); float TIFF counts as linear.
+* OpenEXR, Radiance .hdr, camera RAW (LibRaw via rawpy, no gamma, no auto-brightening) ->
+  linear >= 0 (``FrameInfo.linear`` True). RAW: 1.0 = the sensor's white level.
+
+Grey becomes 3 equal channels, alpha is dropped, the EXIF orientation is applied (once: OpenCV
+is asked for the stored pixels with IMREAD_UNCHANGED, which ignores the orientation, and we
+rotate ourselves; LibRaw rotates RAW files itself). The format is recognised from the file's
+first bytes, not its name, except for RAW files, which are TIFF-like and known by extension.
+
+Every failure raises :class:`InputError` with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from app.core.errors import InputError
+from app.core.io.exif import ExifData, apply_orientation, read_exif
+from app.core.io.exr import exr_size, read_exr
+from app.core.types import FrameInfo
+
+MAX_PIXELS = 100_000_000
+"""Largest frame accepted (100 megapixels): a float32 RGB copy of it is 1.2 GB."""
+
+# Decoding needs the raw buffer, a float copy and an oriented copy at once: ~3 float images.
+_BYTES_PER_PIXEL_WHILE_DECODING = 3 * 4 * 3
+
+RAW_EXTENSIONS = frozenset(
+    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .rwl .pef .srw .x3f .3fr "
+    ".erf .kdc .dcr .mrw .mos .iiq".split()
+)
+
+SUPPORTED = "JPEG, PNG, TIFF, BMP, WebP, OpenEXR, Radiance .hdr or a camera RAW file"
+
+
+def _sniff(head: bytes) -> str | None:
+    """Format name from the first bytes of a file, None when unknown."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head.startswith(b"\x76\x2f\x31\x01"):
+        return "exr"
+    if head.startswith(b"#?RADIANCE") or head.startswith(b"#?RGBE"):
+        return "hdr"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _check_file(path: Path) -> None:
+    """Missing, folder, unreadable or empty -> InputError."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: cannot be read (permission denied)")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_pixel_budget(path: Path | str, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse a frame larger than ``max_pixels`` or than the memory available to decode it."""
+    pixels = int(width) * int(height)
+    if pixels > max_pixels:
+        raise InputError(
+            f"{path}: image is {width}x{height} ({pixels / 1e6:.1f} MP), larger than the limit of "
+            f"{max_pixels / 1e6:.0f} MP"
+        )
+    need = pixels * _BYTES_PER_PIXEL_WHILE_DECODING
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise InputError(
+            f"{path}: image is {width}x{height}; decoding it needs about {need / 2**30:.1f} GB of "
+            f"memory but only {avail / 2**30:.1f} GB is available"
+        )
+
+
+def _hdr_size(data: bytes, path: Path) -> tuple[int, int]:
+    """(width, height) from a Radiance header: text lines, a blank line, then '-Y h +X w'."""
+    end = data.find(b"\n\n")
+    if end < 0 or end > 65536:
+        raise InputError(f"{path}: Radiance HDR header is incomplete (truncated or corrupt)")
+    line = data[end + 2 : end + 2 + 64].split(b"\n", 1)[0].split()
+    try:
+        if len(line) == 4 and line[0][1:] == b"Y" and line[2][1:] == b"X":
+            return int(line[3]), int(line[1])
+        if len(line) == 4 and line[0][1:] == b"X" and line[2][1:] == b"Y":
+            return int(line[1]), int(line[3])
+    except ValueError:
+        pass
+    raise InputError(f"{path}: Radiance HDR resolution line is unreadable (corrupt file)")
+
+
+def _pillow_size(data: bytes) -> tuple[int, int] | None:
+    """Size from the header via Pillow (lazy: no pixel decoding); None if Pillow can't tell."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we apply our own limit
+            with Image.open(io.BytesIO(data)) as im:
+                return im.size
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses to even open > ~179 MP; its message holds the size. Our limit is lower.
+        raise _TooBig(str(exc)) from None
+    except Exception:  # noqa: BLE001 - unknown sub-format: fall back to checking after decoding
+        return None
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _jpeg_truncated(data: bytes) -> bool:
+    """True when a JPEG stops before its end-of-image marker.
+
+    OpenCV/libjpeg decodes a truncated JPEG silently (grey fill), so it is detected here. The
+    marker normally ends the file; when trailing bytes follow it, Pillow's full decode decides.
+    """
+    if data.rstrip(b"\x00\r\n\t ").endswith(b"\xff\xd9"):
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    except OSError:
+        return True
+    return False
+
+
+def _png_truncated(data: bytes) -> bool:
+    return b"IEND" not in data[-64:]
+
+
+def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
+    """OpenCV decode result -> (float32 HxWx3 RGB, linear, bit depth)."""
+    if img.ndim == 2:
+        img = img[..., None]
+    channels = img.shape[2]
+    if channels in (1, 2):  # grey (+ alpha)
+        img = np.repeat(img[..., :1], 3, axis=2)
+    elif channels >= 3:  # BGR(A) -> RGB, alpha dropped
+        img = img[..., 2::-1]
+    dtype = img.dtype
+    if dtype == np.uint8:
+        return img.astype(np.float32) / np.float32(255.0), False, 8
+    if dtype == np.uint16:
+        return img.astype(np.float32) / np.float32(65535.0), False, 16
+    if dtype in (np.float32, np.float64, np.float16):
+        out = img.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise InputError(f"{path}: image holds NaN or infinite values")
+        return np.maximum(out, 0.0), True, 32
+    raise InputError(f"{path}: unsupported sample type {dtype} (use 8/16-bit integer or float)")
+
+
+def _quiet_decode(buf: np.ndarray) -> np.ndarray | None:
+    """cv2.imdecode without OpenCV's own log lines on stderr (we raise one clear error instead)."""
+    logging = cv2.utils.logging
+    old = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        # IMREAD_UNCHANGED: keep 16-bit/float depth and alpha, and ignore the EXIF orientation
+        # (applied by read_frame, so it happens exactly once for every format).
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    finally:
+        logging.setLogLevel(old)
+
+
+def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int) -> tuple[np.ndarray, bool, int]:
+    """JPEG/PNG/TIFF/BMP/WebP/HDR through OpenCV, with size and truncation checks first."""
+    try:
+        size = _hdr_size(data, path) if fmt == "hdr" else _pillow_size(data)
+    except _TooBig:
+        raise InputError(
+            f"{path}: image is larger than the limit of {max_pixels / 1e6:.0f} MP"
+        ) from None
+    if size is not None:
+        check_pixel_budget(path, *size, max_pixels=max_pixels)
+    if fmt == "jpeg" and _jpeg_truncated(data):
+        raise InputError(f"{path}: JPEG file is truncated or corrupt")
+    if fmt == "png" and _png_truncated(data):
+        raise InputError(f"{path}: PNG file is truncated (no end chunk)")
+    img = _quiet_decode(np.frombuffer(data, np.uint8))
+    if img is None or img.size == 0:
+        raise InputError(f"{path}: {fmt.upper()} file is corrupt or truncated (cannot decode it)")
+    if size is None:
+        check_pixel_budget(path, img.shape[1], img.shape[0], max_pixels=max_pixels)
+    return _to_frame(img, path)
+
+
+def _read_raw(path: Path, max_pixels: int) -> np.ndarray:
+    """Camera RAW -> linear float32 RGB [0, 1] (camera white balance, sRGB primaries)."""
+    import rawpy  # lazy: LibRaw is only needed for RAW files
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            sizes = raw.sizes
+            check_pixel_budget(path, sizes.width, sizes.height, max_pixels=max_pixels)
+            rgb16 = raw.postprocess(
+                gamma=(1, 1),
+                no_auto_bright=True,
+                output_bps=16,
+                use_camera_wb=True,
+                output_color=rawpy.ColorSpace.sRGB,
+            )
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - LibRawError family, IOError, ValueError
+        text = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise InputError(f"{path}: not a camera RAW file LibRaw can decode ({text})") from None
+    return rgb16.astype(np.float32) / np.float32(65535.0)
+
+
+def read_frame(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, FrameInfo]:
+    """Read one frame: (float32 HxWx3, FrameInfo). See the module docstring for value ranges.
+
+    Raises InputError naming the file: missing, folder, empty, not an image, truncated/corrupt,
+    NaN/inf values, or larger than ``max_pixels`` (checked from the header before decoding).
+    """
+    p = Path(path)
+    _check_file(p)
+    exif = ExifData()
+    try:
+        if p.suffix.lower() in RAW_EXTENSIONS:
+            image, linear, bits = _read_raw(p, max_pixels), True, 16
+            exif = read_exif(p)
+        else:
+            data = p.read_bytes()
+            fmt = _sniff(data[:16])
+            if fmt is None:
+                raise InputError(f"{p}: not an image file Lumafuse can read (expected {SUPPORTED})")
+            if fmt == "exr":
+                check_pixel_budget(p, *exr_size(p), max_pixels=max_pixels)
+                image, _header = read_exr(p)
+                linear, bits = True, 16
+            else:
+                image, linear, bits = _read_raster(p, data, fmt, max_pixels)
+                if fmt in ("jpeg", "tiff", "png", "webp"):
+                    exif = read_exif(p)
+                    image = apply_orientation(image, exif.orientation)
+    except MemoryError:
+        raise InputError(f"{p}: not enough memory to decode this image") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    info = FrameInfo(
+        path=str(p),
+        exposure_time=exif.exposure_time,
+        iso=exif.iso,
+        f_number=exif.f_number,
+        linear=linear,
+        bit_depth=bits,
+    )
+    return np.ascontiguousarray(image, dtype=np.float32), info

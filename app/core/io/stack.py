@@ -1,0 +1,169 @@
+"""Load a bracket from files into an :class:`ExposureStack`, with all the user-facing checks.
+
+Exposure precedence: user times (seconds) > user EV offsets > EXIF (t * ISO / N^2, only when
+every frame has it) > None (left to :func:`app.core.io.exposure.ensure_exposures`). Frames are
+ordered dark to bright by exposure when known, else by mean linear luminance.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from app.core.errors import InputError
+from app.core.io.exposure import check_distinct, ev_to_relative, mean_luminance
+from app.core.io.readers import available_memory, read_frame
+from app.core.progress import TaskContext, null_context
+from app.core.types import ExposureStack, FrameInfo
+
+
+def _name(path: str) -> str:
+    return os.path.basename(path) or path
+
+
+def _check_counts(n: int, times: Sequence[float] | None, ev: Sequence[float] | None) -> None:
+    if times is not None and ev is not None:
+        raise InputError("give either exposure times or EV offsets, not both")
+    for label, values in (("exposure times", times), ("EV offsets", ev)):
+        if values is not None and len(values) != n:
+            raise InputError(f"{len(values)} {label} given for {n} input files")
+    if times is not None:
+        for t in times:
+            if not np.isfinite(t) or t <= 0:
+                raise InputError(f"exposure times must be positive seconds, got {t}")
+    if ev is not None:
+        for e in ev:
+            if not np.isfinite(e) or abs(e) > 30:
+                raise InputError(f"EV offsets must be finite stops within +-30, got {e}")
+
+
+def _check_duplicates(paths: Sequence[str]) -> None:
+    seen: dict[str, str] = {}
+    for p in paths:
+        key = os.path.realpath(p)
+        if key in seen:
+            raise InputError(
+                f"identical exposures: {p} is given twice (as {seen[key]} and {p})"
+            )
+        seen[key] = p
+
+
+def _check_sizes(frames: Sequence[np.ndarray], infos: Sequence[FrameInfo]) -> None:
+    h0, w0 = frames[0].shape[:2]
+    for f, info in zip(frames[1:], infos[1:]):
+        h, w = f.shape[:2]
+        if (h, w) != (h0, w0):
+            raise InputError(
+                f"frames differ in size: {_name(infos[0].path)} is {w0}x{h0}, "
+                f"{_name(info.path)} is {w}x{h}; a bracket needs frames of one size "
+                f"(crop or resize them alike; --align then registers hand-held shifts)"
+            )
+
+
+def _check_domains(infos: Sequence[FrameInfo]) -> None:
+    lin = [i for i in infos if i.linear]
+    disp = [i for i in infos if not i.linear]
+    if lin and disp:
+        raise InputError(
+            f"cannot mix linear and display-referred inputs: {_name(lin[0].path)} is linear "
+            f"(EXR/HDR/RAW/float), {_name(disp[0].path)} is display-referred (JPEG/PNG/TIFF)"
+        )
+
+
+def _check_identical_pixels(frames: Sequence[np.ndarray], infos: Sequence[FrameInfo]) -> None:
+    """Two frames with the same pixels are one exposure given twice."""
+    for i in range(len(frames)):
+        for j in range(i + 1, len(frames)):
+            a, b = frames[i], frames[j]
+            # Cheap test on a subsample first; full comparison only for candidates.
+            if np.array_equal(a[::16, ::16], b[::16, ::16]) and np.array_equal(a, b):
+                raise InputError(
+                    f"identical exposures: {_name(infos[i].path)} and {_name(infos[j].path)} "
+                    f"hold the same pixels"
+                )
+
+
+def _check_stack_memory(first: np.ndarray, n: int, path: str) -> None:
+    """Refuse early when n frames like the first cannot all be held (and processed) in memory."""
+    need = first.nbytes * n * 2  # the frames themselves + about as much again for any method
+    avail = available_memory()
+    if avail is not None and need > avail:
+        h, w = first.shape[:2]
+        raise InputError(
+            f"{path}: {n} frames of {w}x{h} need about {need / 2**30:.1f} GB of memory, "
+            f"only {avail / 2**30:.1f} GB is available"
+        )
+
+
+def load_stack(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    times: Sequence[float] | None = None,
+    ev: Sequence[float] | None = None,
+    ctx: TaskContext | None = None,
+) -> ExposureStack:
+    """Read a bracket: frames float32 HxWx3 (display [0,1] or linear >= 0), dark to bright.
+
+    times: exposure times in seconds per file (file order); ev: EV offsets per file (+1 = one
+    stop brighter). Raises InputError for: no files, wrong count of times/EVs, the same file
+    twice, unreadable files (see read_frame), frames of different sizes, linear and display
+    inputs mixed, identical exposures (same exposure value or same pixels).
+    Reports progress on ``ctx`` and checks cancellation between frames.
+    """
+    ctx = ctx or null_context()
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise InputError("no input files given")
+    _check_counts(len(paths), times, ev)
+    _check_duplicates(paths)
+
+    frames: list[np.ndarray] = []
+    infos: list[FrameInfo] = []
+    for k, p in enumerate(paths):
+        ctx.report(k / len(paths), f"reading {_name(p)}")
+        frame, info = read_frame(p)
+        frames.append(frame)
+        infos.append(info)
+        if k == 0:
+            _check_stack_memory(frame, len(paths), p)
+        else:  # fail early, before decoding the remaining files
+            _check_sizes(frames, infos)
+            _check_domains(infos)
+    ctx.report(1.0, "frames read")
+
+    names = [_name(i.path) for i in infos]
+    source = "none"
+    exposures: list[float] | None = None
+    if times is not None:
+        infos = [replace(i, exposure_time=float(t)) for i, t in zip(infos, times)]
+        exposures = [float(i.relative_exposure) for i in infos]  # type: ignore[arg-type]
+        source = "user times"
+    elif ev is not None:
+        exposures = ev_to_relative(ev)
+        source = "user EV offsets"
+    elif all(i.relative_exposure is not None for i in infos):
+        exposures = [float(i.relative_exposure) for i in infos]  # type: ignore[arg-type]
+        source = "exif"
+
+    if len(frames) > 1:
+        if exposures is not None:
+            check_distinct(exposures, names)
+        _check_identical_pixels(frames, infos)
+
+    linear = infos[0].linear
+    if exposures is not None:
+        order = sorted(range(len(frames)), key=lambda i: exposures[i])
+    else:
+        lum = [mean_luminance(f, linear) for f in frames]
+        order = sorted(range(len(frames)), key=lambda i: lum[i])
+    return ExposureStack(
+        frames=tuple(frames[i] for i in order),
+        exposures=tuple(exposures[i] for i in order) if exposures is not None else None,
+        infos=tuple(infos[i] for i in order),
+        linear=linear,
+        metadata={"exposure_source": source},
+    )

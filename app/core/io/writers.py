@@ -1,0 +1,322 @@
+"""Write results: EXR (half/float), Radiance .hdr, PNG 8/16, TIFF 8/16, JPEG.
+
+Every write is atomic: the file is written as a hidden temporary file in the target folder,
+flushed to disk and renamed over the target with ``os.replace``; on any failure the temporary
+file is removed and an existing target is left untouched. An output never replaces one of the
+inputs (same resolved path or same file through a link), and an existing output is refused
+unless ``force``. Failures raise :class:`OutputError` with one line naming the file.
+
+Value domains: ``write_exr`` / ``write_hdr_file`` take linear float HxWx3 (any range >= 0,
+written as is); ``write_display`` takes display-encoded float [0, 1] (quantised here) or
+already quantised uint8/uint16; ``write_result`` renders a :class:`Result` for display formats
+through :func:`app.core.tonemap.render` (what the preview shows is what is exported).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from app.core.errors import OutputError
+from app.core.io import filemeta
+from app.core.io.exr import write_exr_file
+from app.core.types import Provenance, Result, ToneParams
+
+FORMATS = {
+    ".exr": "exr",
+    ".hdr": "hdr",
+    ".png": "png",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+}
+HDR_FORMATS = frozenset({"exr", "hdr"})
+
+MetaLike = Provenance | Mapping[str, str] | None
+PathLike = str | os.PathLike[str]
+
+
+def output_format(path: PathLike) -> str:
+    """Format name for an output path's extension; OutputError for an unknown extension."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        shown = f"'{ext}'" if ext else "no extension"
+        raise OutputError(f"{path}: unknown output format ({shown}); use one of {known}")
+    return FORMATS[ext]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(path: PathLike, inputs: Iterable[PathLike] = (), force: bool = False) -> Path:
+    """Validate an output path before any work is done; returns it as a Path.
+
+    OutputError when: the extension is unknown, the folder is missing / not a folder / not
+    writable, the path is a folder, it is one of ``inputs``, or it exists and ``force`` is False.
+    """
+    p = Path(path).expanduser()
+    output_format(p)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise OutputError(f"{p}: the output folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: {parent} is not a folder")
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder, give a file name")
+    for inp in inputs:
+        if inp and _same_file(p, Path(inp)):
+            raise OutputError(f"{p}: refusing to overwrite the input file {inp}")
+    if p.exists() and not force:
+        raise OutputError(f"{p}: file exists (use --force to replace it)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: cannot write to the folder {parent} (permission denied)")
+    return p
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Run ``write(temp_path)`` then rename the temp file onto ``path``; clean up on failure."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        # O_EXCL: never clobber anything; 0o666 & umask gives the usual permissions.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write to the folder {path.parent} ({exc.strerror})") from None
+    try:
+        os.close(fd)
+        write(str(tmp))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OutputError):
+            raise
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: writing failed ({exc.strerror or exc})") from None
+        if isinstance(exc, Exception):
+            text = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise OutputError(f"{path}: writing failed ({text})") from None
+        raise  # KeyboardInterrupt etc.: temp removed, propagate unchanged
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    _atomic_write(path, write)
+
+
+def _meta(provenance: MetaLike) -> dict[str, str]:
+    if provenance is None:
+        return {}
+    if isinstance(provenance, Provenance):
+        return provenance.as_text()
+    return {str(k): str(v) for k, v in provenance.items()}
+
+
+def _all_inputs(inputs: Iterable[PathLike], provenance: MetaLike) -> tuple[PathLike, ...]:
+    extra = provenance.inputs if isinstance(provenance, Provenance) else ()
+    return tuple(inputs) + tuple(extra)
+
+
+def _check_image(path: Path, image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise OutputError(f"{path}: expected an HxWx3 image, got shape {image.shape}")
+
+
+def write_exr(
+    path: PathLike,
+    linear_rgb: np.ndarray,
+    provenance: MetaLike = None,
+    *,
+    half: bool = True,
+    inputs: Iterable[PathLike] = (),
+    force: bool = False,
+) -> Path:
+    """Write linear float HxWx3 as OpenEXR (half by default, else float; ZIP, lossless).
+
+    Values are written as they are (NaN/inf refused); half floats clip above 65504.
+    Provenance goes into string attributes of the header.
+    """
+    p = check_output_path(path, _all_inputs(inputs, provenance), force)
+    img = np.asarray(linear_rgb, np.float32)
+    _check_image(p, img)
+    if not np.isfinite(img).all():
+        raise OutputError(f"{p}: the image holds NaN or infinite values; nothing written")
+    attrs = _meta(provenance)
+    _atomic_write(p, lambda tmp: write_exr_file(tmp, img, attrs, half=half))
+    return p
+
+
+def write_hdr_file(
+    path: PathLike,
+    linear_rgb: np.ndarray,
+    provenance: MetaLike = None,
+    *,
+    inputs: Iterable[PathLike] = (),
+    force: bool = False,
+) -> Path:
+    """Write linear float HxWx3 as Radiance RGBE (.hdr, ~1% precision); provenance as header comments."""
+    p = check_output_path(path, _all_inputs(inputs, provenance), force)
+    img = np.asarray(linear_rgb, np.float32)
+    _check_image(p, img)
+    if not np.isfinite(img).all():
+        raise OutputError(f"{p}: the image holds NaN or infinite values; nothing written")
+    ok, buf = cv2.imencode(".hdr", np.ascontiguousarray(np.maximum(img, 0)[..., ::-1]))
+    if not ok:
+        raise OutputError(f"{p}: OpenCV could not encode the Radiance image")
+    data = buf.tobytes()
+    meta = _meta(provenance)
+    if meta:
+        data = filemeta.hdr_add_header_lines(data, meta)
+    _write_bytes(p, data)
+    return p
+
+
+def quantise(display_rgb01: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Display-encoded float [0, 1] -> uint8 / uint16 (rounded, clipped; NaN -> 0)."""
+    if bit_depth not in (8, 16):
+        raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
+    top = 255.0 if bit_depth == 8 else 65535.0
+    x = np.nan_to_num(np.asarray(display_rgb01, np.float32), nan=0.0)
+    q = np.clip(x, 0.0, 1.0) * np.float32(top) + np.float32(0.5)
+    return q.astype(np.uint8 if bit_depth == 8 else np.uint16)
+
+
+def _encode(p: Path, fmt: str, img: np.ndarray, quality: int, meta: dict[str, str]) -> bytes:
+    """Encode an RGB uint8/uint16 image to file bytes with metadata."""
+    if fmt == "jpeg":
+        out = io.BytesIO()
+        exif = Image.Exif()
+        exif[0x0131] = meta.get("Software", "lumafuse")  # EXIF Software
+        Image.fromarray(img, "RGB").save(
+            out,
+            "JPEG",
+            quality=int(quality),
+            subsampling=0 if quality >= 90 else 2,  # 4:4:4 when quality matters
+            comment=filemeta.as_json(meta).encode("ascii") if meta else b"",
+            exif=exif.tobytes(),
+        )
+        return out.getvalue()
+    bgr = np.ascontiguousarray(img[..., ::-1])
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        data = buf.tobytes() if ok else b""
+        return filemeta.png_add_text(data, meta) if ok and meta else data
+    ok, buf = cv2.imencode(".tif", bgr, [cv2.IMWRITE_TIFF_COMPRESSION, 8])  # Deflate
+    data = buf.tobytes() if ok else b""
+    if ok and meta:
+        data = filemeta.tiff_add_description(
+            data, filemeta.as_json(meta), meta.get("Software", "lumafuse")
+        )
+    return data
+
+
+def write_display(
+    path: PathLike,
+    display_rgb01: np.ndarray,
+    *,
+    bit_depth: int = 8,
+    quality: int = 95,
+    provenance: MetaLike = None,
+    inputs: Iterable[PathLike] = (),
+    force: bool = False,
+) -> Path:
+    """Write a display-encoded image as PNG (8/16), TIFF (8/16, Deflate) or JPEG (8, ``quality``).
+
+    display_rgb01: float HxWx3 in [0, 1] (quantised to ``bit_depth``), or uint8 / uint16 (the
+    dtype sets the depth). Provenance: PNG text chunks, TIFF ImageDescription (JSON) and
+    Software, JPEG comment (JSON) and EXIF Software.
+    """
+    p = check_output_path(path, _all_inputs(inputs, provenance), force)
+    fmt = output_format(p)
+    if fmt in HDR_FORMATS:
+        raise OutputError(f"{p}: {fmt.upper()} holds linear data; use write_exr / write_result")
+    arr = np.asarray(display_rgb01)
+    _check_image(p, arr)
+    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
+        img = arr
+    else:
+        img = quantise(arr, bit_depth)
+    if fmt == "jpeg" and img.dtype != np.uint8:
+        raise OutputError(f"{p}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
+    if not 1 <= int(quality) <= 100:
+        raise OutputError(f"JPEG quality must be within 1..100, got {quality}")
+    data = _encode(p, fmt, img, int(quality), _meta(provenance))
+    if not data:
+        raise OutputError(f"{p}: could not encode the image as {fmt.upper()}")
+    _write_bytes(p, data)
+    return p
+
+
+def write_result(
+    path: PathLike,
+    result: Result,
+    tone: ToneParams,
+    *,
+    bit_depth: int = 8,
+    quality: int = 95,
+    half: bool = True,
+    inputs: Iterable[PathLike] = (),
+    force: bool = False,
+) -> Path:
+    """Write a method's Result; the extension picks the format.
+
+    .exr / .hdr: ``result.image`` as is (linear radiance for HDR results; an LDR fused result
+    is written as its display values). .png / .tif / .tiff / .jpg / .jpeg: the display rendering
+    ``app.core.tonemap.render(result.image, result.kind, tone)`` quantised with
+    ``app.core.tonemap.to_uint``; the tone settings are added to the provenance.
+    """
+    fmt = output_format(path)
+    # Validate the target before the (possibly slow) rendering.
+    check_output_path(path, _all_inputs(inputs, result.provenance), force)
+    if fmt == "exr":
+        return write_exr(path, result.image, result.provenance, half=half, inputs=inputs, force=force)
+    if fmt == "hdr":
+        return write_hdr_file(path, result.image, result.provenance, inputs=inputs, force=force)
+    from app.core import tonemap  # lazy: only display exports need the renderer
+
+    if bit_depth not in (8, 16):
+        raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
+    if fmt == "jpeg" and bit_depth != 8:
+        raise OutputError(f"{path}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
+    display = tonemap.render(result.image, result.kind, tone)
+    meta = result.provenance.as_text()
+    meta["lumafuse:kind"] = result.kind.value
+    meta["lumafuse:tone"] = repr(
+        {
+            "exposure_ev": tone.exposure_ev,
+            "gamma": tone.gamma,
+            "tmo": tone.tmo,
+            "tmo_params": dict(tone.tmo_params),
+            "saturation": tone.saturation,
+        }
+    )
+    return write_display(
+        path,
+        tonemap.to_uint(display, bit_depth),
+        bit_depth=bit_depth,
+        quality=quality,
+        provenance=meta,
+        inputs=tuple(inputs) + tuple(result.provenance.inputs),
+        force=force,
+    )
