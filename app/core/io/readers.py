@@ -31,8 +31,22 @@ from app.core.io.exif import ExifData, apply_orientation, read_exif
 from app.core.io.exr import exr_size, read_exr
 from app.core.types import FrameInfo
 
-MAX_PIXELS = 100_000_000
-"""Largest frame accepted (100 megapixels): a float32 RGB copy of it is 1.2 GB."""
+def _env_pixel_limit(default: int = 100_000_000) -> int:
+    """The pixel limit: ``$LUMAFUSE_MAX_PIXELS`` when set to a positive integer, else ``default``.
+
+    Read once at import; lets a user on a small machine lower it, and tests exercise the
+    "too large" path without a huge file.
+    """
+    try:
+        value = int(os.environ.get("LUMAFUSE_MAX_PIXELS", "").replace("_", ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+MAX_PIXELS = _env_pixel_limit()
+"""Largest frame accepted (100 megapixels unless $LUMAFUSE_MAX_PIXELS says otherwise): a float32
+RGB copy of it is 1.2 GB."""
 
 # Decoding needs the raw buffer, a float copy and an oriented copy at once: ~3 float images.
 _BYTES_PER_PIXEL_WHILE_DECODING = 3 * 4 * 3
