@@ -1,0 +1,417 @@
+"""The main window: a thin controller between the panels, the job runner and the core.
+
+Panels collect parameters and show state; this class copies their values on the GUI thread,
+submits jobs (load, merge, export) and routes results back. No pixel work happens here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStatusBar,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import LumafuseError
+from app.core.progress import TaskContext
+from app.models.registry import get_method, runnable_on
+from app.ui import session
+from app.ui.jobs import Job, JobRunner
+from app.ui.panels.export import ExportDialog, ExportFormat, get_format
+from app.ui.panels.histogram import HistogramPanel
+from app.ui.panels.messages import MessageBar
+from app.ui.panels.method import MethodPanel
+from app.ui.panels.preview import PreviewPanel
+from app.ui.panels.stack import FrameCardData, StackPanel, urls_to_paths
+from app.ui.panels.tone import TonePanel
+from app.ui.preview_controller import PreviewController
+from app.ui.settings import Settings
+
+DEFAULT_METHOD = "mertens"
+SINGLE_IMAGE_METHOD = "hdrcnn"
+BUSY_SLOTS = ("load", "merge", "export")
+
+
+class MainWindow(QMainWindow):
+    """Signals: ``preview_ready()`` once a finished run is drawn; ``failed(str)`` when a job fails
+    or a loaded bracket gives nothing to run (the --screenshot mode exits on it)."""
+
+    preview_ready = Signal()
+    failed = Signal(str)
+
+    def __init__(self, runner: JobRunner | None = None, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Lumafuse")
+        self.setAcceptDrops(True)
+        self.runner = runner or JobRunner(self)
+        self.settings = settings or Settings()
+        self.frames: list[session.LoadedFrame] = []
+        self.output: session.MergeOutput | None = None
+        self.errors: list[str] = []  # every message shown this session (screenshot exit code)
+        self._awaiting_ready = False
+        self._run_t0 = 0.0
+
+        self.messages = MessageBar()
+        self.preview = PreviewPanel()
+        self.stack = StackPanel()
+        self.method = MethodPanel()
+        self.tone = TonePanel()
+        self.histogram = HistogramPanel()
+        self.tone.set_defaults(self.settings.tone_defaults())
+        self.tone.reset()
+        self.renderer = PreviewController(self.runner, self.preview, self.histogram, self)
+        self._build_layout()
+        self._build_status_bar()
+        self._build_menus()
+
+        self.stack.files_dropped.connect(self.open_files)
+        self.stack.move_requested.connect(self._on_stack_move_requested)
+        self.stack.remove_requested.connect(self._on_stack_remove_requested)
+        self.stack.exposure_edited.connect(self._on_stack_exposure_edited)
+        self.method.run_requested.connect(self.run_method)
+        self.tone.changed.connect(self.renderer.set_tone)
+        self.tone.save_default_requested.connect(self._on_tone_save_default)
+        self.preview.before_changed.connect(self._on_preview_before_changed)
+        self.renderer.drawn.connect(self._on_renderer_drawn)
+        for signal in (self.runner.finished, self.runner.failed, self.runner.cancelled,
+                       self.runner.progress, self.runner.started):
+            signal.connect(self._update_busy)
+        self.runner.finished.connect(self._on_runner_finished)
+        self.runner.failed.connect(self._on_runner_failed)
+        self.runner.cancelled.connect(self._on_runner_cancelled)
+        self.runner.progress.connect(self._on_runner_progress)
+        self.renderer.set_tone(self.tone.params())
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1360, 860)
+
+    # -- layout ------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(4, 4, 0, 4)
+        lv.addWidget(self.messages)
+        lv.addWidget(self.preview, 1)
+        self.stack.setFixedHeight(200)
+        lv.addWidget(self.stack)
+        side = QWidget()
+        sv = QVBoxLayout(side)
+        sv.addWidget(self.method)
+        sv.addWidget(self.tone)
+        self.histogram.setFixedHeight(190)
+        sv.addWidget(self.histogram)
+        sv.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(380)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([960, 400])
+        self.setCentralWidget(splitter)
+
+    def _build_status_bar(self) -> None:
+        bar = QStatusBar()
+        self.status_label = QLabel("Ready")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        self.setStatusBar(bar)
+        self._update_busy()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self._action(file_menu, "&Add exposures…", None, lambda: self.open_dialog(append=True))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        run_menu = self.menuBar().addMenu("&Run")
+        self._action(run_menu, "&Run method", "Ctrl+R", self.run_method)
+        self._action(run_menu, "&Cancel", "Esc", self.cancel)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Fit", "F", self.preview.view.fit)
+        self._action(view_menu, "&100 %", "1", self.preview.view.actual_size)
+        self._action(view_menu, "&Reset tone", None, self.tone.reset)
+
+    def _action(self, menu, text: str, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    # -- loading -----------------------------------------------------------------------------
+    def open_dialog(self, append: bool = False) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open exposures", self.settings.last_folder(),
+            "Images (" + " ".join(f"*{s}" for s in sorted(session.IMAGE_SUFFIXES)) + ");;All files (*)",
+        )
+        if paths:
+            self.open_files(paths, append=append)
+
+    def open_files(self, paths: list[str], append: bool = False, autorun: bool = True) -> Job:
+        """Load files/folders in the background; a new bracket replaces the old one."""
+        files = session.expand_paths(paths)
+        if paths:
+            first = Path(paths[0])
+            self.settings.set_last_folder(first if first.is_dir() else first.parent)
+        self.messages.clear()
+        self.status_label.setText(f"Loading {len(files)} file(s)…")
+        return self.runner.submit(lambda ctx: session.load_files(files, ctx), slot="load",
+                                  on_finished=lambda report: self._on_loaded(report, append, autorun))
+
+    def _on_loaded(self, report: session.LoadReport, append: bool, autorun: bool) -> None:
+        frames = (self.frames if append else []) + report.frames
+        self.stack.set_errors(report.errors)
+        if report.errors:
+            self.errors.extend(msg for _p, msg in report.errors)
+        if not report.frames and not append:
+            self._show_error("None of the files could be loaded")
+            self.failed.emit("none of the files could be loaded")
+            return
+        self._set_frames(session.sort_dark_to_bright(frames))
+        if report.frames:
+            self.settings.add_recent([f.path for f in self.frames])
+        if not append:
+            self.output = None
+            self.renderer.set_output(None)
+        if autorun:
+            self._choose_default_method()
+            if self.method.is_runnable(self.method.method_id())[0]:
+                self.run_method()
+            else:
+                self.failed.emit(f"no method can run on {len(self.frames)} exposure(s)")
+
+    def _set_frames(self, frames: list[session.LoadedFrame]) -> None:
+        self.frames = frames
+        cards = []
+        for f in frames:
+            exif = f.info.relative_exposure is not None and f.user_exposure is None
+            text = session.format_exposure(f.info.exposure_time if exif else f.user_exposure)
+            tip = f"{f.path}\n{f.image.shape[1]}×{f.image.shape[0]}, {'linear' if f.info.linear else 'display'}"
+            cards.append(FrameCardData(f.name, f.thumb, text, exif, tip))
+        self.stack.set_frames(cards)
+        self.method.set_frame_count(len(frames))
+        self.preview.set_inputs([f.name for f in frames])
+
+    def _choose_default_method(self) -> None:
+        if len(self.frames) == 1:
+            try:
+                ok, reason = runnable_on(get_method(SINGLE_IMAGE_METHOD), 1)
+            except LumafuseError:
+                ok, reason = False, "it is not installed in this build"
+            if ok:
+                self.method.set_method(SINGLE_IMAGE_METHOD)
+            else:
+                self._show_info(f"One photo loaded: the single-image HDR method ({SINGLE_IMAGE_METHOD}) "
+                                f"is unavailable: {reason}. Load two or more exposures to fuse them.")
+        elif not self.method.is_runnable(self.method.method_id())[0]:
+            self.method.set_method(DEFAULT_METHOD)
+
+    # -- stack edits -------------------------------------------------------------------------
+    def _on_stack_move_requested(self, index: int, delta: int) -> None:
+        j = index + delta
+        if 0 <= index < len(self.frames) and 0 <= j < len(self.frames):
+            frames = list(self.frames)
+            frames[index], frames[j] = frames[j], frames[index]
+            self._set_frames(frames)
+            self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
+
+    def _on_stack_remove_requested(self, index: int) -> None:
+        if 0 <= index < len(self.frames):
+            self._set_frames(self.frames[:index] + self.frames[index + 1:])
+            self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
+
+    def _on_stack_exposure_edited(self, index: int, text: str) -> None:
+        try:
+            self.frames[index].user_exposure = session.parse_exposure(text)
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return
+        self._set_frames(self.frames)
+        self.status_label.setText("Exposure changed: press Run (Ctrl+R)")
+
+    # -- running -----------------------------------------------------------------------------
+    def run_method(self) -> Job | None:
+        """Run the selected method on the strip; a new run replaces a running one."""
+        try:
+            stack = session.build_stack(self.frames)
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return None
+        spec = self.method.spec()
+        ok, reason = runnable_on(spec, stack.n)
+        if not ok:
+            self._show_error(f"{spec.title} cannot run: {reason}")
+            return None
+        self.messages.clear()
+        self._run_t0 = time.perf_counter()
+        self.status_label.setText(f"Running {spec.id}…")
+        lane = "inference" if spec.kind == "learned" else "cpu"
+        job = session.merge_job(stack, spec.id, self.method.params(), self.method.align_mode())
+        return self.runner.submit(job, lane=lane, slot="merge")
+
+    def cancel(self) -> None:
+        cancelled = [slot for slot in BUSY_SLOTS if self.runner.cancel_slot(slot)]
+        if cancelled:
+            self.status_label.setText("Cancelling…")
+
+    # -- export ------------------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        if self.output is None:
+            self._show_error("Nothing to export yet: run a method first (Ctrl+R)")
+            return
+        prov = self.output.result.provenance
+        stem = Path(self.frames[0].path).stem if self.frames else "lumafuse"
+        default = Path(self.settings.last_folder()) / f"{stem}_{prov.method}.png"
+        dialog = ExportDialog(default, is_hdr=self.output.result.is_hdr, parent=self)
+        if dialog.exec():
+            opts = dialog.options()
+            self.export_to(opts.path, opts.format, opts.quality)
+
+    def export_to(self, path: Path | str, fmt: ExportFormat | str, quality: int = 95) -> Job | None:
+        """Write the current result; LDR formats with the current tone (as previewed)."""
+        fmt = get_format(fmt) if isinstance(fmt, str) else fmt
+        path = Path(path).expanduser()
+        if self.output is None:
+            self._show_error("Nothing to export yet: run a method first (Ctrl+R)")
+            return None
+        inputs = tuple(f.path for f in self.frames)
+        if any(path.resolve() == Path(p).resolve() for p in inputs):
+            self._show_error(f"{path.name} is one of the input photos: choose another file name")
+            return None
+        force = False
+        if path.exists():
+            if not self._confirm_overwrite(path):
+                return None
+            force = True
+        result, tone = self.output.result, self.tone.params()
+
+        def job(ctx: TaskContext) -> Path:
+            from app.core.io import write_result
+
+            ctx.report(0.1, f"writing {path.name}")
+            out = write_result(path, result, tone, bit_depth=fmt.bit_depth, quality=quality,
+                               half=fmt.half, inputs=inputs, force=force)
+            return Path(out) if out else path
+
+        self.status_label.setText(f"Exporting {path.name}…")
+        self.settings.set_last_folder(path.parent)
+        return self.runner.submit(job, slot="export")
+
+    def _confirm_overwrite(self, path: Path) -> bool:
+        answer = QMessageBox.question(self, "Overwrite?", f"{path} already exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- job results -------------------------------------------------------------------------
+    def _on_runner_finished(self, job: Job, value: object) -> None:
+        if job.slot == "merge" and isinstance(value, session.MergeOutput):
+            self.output = value
+            prov = value.result.provenance
+            self.tone.set_hdr(value.result.is_hdr)
+            self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
+            self._awaiting_ready = True
+            self.renderer.set_output(value)
+        elif job.slot == "export" and isinstance(value, Path):
+            self.status_label.setText(f"Exported {value}")
+
+    def _on_runner_failed(self, job: Job, message: str, details: str) -> None:
+        if job.slot in ("merge", "load", "export", "preview", "detail"):
+            self._show_error(message, details)
+            if job.slot == "merge":
+                self.status_label.setText(f"{self.method.method_id()} failed")
+            self.failed.emit(message)
+
+    def _on_runner_cancelled(self, job: Job) -> None:
+        if job.slot in BUSY_SLOTS and not self.runner.busy(job.slot):
+            self.status_label.setText("Cancelled")
+
+    def _on_runner_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job.slot in BUSY_SLOTS:
+            self.progress.setValue(round(fraction * 1000))
+            if message:
+                self.status_label.setText(message[:1].upper() + message[1:] + "…")
+
+    def _on_renderer_drawn(self, _ms: float) -> None:
+        if self._awaiting_ready:
+            self._awaiting_ready = False
+            self.preview_ready.emit()
+
+    def _update_busy(self, *_args: object) -> None:
+        busy = any(self.runner.busy(slot) for slot in BUSY_SLOTS)
+        if busy and not self.progress.isVisible():
+            self.progress.setValue(0)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _on_preview_before_changed(self, index: int) -> None:
+        if 0 <= index < len(self.frames):
+            self.preview.view.set_before(self.frames[index].proxy)
+            self.preview.view.set_compare(self.preview.compare_mode(), self.preview.split.value() / 1000)
+
+    def _on_tone_save_default(self) -> None:
+        tone = self.tone.params()
+        self.tone.set_defaults(tone)
+        self.settings.set_tone_defaults(tone)
+        self.status_label.setText("Tone settings saved as the default")
+
+    # -- messages ----------------------------------------------------------------------------
+    def _show_error(self, message: str, details: str = "") -> None:
+        self.errors.append(message)
+        self.messages.show_message(message, details, "error")
+
+    def _show_info(self, message: str) -> None:
+        self.messages.show_message(message, "", "info")
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for paths in self.settings.recent():
+            label = f"{Path(paths[0]).name}  (+{len(paths) - 1})" if len(paths) > 1 else Path(paths[0]).name
+            self.recent_menu.addAction(label).triggered.connect(lambda _c=False, p=paths: self.open_files(p))
+        if not self.recent_menu.actions():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # -- Qt events ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = urls_to_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.open_files(paths)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.sync()
+        self.runner.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,210 @@
+"""Parameter widgets built from :class:`~app.core.types.ParamSpec` (no per-method widget code).
+
+``FloatSlider`` pairs a slider (for dragging, emits continuously) with a spin box (for typing).
+``ParamForm`` lays out one editor per ParamSpec and reports a plain ``dict`` of values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from app.core.types import ParamSpec
+
+_STEPS = 1000  # slider resolution: fine enough that dragging looks continuous
+
+
+class FloatSlider(QWidget):
+    """A float value edited by a slider and a spin box kept in sync. ``valueChanged(float)``."""
+
+    valueChanged = Signal(float)
+
+    def __init__(
+        self,
+        minimum: float,
+        maximum: float,
+        value: float,
+        *,
+        decimals: int = 2,
+        step: float = 0.01,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._min, self._max = float(minimum), float(maximum)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, _STEPS)
+        self.slider.setTracking(True)  # emit while dragging: the preview follows the slider
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(self._min, self._max)
+        self.spin.setDecimals(decimals)
+        self.spin.setSingleStep(step)
+        self.spin.setKeyboardTracking(False)
+        self.spin.setFixedWidth(72)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin)
+        self.setValue(value)
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.spin.valueChanged.connect(self._on_spin_value_changed)
+
+    def value(self) -> float:
+        return float(self.spin.value())
+
+    def setValue(self, value: float) -> None:
+        value = min(max(float(value), self._min), self._max)
+        if abs(value - self.spin.value()) < 1e-12 and self.slider.value() == self._to_pos(value):
+            return
+        self._sync(value)
+        self.valueChanged.emit(self.value())
+
+    def _to_pos(self, value: float) -> int:
+        return round((value - self._min) / (self._max - self._min) * _STEPS)
+
+    def _sync(self, value: float) -> None:
+        for w in (self.slider, self.spin):
+            w.blockSignals(True)
+        self.spin.setValue(value)
+        self.slider.setValue(self._to_pos(value))
+        for w in (self.slider, self.spin):
+            w.blockSignals(False)
+
+    def _on_slider_value_changed(self, pos: int) -> None:
+        value = self._min + (self._max - self._min) * pos / _STEPS
+        self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        self.spin.blockSignals(False)
+        self.valueChanged.emit(self.value())
+
+    def _on_spin_value_changed(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._to_pos(value))
+        self.slider.blockSignals(False)
+        self.valueChanged.emit(float(value))
+
+
+class ParamForm(QWidget):
+    """One editor per ParamSpec. ``changed()`` fires on any edit; ``values()`` returns a dict.
+
+    Bounded floats get a FloatSlider when ``sliders`` is True (tone controls: live dragging),
+    otherwise spin boxes (method parameters: exact typing).
+    """
+
+    changed = Signal()
+
+    def __init__(
+        self, specs: Sequence[ParamSpec] = (), *, sliders: bool = False, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._sliders = sliders
+        self._layout = QFormLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._editors: dict[str, QWidget] = {}
+        self._specs: tuple[ParamSpec, ...] = ()
+        self.set_specs(specs)
+
+    @property
+    def specs(self) -> tuple[ParamSpec, ...]:
+        return self._specs
+
+    def set_specs(self, specs: Sequence[ParamSpec]) -> None:
+        while self._layout.rowCount():
+            self._layout.removeRow(0)
+        self._editors.clear()
+        self._specs = tuple(specs)
+        for spec in self._specs:
+            editor = self._make_editor(spec)
+            editor.setToolTip(spec.help)
+            label = QLabel(spec.name.replace("_", " "))
+            label.setToolTip(spec.help)
+            self._layout.addRow(label, editor)
+            self._editors[spec.name] = editor
+        self.setVisible(bool(self._specs))
+
+    def _make_editor(self, spec: ParamSpec) -> QWidget:
+        lo = spec.minimum if spec.minimum is not None else -1e6
+        hi = spec.maximum if spec.maximum is not None else 1e6
+        if spec.choices:
+            w = QComboBox()
+            w.addItems(list(spec.choices))
+            w.setCurrentText(str(spec.default))
+            w.currentTextChanged.connect(lambda _t: self.changed.emit())
+        elif spec.type is bool:
+            w = QCheckBox()
+            w.setChecked(bool(spec.default))
+            w.toggled.connect(lambda _b: self.changed.emit())
+        elif spec.type is int:
+            w = QSpinBox()
+            w.setRange(int(lo), int(hi))
+            w.setValue(int(spec.default))
+            w.valueChanged.connect(lambda _v: self.changed.emit())
+        elif spec.type is float:
+            if self._sliders and spec.minimum is not None and spec.maximum is not None:
+                span = spec.maximum - spec.minimum
+                w = FloatSlider(spec.minimum, spec.maximum, spec.default,
+                                decimals=3 if span < 2 else 2, step=span / 100)
+            else:
+                w = QDoubleSpinBox()
+                w.setDecimals(3)
+                w.setRange(lo, hi)
+                w.setSingleStep((hi - lo) / 100 if spec.maximum is not None else 0.1)
+                w.setValue(float(spec.default))
+            w.valueChanged.connect(lambda _v: self.changed.emit())
+        else:
+            w = QLineEdit(str(spec.default))
+            w.editingFinished.connect(self.changed.emit)
+        return w
+
+    def editor(self, name: str) -> QWidget:
+        return self._editors[name]
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for spec in self._specs:
+            w = self._editors[spec.name]
+            if isinstance(w, QComboBox):
+                out[spec.name] = w.currentText()
+            elif isinstance(w, QCheckBox):
+                out[spec.name] = w.isChecked()
+            elif isinstance(w, QSpinBox):
+                out[spec.name] = int(w.value())
+            elif isinstance(w, (QDoubleSpinBox, FloatSlider)):
+                out[spec.name] = float(w.value())
+            elif isinstance(w, QLineEdit):
+                out[spec.name] = w.text()
+        return out
+
+    def set_values(self, values: Mapping[str, Any]) -> None:
+        """Set editors from ``values`` (unknown names ignored) with one ``changed`` at the end."""
+        for name, value in values.items():
+            w = self._editors.get(name)
+            if w is None:
+                continue
+            w.blockSignals(True)
+            if isinstance(w, QComboBox):
+                w.setCurrentText(str(value))
+            elif isinstance(w, QCheckBox):
+                w.setChecked(bool(value))
+            elif isinstance(w, (QSpinBox, QDoubleSpinBox, FloatSlider)):
+                w.setValue(value)
+            elif isinstance(w, QLineEdit):
+                w.setText(str(value))
+            w.blockSignals(False)
+        self.changed.emit()
+
+    def reset(self) -> None:
+        self.set_values({s.name: s.default for s in self._specs})

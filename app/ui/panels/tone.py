@@ -1,0 +1,139 @@
+"""Tone panel: exposure (EV), gamma, tone-mapping operator and its parameters, saturation.
+
+It emits ``changed(ToneParams)`` on every edit, continuously while a slider is dragged, so the
+preview can follow. The operator list and its parameter forms come from
+``app.core.tonemap.OPERATORS`` / ``OPERATOR_PARAMS``; no per-operator widget code.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.types import ToneParams
+from app.ui.panels.params import FloatSlider, ParamForm
+
+EXPOSURE_RANGE = (-8.0, 8.0)  # stops
+GAMMA_RANGE = (1.0, 3.0)  # display gamma when sRGB is unticked
+SATURATION_RANGE = (0.0, 2.0)
+
+
+class TonePanel(QGroupBox):
+    """Collects ToneParams; ``set_hdr(False)`` greys out the operator for fused LDR results."""
+
+    changed = Signal(object)  # ToneParams
+    save_default_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Tone", parent)
+        from app.core.tonemap import OPERATOR_PARAMS, OPERATORS
+
+        self._operator_params = OPERATOR_PARAMS
+        self._defaults = ToneParams()
+        self.exposure = FloatSlider(*EXPOSURE_RANGE, 0.0, decimals=2, step=0.1)
+        self.srgb = QCheckBox("sRGB")
+        self.srgb.setToolTip("Use the sRGB transfer curve instead of a plain gamma")
+        self.gamma = FloatSlider(*GAMMA_RANGE, 2.2, decimals=2, step=0.05)
+        self.operator = QComboBox()
+        self.operator.setObjectName("operatorCombo")
+        self.operator.addItems(list(OPERATORS))
+        self.operator_form = ParamForm(sliders=True)
+        self.saturation = FloatSlider(*SATURATION_RANGE, 1.0, decimals=2, step=0.05)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to the default tone settings")
+        self.save_default_button = QPushButton("Save as default")
+        self.save_default_button.setToolTip("Use these settings for every new result")
+
+        gamma_row = QHBoxLayout()
+        gamma_row.setContentsMargins(0, 0, 0, 0)
+        gamma_row.addWidget(self.srgb)
+        gamma_row.addWidget(self.gamma, 1)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Exposure (EV)", self.exposure)
+        form.addRow("Gamma", gamma_row)
+        form.addRow("Operator", self.operator)
+        form.addRow(self.operator_form)
+        form.addRow("Saturation", self.saturation)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.save_default_button)
+        layout.addLayout(buttons)
+
+        self.exposure.valueChanged.connect(self._emit)
+        self.gamma.valueChanged.connect(self._emit)
+        self.saturation.valueChanged.connect(self._emit)
+        self.srgb.toggled.connect(self._on_srgb_toggled)
+        self.operator.currentTextChanged.connect(self._on_operator_text_changed)
+        self.operator_form.changed.connect(self._emit)
+        self.reset_button.clicked.connect(self.reset)
+        self.save_default_button.clicked.connect(self.save_default_requested.emit)
+        self.set_params(self._defaults)
+
+    # -- state -------------------------------------------------------------------------------
+    def params(self) -> ToneParams:
+        return ToneParams(
+            exposure_ev=self.exposure.value(),
+            gamma=0.0 if self.srgb.isChecked() else self.gamma.value(),
+            tmo=self.operator.currentText(),
+            tmo_params=self.operator_form.values(),
+            saturation=self.saturation.value(),
+        )
+
+    def set_params(self, tone: ToneParams) -> None:
+        """Show ``tone`` (unknown operator names fall back to the default) and emit once."""
+        widgets = (self.exposure, self.gamma, self.saturation, self.srgb, self.operator,
+                   self.operator_form)
+        for w in widgets:
+            w.blockSignals(True)
+        self.exposure.setValue(tone.exposure_ev)
+        self.srgb.setChecked(tone.gamma <= 0)
+        self.gamma.setValue(tone.gamma if tone.gamma > 0 else 2.2)
+        self.gamma.setEnabled(tone.gamma > 0)
+        tmo = tone.tmo if tone.tmo in self._operator_params else self._defaults.tmo
+        self.operator.setCurrentText(tmo)
+        self.operator_form.set_specs(self._operator_params.get(tmo, ()))
+        self.operator_form.set_values(dict(tone.tmo_params))
+        self.saturation.setValue(tone.saturation)
+        for w in widgets:
+            w.blockSignals(False)
+        self._emit()
+
+    def set_defaults(self, tone: ToneParams) -> None:
+        """What Reset goes back to (persisted tone defaults)."""
+        self._defaults = tone
+
+    def reset(self) -> None:
+        self.set_params(self._defaults)
+
+    def set_hdr(self, is_hdr: bool) -> None:
+        """Operators only apply to HDR radiance; a fused LDR result ignores them."""
+        self.operator.setEnabled(is_hdr)
+        self.operator_form.setEnabled(is_hdr)
+        tip = "" if is_hdr else "Fused results are already display images: no operator applies"
+        self.operator.setToolTip(tip)
+
+    # -- handlers ----------------------------------------------------------------------------
+    def _on_srgb_toggled(self, checked: bool) -> None:
+        self.gamma.setEnabled(not checked)
+        self._emit()
+
+    def _on_operator_text_changed(self, name: str) -> None:
+        self.operator_form.blockSignals(True)
+        self.operator_form.set_specs(self._operator_params.get(name, ()))
+        self.operator_form.blockSignals(False)
+        self._emit()
+
+    def _emit(self, *_args: object) -> None:
+        self.changed.emit(self.params())

@@ -1,0 +1,146 @@
+"""Keeps the preview and histogram in step with the current result and tone settings.
+
+* Exposure, gamma and global operators re-render the ~1600 px proxy in the GUI thread, coalesced
+  to at most one render per ~16 ms frame, so the preview follows a dragged slider.
+* Local operators (``app.core.tonemap.LOCAL_OPERATORS``) render in the ``preview`` job slot; the
+  last preview stays visible until the new one arrives (latest wins, stale renders dropped).
+* When the view is zoomed past the proxy's resolution (100 % and closer) a full-size render is
+  requested in the ``detail`` slot a moment after the last change.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.core.progress import TaskContext
+from app.core.types import ResultKind, ToneParams
+from app.ui import session
+from app.ui.jobs import Job, JobRunner
+from app.ui.panels.histogram import HistogramPanel
+from app.ui.panels.preview import PreviewPanel
+
+FRAME_MS = 16  # one display frame: coalesce slider events to this rate
+DETAIL_DELAY_MS = 250  # full-size render once the user pauses
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    rgb: np.ndarray  # uint8 display
+    hist: tuple  # luminance_histogram(...) output
+    kind: ResultKind
+    detail: bool = False
+
+
+class PreviewController(QObject):
+    """``drawn(ms)``: a preview was put on screen (ms = GUI-thread render time, -1 for a job)."""
+
+    drawn = Signal(float)
+
+    def __init__(
+        self, runner: JobRunner, preview: PreviewPanel, histogram: HistogramPanel,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.preview = preview
+        self.histogram = histogram
+        self.output: session.MergeOutput | None = None
+        self.tone = ToneParams()
+        self.last_render_ms = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self.render_now)
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self._request_detail)
+        runner.finished.connect(self._on_runner_finished)
+        preview.view.zoom_changed.connect(self._on_zoom_changed)
+
+    # -- inputs ------------------------------------------------------------------------------
+    def set_output(self, output: session.MergeOutput | None) -> None:
+        """A new result: draw it right away (no debounce)."""
+        self.output = output
+        self.runner.cancel_slot("detail")
+        if output is None:
+            self.preview.view.clear()
+            self.histogram.clear()
+            return
+        self.render_now()
+
+    def set_tone(self, tone: ToneParams) -> None:
+        """New tone settings: render at the next frame tick (coalesces a dragged slider)."""
+        self.tone = tone
+        self.runner.cancel_slot("detail")
+        if self.output is not None and not self._timer.isActive():
+            self._timer.start()
+
+    def is_local(self) -> bool:
+        from app.core.tonemap import LOCAL_OPERATORS
+
+        return (self.output is not None and self.output.result.kind == ResultKind.HDR_LINEAR
+                and self.tone.tmo in LOCAL_OPERATORS)
+
+    # -- rendering ---------------------------------------------------------------------------
+    def render_now(self) -> None:
+        self._timer.stop()
+        out, tone = self.output, self.tone
+        if out is None:
+            return
+        kind = out.result.kind
+        if self.is_local():
+            def job(ctx: TaskContext) -> _Rendered:
+                rgb = session.render_u8(out.proxy, kind, tone)
+                ctx.check()
+                return _Rendered(rgb, session.histogram(out.small, kind, tone), kind)
+
+            self.runner.submit(job, slot="preview")
+            return
+        self.runner.cancel_slot("preview")  # a pending local render would now be stale
+        t0 = time.perf_counter()
+        rgb = session.render_u8(out.proxy, kind, tone)
+        self._show(_Rendered(rgb, session.histogram(out.small, kind, tone), kind))
+        self.last_render_ms = (time.perf_counter() - t0) * 1000.0
+        self.drawn.emit(self.last_render_ms)
+
+    def _show(self, rendered: _Rendered) -> None:
+        out = self.output
+        if out is None:
+            return
+        if rendered.detail:
+            self.preview.view.set_detail(rendered.rgb)
+            return
+        h, w = out.result.image.shape[:2]
+        self.preview.view.set_after(rendered.rgb, source_scale=max(h, w) / max(rendered.rgb.shape[:2]))
+        self.preview.view.set_compare(self.preview.compare_mode(), self.preview.split.value() / 1000)
+        edges, counts, low, high = rendered.hist
+        self.histogram.set_histogram(edges, counts, low, high, rendered.kind)
+        if self.preview.view.needs_detail():
+            self._detail_timer.start()
+
+    def _request_detail(self) -> None:
+        out, tone = self.output, self.tone
+        if out is None or not self.preview.view.needs_detail():
+            return
+        kind = out.result.kind
+
+        def job(ctx: TaskContext) -> _Rendered:
+            return _Rendered(session.render_u8(out.result.image, kind, tone), (), kind, detail=True)
+
+        self.runner.submit(job, slot="detail")
+
+    # -- handlers ----------------------------------------------------------------------------
+    def _on_runner_finished(self, job: Job, value: object) -> None:
+        if job.slot in ("preview", "detail") and isinstance(value, _Rendered):
+            self._show(value)
+            if not value.detail:
+                self.drawn.emit(-1.0)
+
+    def _on_zoom_changed(self, _zoom: float) -> None:
+        if self.preview.view.needs_detail():
+            self._detail_timer.start()

@@ -1,0 +1,239 @@
+"""The loaded bracket and the pure (Qt-free) work the GUI hands to background jobs.
+
+Nothing here touches widgets: these functions run in worker threads. Pixel domains:
+
+* ``LoadedFrame.image`` is what :func:`app.core.io.read_frame` returns: display-referred [0, 1]
+  for 8/16-bit files, linear radiance >= 0 for EXR / .hdr / RAW (``info.linear``);
+* thumbnails and compare proxies are uint8 display-encoded (sRGB) images;
+* ``MergeOutput.proxy`` keeps the result's own domain (radiance or display [0, 1]), only smaller,
+  so the tone controls can re-render it without touching the full-size image.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from app.core.errors import InputError, LumafuseError
+from app.core.progress import TaskContext
+from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
+
+PROXY_LONG_SIDE = 1600  # preview proxy: big enough to look sharp, small enough for 16 ms renders
+HIST_LONG_SIDE = 400  # histogram input: statistics do not need every pixel
+THUMB_LONG_SIDE = 160
+IMAGE_SUFFIXES = frozenset(
+    ".jpg .jpeg .png .tif .tiff .exr .hdr .pic .dng .cr2 .cr3 .nef .arw .raf .orf .rw2 .pef .srw".split()
+)
+
+
+@dataclass
+class LoadedFrame:
+    """One exposure as the stack panel shows it; ``user_exposure`` overrides the EXIF value."""
+
+    path: str
+    image: np.ndarray
+    info: FrameInfo
+    thumb: np.ndarray  # uint8 hxwx3 display
+    proxy: np.ndarray  # uint8 display, long side <= PROXY_LONG_SIDE (before/after compare)
+    mean_luma: float
+    user_exposure: float | None = None  # relative exposure in seconds-equivalent units
+
+    @property
+    def exposure(self) -> float | None:
+        """Relative exposure: the user's value if typed, else EXIF t*ISO/N^2, else None."""
+        if self.user_exposure is not None:
+            return self.user_exposure
+        return self.info.relative_exposure
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass
+class LoadReport:
+    frames: list[LoadedFrame] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+
+
+@dataclass(frozen=True)
+class MergeOutput:
+    """A finished run: the full result plus the proxies the preview and histogram work on."""
+
+    result: Result
+    proxy: np.ndarray  # float32, result domain, long side <= PROXY_LONG_SIDE
+    small: np.ndarray  # float32, result domain, long side <= HIST_LONG_SIDE
+
+
+# -- file discovery ---------------------------------------------------------------------------
+def expand_paths(paths: Iterable[str | Path]) -> list[str]:
+    """Files as given, folders replaced by the image files inside them (sorted by name)."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(
+                str(c) for c in sorted(path.iterdir())
+                if c.is_file() and c.suffix.lower() in IMAGE_SUFFIXES
+            )
+        else:
+            out.append(str(path))
+    return out
+
+
+# -- exposure values typed by the user --------------------------------------------------------
+_EV_RE = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*ev\s*$", re.IGNORECASE)
+
+
+def parse_exposure(text: str) -> float | None:
+    """Parse '1/60', '0.5', '2 s' (seconds) or '+1.5 EV' (2^EV relative). '' -> None.
+
+    Raises InputError for anything else or a non-positive time.
+    """
+    t = text.strip()
+    if not t:
+        return None
+    m = _EV_RE.match(t)
+    if m:
+        return float(2.0 ** float(m.group(1)))
+    t = t.lower().removesuffix("s").strip()
+    try:
+        value = float(Fraction(t))
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"exposure {text!r}: write a time like 1/60 or 0.5, or an EV like +1 EV")
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(f"exposure {text!r} must be a positive time")
+    return value
+
+
+def format_exposure(seconds: float | None) -> str:
+    """'1/60 s' for short times, '2 s' for long ones, '' when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 1.0:
+        return f"1/{round(1.0 / seconds):d} s"
+    return f"{seconds:g} s"
+
+
+# -- loading -----------------------------------------------------------------------------------
+def _resize_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    if scale >= 1.0:
+        return np.ascontiguousarray(image)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def display_u8(image: np.ndarray, linear: bool) -> np.ndarray:
+    """uint8 display image of a frame: linear data is clipped at 1.0 and sRGB-encoded."""
+    from app.core.tonemap import srgb_encode, to_uint
+
+    disp = srgb_encode(np.clip(image, 0.0, 1.0)) if linear else image
+    return np.ascontiguousarray(to_uint(disp, 8))
+
+
+def load_one(path: str) -> LoadedFrame:
+    """Read a file and make its thumbnail and compare proxy. Raises InputError naming the file."""
+    from app.core.io import read_frame
+
+    image, info = read_frame(path)
+    if not info.path:
+        info = replace(info, path=str(path))
+    proxy = _resize_long_side(image, PROXY_LONG_SIDE)
+    luma = proxy @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    return LoadedFrame(
+        path=str(path),
+        image=image,
+        info=info,
+        thumb=display_u8(_resize_long_side(proxy, THUMB_LONG_SIDE), info.linear),
+        proxy=display_u8(proxy, info.linear),
+        mean_luma=float(luma.mean()),
+    )
+
+
+def load_files(paths: Sequence[str], ctx: TaskContext) -> LoadReport:
+    """Read every file; a failing file is reported and skipped, the others load."""
+    report = LoadReport()
+    for i, path in enumerate(paths):
+        ctx.report(i / max(1, len(paths)), f"reading {Path(path).name}")
+        try:
+            report.frames.append(load_one(path))
+        except LumafuseError as exc:
+            report.errors.append((path, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not drop the other files
+            report.errors.append((path, f"{Path(path).name}: {type(exc).__name__}: {exc}"))
+    ctx.report(1.0, "loaded")
+    return report
+
+
+def sort_dark_to_bright(frames: Sequence[LoadedFrame]) -> list[LoadedFrame]:
+    """By exposure when every frame has one, else by mean luminance (methods expect this order)."""
+    if frames and all(f.exposure is not None for f in frames):
+        return sorted(frames, key=lambda f: f.exposure)  # type: ignore[arg-type, return-value]
+    return sorted(frames, key=lambda f: f.mean_luma)
+
+
+def build_stack(frames: Sequence[LoadedFrame]) -> ExposureStack:
+    """An ExposureStack in the strip's order. Exposures only when every frame has one."""
+    if not frames:
+        raise InputError("no exposures loaded: drop photos onto the window or use File > Open")
+    linear = {f.info.linear for f in frames}
+    if len(linear) > 1:
+        raise InputError("the bracket mixes linear files (RAW/EXR) and display files (JPEG/PNG)")
+    exposures = [f.exposure for f in frames]
+    return ExposureStack(
+        frames=tuple(f.image for f in frames),
+        exposures=tuple(exposures) if all(e is not None for e in exposures) else None,  # type: ignore[arg-type]
+        infos=tuple(f.info for f in frames),
+        linear=linear.pop(),
+    )
+
+
+# -- running -----------------------------------------------------------------------------------
+def merge_job(
+    stack: ExposureStack, method_id: str, params: Mapping[str, Any], align: str, device: str = "auto"
+) -> Callable[[TaskContext], MergeOutput]:
+    """A job that runs the method through app.models.runner.run and builds the preview proxies."""
+    params = dict(params)  # copied on the GUI thread, before the job runs
+
+    def job(ctx: TaskContext) -> MergeOutput:
+        from app.models.runner import run
+
+        result = run(stack, method_id, params, ctx.sub(0.0, 0.97), align=align, device=device)
+        proxy = _resize_long_side(result.image, PROXY_LONG_SIDE)
+        small = _resize_long_side(proxy, HIST_LONG_SIDE)
+        ctx.report(1.0, "done")
+        return MergeOutput(result, np.ascontiguousarray(proxy), np.ascontiguousarray(small))
+
+    return job
+
+
+def render_u8(image: np.ndarray, kind: ResultKind, tone: Any) -> np.ndarray:
+    """Display uint8 of a result-domain image with the tone settings (preview = export path)."""
+    from app.core.tonemap import render, to_uint
+
+    return np.ascontiguousarray(to_uint(render(image, kind, tone), 8))
+
+
+def histogram(small: np.ndarray, kind: ResultKind, tone: Any) -> tuple:
+    """Histogram of what the user sees, following the tone controls.
+
+    HDR: log2 luminance of the radiance scaled by the exposure; LDR: luma of the rendered
+    display image. The clipped shares always come from the rendered display image [0, 1].
+    Returns app.core.metrics.luminance_histogram's (edges, counts, low_frac, high_frac).
+    """
+    from app.core.metrics import luminance_histogram
+    from app.core.tonemap import render
+
+    display = render(small, kind, tone)
+    if kind == ResultKind.HDR_LINEAR:
+        return luminance_histogram(small * np.float32(2.0 ** tone.exposure_ev), kind, display=display)
+    return luminance_histogram(display, ResultKind.LDR_FUSED, display=display)
