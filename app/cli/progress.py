@@ -25,7 +25,7 @@ class ProgressBar:
         self.enabled = enabled
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
-        self._last_draw = 0.0
+        self._last_draw = float("-inf")
         self._last_step = -1
         self._last_message = None
         self._drawn = False

@@ -1,0 +1,74 @@
+"""Routing of ``python main.py`` / ``lumafuse``: subcommands to the CLI, the rest to the GUI."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from app import launcher
+from tests.cli.helpers import cli
+
+
+@pytest.mark.parametrize(
+    "argv,is_cli",
+    [
+        ([], False),
+        (["photo1.jpg", "photo2.jpg"], False),
+        (["--screenshot", "out.png"], False),
+        (["fuse", "a.jpg", "-o", "b.png"], True),
+        (["list-methods"], True),
+        (["tonemap", "x.exr", "-o", "y.png"], True),
+        (["--help"], True),
+        (["-h"], True),
+        (["--version"], True),
+        (["fuse.jpg"], False),  # a file that happens to start like a command is still a file
+    ],
+)
+def test_wants_cli(argv, is_cli):
+    assert launcher.wants_cli(argv) is is_cli
+
+
+@pytest.fixture
+def fake_gui(monkeypatch):
+    """Replace app.ui.launch with a recorder, so routing is tested without opening a window."""
+    calls: list[list[str]] = []
+    mod = types.ModuleType("app.ui.launch")
+
+    def main(argv):
+        calls.append(list(argv))
+        return 7
+
+    mod.main = main
+    monkeypatch.setitem(sys.modules, "app.ui.launch", mod)
+    return calls
+
+
+def test_gui_arguments_go_to_the_gui(fake_gui):
+    assert launcher.main([]) == 7
+    assert launcher.main(["a.jpg", "b.jpg"]) == 7
+    assert launcher.main(["--screenshot", "s.png"]) == 7
+    assert fake_gui == [[], ["a.jpg", "b.jpg"], ["--screenshot", "s.png"]]
+
+
+def test_cli_arguments_never_reach_the_gui(fake_gui, capsys):
+    assert launcher.main(["list-methods"]) == 0
+    assert fake_gui == []
+    assert "mertens" in capsys.readouterr().out
+
+
+def test_missing_gui_stack_is_a_one_line_hint(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "app.ui.launch", None)  # import raises ImportError
+    assert launcher.main(["a.jpg"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lumafuse-cli" in err[0]
+
+
+def test_version_and_help_in_a_subprocess():
+    v = cli("--version")
+    assert v.code == 0 and v.stdout.startswith("lumafuse ")
+    h = cli("--help")
+    assert h.code == 0
+    for word in ("fuse", "list-methods", "tonemap", "Exit codes"):
+        assert word in h.stdout
