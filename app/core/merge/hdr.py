@@ -1,0 +1,225 @@
+"""HDR radiance merge of a bracket, optionally ghost-aware.
+
+Every frame is mapped to linear radiance (through the inverse response for display-referred
+frames, directly for linear RAW/EXR frames), divided by its relative exposure and averaged with a
+triangle ("hat") weight of the frame's pixel level: mid-tones count most, values near black
+(noise, quantisation) and near clipping (the response flattens) count least. The weight is taken
+on the pixel's brightest channel so a frame with one clipped channel does not tint the result.
+
+Output radiance: float32 HxWx3 >= 0, normalised so 1.0 is the exposure at which the reference
+frame clips (codes 255 for display frames, the frame's white level for linear frames).
+
+Ghost-aware merge (``deghost=True``): where the reference frame is well exposed, each other
+frame's value is predicted from the reference radiance; frames that disagree by more than a
+noise-aware tolerance (in a display-like, roughly noise-uniform encoding) are dropped there.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from app.core.errors import InputError
+from app.core.progress import TaskContext
+from app.core.types import ExposureStack
+
+WELL_EXPOSED = (0.05, 0.95)  # reference levels (display units) where it is trusted for deghosting
+GHOST_TOLERANCE = 0.1  # display-unit disagreement beyond noise that counts as motion
+_MIN_WEIGHT = 1e-4  # hat weights below this count as "no information"
+
+
+def hat(level: np.ndarray) -> np.ndarray:
+    """Triangle weight of a [0, 1] level: 0 at 0 and 1, 1 at 0.5. float32, same shape."""
+    out = np.abs(level.astype(np.float32, copy=True) * 2.0 - 1.0)
+    np.subtract(1.0, out, out=out)
+    return np.maximum(out, 0.0, out=out)
+
+
+def _apply_curve(frame: np.ndarray, inv_response: np.ndarray) -> np.ndarray:
+    """Display [0, 1] frame -> linear exposure through the (256,3) table (interpolated per channel:
+    exact for 8-bit codes, smooth for 16-bit data)."""
+    x = np.clip(frame, 0.0, 1.0) * 255.0
+    out = np.empty(frame.shape, np.float32)
+    codes = np.arange(256, dtype=np.float32)
+    for c in range(3):
+        out[..., c] = np.interp(x[..., c], codes, inv_response[:, c])
+    return out
+
+
+def _forward_curve(exposure: np.ndarray, inv_response: np.ndarray) -> np.ndarray:
+    """Linear exposure -> display [0, 1], the inverse of :func:`_apply_curve` (per channel)."""
+    out = np.empty(exposure.shape, np.float32)
+    codes = np.arange(256, dtype=np.float32) / 255.0
+    for c in range(3):
+        g = inv_response[:, c].astype(np.float64)
+        g = g + np.arange(256) * 1e-9  # strictly increasing for interp
+        out[..., c] = np.interp(exposure[..., c], g, codes)
+    return out
+
+
+def _merge(
+    levels: Sequence[np.ndarray],
+    to_linear,
+    to_level,
+    exposures: Sequence[float],
+    reference: int,
+    deghost: bool,
+    ctx: TaskContext,
+) -> np.ndarray:
+    """Shared weighted average. levels[j]: display-like [0,1] encoding of frame j (for weights and
+    ghost tests); to_linear(j) -> frame j's linear exposure (1.0 = its clipping);
+    to_level(linear) -> display-like encoding of a linear exposure (to predict a frame)."""
+    n = len(levels)
+    exps = np.asarray(exposures, np.float64)
+    shape = levels[0].shape
+    num = np.zeros(shape, np.float32)
+    den = np.zeros(shape[:2], np.float32)
+    ref_rad = None
+    trusted = None
+    if deghost:
+        ref_rad = to_linear(reference) / np.float32(exps[reference])
+        ref_max = levels[reference].max(axis=2)
+        trusted = (ref_max > WELL_EXPOSED[0]) & (ref_max < WELL_EXPOSED[1])
+    for j in range(n):
+        ctx.report(j / n, f"merging frame {j + 1}/{n}")
+        lin = to_linear(j)
+        rad = lin / np.float32(exps[j])
+        wj = hat(levels[j].max(axis=2))
+        if deghost and j != reference:
+            predicted = to_level(np.clip(ref_rad * np.float32(exps[j]), 0.0, None))
+            # tolerance grows where the prediction is near clipping / black (curve is flat there)
+            diff = np.abs(levels[j] - predicted).max(axis=2)
+            ghost = (diff > GHOST_TOLERANCE) & trusted
+            ghost = cv2.dilate(cv2.medianBlur(ghost.astype(np.uint8), 5), np.ones((5, 5), np.uint8))
+            wj[ghost.astype(bool)] = 0.0
+        num += rad * wj[..., None]
+        den += wj
+    # pixels no frame sees in range: clipped everywhere -> darkest frame, black everywhere ->
+    # brightest frame (the best information there is about them)
+    empty = den < _MIN_WEIGHT
+    if empty.any():
+        dark = to_linear(0) / np.float32(exps[0])
+        bright = to_linear(n - 1) / np.float32(exps[n - 1])
+        high = levels[0].max(axis=2) > 0.5
+        fill = np.where(high[..., None], dark, bright)
+        num[empty] = fill[empty]
+        den[empty] = 1.0
+    rad = num / den[..., None]
+    rad *= np.float32(exps[reference])  # 1.0 = the reference frame's clipping exposure
+    np.maximum(rad, 0.0, out=rad)
+    ctx.report(1.0, "merged")
+    return rad
+
+
+def merge_with_response(
+    frames: Sequence[np.ndarray],
+    exposures: Sequence[float],
+    inv_response: np.ndarray,
+    *,
+    deghost: bool = False,
+    reference: int | None = None,
+    ctx: TaskContext | None = None,
+) -> np.ndarray:
+    """Merge display-referred frames into linear radiance with a known inverse response.
+
+    frames: float32 HxWx3 display-referred [0, 1], dark to bright; exposures: relative exposures;
+    inv_response: (256, 3) code -> linear exposure with g(255) ~ 1 (from :func:`recover_response`).
+    Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
+    """
+    ctx = ctx or TaskContext()
+    if len(frames) != len(exposures):
+        raise InputError(f"{len(exposures)} exposures given for {len(frames)} frames")
+    g = np.asarray(inv_response, np.float32)
+    if g.shape != (256, 3):
+        raise InputError(f"inverse response must be 256x3, got {g.shape}")
+    ref = len(frames) // 2 if reference is None else int(reference)
+    levels = [np.clip(f, 0.0, 1.0).astype(np.float32, copy=False) for f in frames]
+    return _merge(
+        levels,
+        lambda j: _apply_curve(levels[j], g),
+        lambda lin: _forward_curve(lin, g),
+        exposures,
+        ref,
+        deghost,
+        ctx,
+    )
+
+
+def merge_linear(
+    frames: Sequence[np.ndarray],
+    exposures: Sequence[float],
+    *,
+    deghost: bool = False,
+    reference: int | None = None,
+    ctx: TaskContext | None = None,
+) -> np.ndarray:
+    """Merge linear frames (RAW / EXR: values proportional to radiance) directly, no response.
+
+    Each frame's white level is its own maximum (at least 1.0 when it never reaches 1: the usual
+    normalised-sensor convention). Weights are the hat of the level in a gamma-2.2 encoding (so the
+    shadows are not thrown away as they would be on a linear scale).
+    Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
+    """
+    ctx = ctx or TaskContext()
+    ref = len(frames) // 2 if reference is None else int(reference)
+    whites = [max(float(np.max(f)), 1.0) for f in frames]
+    white_ref = whites[ref]
+    lins = [np.clip(f, 0.0, None).astype(np.float32) / np.float32(wt) for f, wt in zip(frames, whites)]
+    levels = [np.clip(x, 0.0, 1.0) ** np.float32(1 / 2.2) for x in lins]
+    rad = _merge(
+        levels,
+        lambda j: lins[j] * np.float32(whites[j] / white_ref),
+        lambda lin: np.clip(lin, 0.0, 1.0) ** np.float32(1 / 2.2),
+        exposures,
+        ref,
+        deghost,
+        ctx,
+    )
+    return rad
+
+
+def _stack_exposures(stack: ExposureStack) -> ExposureStack:
+    if stack.exposures is None:
+        from app.core.io import ensure_exposures  # IO owns the robust estimate
+
+        stack = ensure_exposures(stack)
+    return stack
+
+
+def _merge_stack(stack: ExposureStack, method: str, deghost: bool, samples: int,
+                 ctx: TaskContext | None) -> np.ndarray:
+    from app.core.merge.response import recover_response
+
+    ctx = ctx or TaskContext()
+    if stack.n < 2:
+        raise InputError(f"an HDR merge needs at least 2 frames, got {stack.n}")
+    stack = _stack_exposures(stack)
+    assert stack.exposures is not None
+    if stack.linear:
+        return merge_linear(stack.frames, stack.exposures, deghost=deghost,
+                            reference=stack.reference, ctx=ctx)
+    ctx.report(0.0, f"recovering the camera response ({method})")
+    g = recover_response(stack.frames, stack.exposures, method=method, samples=samples)
+    ctx.check()
+    return merge_with_response(stack.frames, stack.exposures, g, deghost=deghost,
+                               reference=stack.reference, ctx=ctx.sub(0.2, 1.0))
+
+
+def merge_debevec(stack: ExposureStack, *, deghost: bool = False, samples: int = 70,
+                  ctx: TaskContext | None = None) -> np.ndarray:
+    """Debevec HDR merge of a stack: response from ``samples`` pixels, hat-weighted average.
+
+    Display-referred stacks get their response recovered; linear stacks are merged directly.
+    Missing exposures are estimated from the pixels (app.core.io.ensure_exposures).
+    Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
+    """
+    return _merge_stack(stack, "debevec", deghost, samples, ctx)
+
+
+def merge_robertson(stack: ExposureStack, *, deghost: bool = False,
+                    ctx: TaskContext | None = None) -> np.ndarray:
+    """Robertson HDR merge of a stack (iterative response recovery on a proxy, hat-weighted
+    average). Same conventions as :func:`merge_debevec`."""
+    return _merge_stack(stack, "robertson", deghost, 70, ctx)

@@ -1,0 +1,205 @@
+"""Camera response recovery: Debevec-Malik (least squares) and Robertson (iterative ML).
+
+Both return the *inverse* response ``g``: a (256, 3) float32 table mapping an 8-bit code of each
+channel to linear relative exposure (radiance x time), monotonically non-decreasing, normalised so
+that the three channels agree at mid-grey (code 128, a grey code means grey light) and the largest
+channel value at code 255 is 1.0 (the sensor's clipping level).
+
+Both work on a small set of pixels: Debevec on ``samples`` locations chosen so the reference
+frame's intensities cover the whole code range, in smooth areas (a pixel on an edge moves under
+sub-pixel misalignment); Robertson on a strided proxy of about 100k pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from app.core.errors import InputError
+
+ROBERTSON_PROXY_PIXELS = 100_000
+ROBERTSON_ITERATIONS = 30
+
+
+def to_codes(frame: np.ndarray) -> np.ndarray:
+    """Display-referred [0, 1] float (or uint8) frame -> uint8 codes 0..255."""
+    if frame.dtype == np.uint8:
+        return frame
+    return np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
+
+
+def _check(frames: Sequence[np.ndarray], exposures: Sequence[float]) -> None:
+    if len(frames) < 2:
+        raise InputError(f"response recovery needs at least 2 frames, got {len(frames)}")
+    if len(exposures) != len(frames):
+        raise InputError(f"{len(exposures)} exposures given for {len(frames)} frames")
+    if any(not np.isfinite(e) or e <= 0 for e in exposures):
+        raise InputError("exposure values must be positive and finite")
+    if len(set(float(e) for e in exposures)) < 2:
+        raise InputError("response recovery needs frames of at least two different exposures")
+
+
+def hat_weights_codes() -> np.ndarray:
+    """Debevec's triangle weight over codes 0..255 (0 at both ends, 128 at mid-grey), float64."""
+    z = np.arange(256, dtype=np.float64)
+    return np.minimum(z, 255.0 - z)
+
+
+def _finish(g: np.ndarray) -> np.ndarray:
+    """Monotonic, channels balanced at code 128, max channel at 255 equal to 1. (256,3) float32."""
+    g = np.maximum.accumulate(np.maximum(g, 0.0), axis=0)
+    mid = g[128].copy()
+    mid[mid <= 0] = 1.0
+    g = g / mid[None, :] * mid.mean()
+    # g(255) itself is barely constrained (zero weight at clipping), so the clipping level is
+    # extrapolated from the well-determined upper range: a line through log g over codes 200..240
+    z = np.arange(200, 241)
+    top = max(
+        float(np.exp(np.polyval(np.polyfit(z, np.log(np.maximum(g[z, c], 1e-12)), 1), 255.0)))
+        for c in range(3)
+    )
+    if not np.isfinite(top) or top <= 0:
+        raise InputError("response recovery failed: the frames carry no usable exposure range")
+    return (g / top).astype(np.float32)
+
+
+def sample_locations(ref_codes: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
+    """Flat indices of ``samples`` pixels whose reference grey levels span 0..255, in smooth areas.
+
+    ref_codes: uint8 HxWx3 codes of the reference frame.
+    """
+    grey = cv2.cvtColor(ref_codes, cv2.COLOR_RGB2GRAY)
+    # local variation: a sample on an edge would mix radiances under misalignment / blur
+    blur = cv2.blur(grey.astype(np.float32), (5, 5))
+    var = cv2.blur(grey.astype(np.float32) ** 2, (5, 5)) - blur * blur
+    flat_grey = grey.ravel()
+    smooth = var.ravel() <= np.percentile(var, 50)
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(0, 256, samples + 1)
+    picks = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        idx = np.flatnonzero((flat_grey >= lo) & (flat_grey < hi) & smooth)
+        if idx.size == 0:
+            idx = np.flatnonzero((flat_grey >= lo) & (flat_grey < hi))
+        if idx.size:
+            picks.append(int(idx[rng.integers(idx.size)]))
+    # bins the reference does not cover: top up with random smooth pixels
+    if len(picks) < samples:
+        pool = np.flatnonzero(smooth)
+        extra = rng.choice(pool, size=min(samples - len(picks), pool.size), replace=False)
+        picks.extend(int(i) for i in extra)
+    return np.unique(np.asarray(picks, np.int64))
+
+
+def debevec_response(
+    frames: Sequence[np.ndarray],
+    exposures: Sequence[float],
+    samples: int = 70,
+    smoothness: float = 10.0,
+    reference: int | None = None,
+) -> np.ndarray:
+    """Debevec-Malik response recovery by a regularised linear least-squares solve per channel.
+
+    frames: display-referred [0, 1] float (or uint8) RGB frames; exposures: relative exposures.
+    Unknowns: log g(0..255) and the log radiance of each sample; equations weighted by the hat
+    function, plus ``smoothness`` x second differences of log g, plus log g(128) = 0.
+    Returns the inverse response (256, 3) float32 (see module doc).
+    """
+    _check(frames, exposures)
+    codes = [to_codes(f) for f in frames]
+    ref = len(frames) // 2 if reference is None else reference
+    loc = sample_locations(codes[ref], samples)
+    ns, nf = loc.size, len(frames)
+    w = hat_weights_codes() + 1.0  # +1: keep end-code equations alive (weakly) for the solve
+    log_t = np.log(np.asarray(exposures, np.float64))
+    g_log = np.zeros((256, 3))
+    rows = ns * nf + 1 + 254
+    for c in range(3):
+        z = np.stack([cd.reshape(-1, 3)[loc, c] for cd in codes], axis=1).astype(np.int64)
+        a = np.zeros((rows, 256 + ns))
+        b = np.zeros(rows)
+        r = np.arange(ns * nf)
+        zi = z.ravel()  # sample-major: row k = (sample k // nf, frame k % nf)
+        wi = w[zi]
+        a[r, zi] = wi
+        a[r, 256 + r // nf] = -wi
+        b[r] = wi * log_t[r % nf]
+        k = ns * nf
+        a[k, 128] = 1.0  # fixes the arbitrary scale
+        m = np.arange(1, 255)
+        rr = k + 1 + np.arange(254)
+        a[rr, m - 1] = smoothness * w[m]
+        a[rr, m] = -2.0 * smoothness * w[m]
+        a[rr, m + 1] = smoothness * w[m]
+        # normal equations: the system is small (~600 x 330) and well conditioned by the
+        # smoothness rows; solving A^T A is far cheaper than an SVD-based lstsq
+        sol = np.linalg.solve(a.T @ a, a.T @ b)
+        g_log[:, c] = sol[:256]
+    return _finish(np.exp(g_log))
+
+
+def _robertson_weights() -> np.ndarray:
+    """Robertson's bell-shaped certainty over codes (zero at the clipped ends)."""
+    z = np.arange(256, dtype=np.float64)
+    w = np.exp(-4.0 * (z - 127.5) ** 2 / 127.5**2)
+    w[0] = w[255] = 0.0
+    return w
+
+
+def robertson_response(
+    frames: Sequence[np.ndarray],
+    exposures: Sequence[float],
+    iterations: int = ROBERTSON_ITERATIONS,
+) -> np.ndarray:
+    """Robertson-Borman-Stevenson response recovery (alternating ML estimates of E and g).
+
+    frames: display-referred [0, 1] float (or uint8) RGB; exposures: relative exposures.
+    Returns the inverse response (256, 3) float32 (see module doc).
+    """
+    _check(frames, exposures)
+    h, w = frames[0].shape[:2]
+    step = max(1, int(np.sqrt(h * w / ROBERTSON_PROXY_PIXELS)))
+    codes = np.stack([to_codes(f[::step, ::step]) for f in frames]).reshape(len(frames), -1, 3)
+    t = np.asarray(exposures, np.float64)[:, None]
+    wz = _robertson_weights()
+    g = np.zeros((256, 3))
+    for c in range(3):
+        z = codes[:, :, c].astype(np.int64)  # frames x pixels
+        # start from a gamma-2.2 curve (what most cameras are close to): the fixed-point iteration
+        # links distant codes only through overlapping exposures and converges slowly from a line
+        gc = (np.arange(256, dtype=np.float64) / 128.0) ** 2.2
+        wzz = wz[z]
+        counts = np.bincount(z.ravel(), minlength=256)
+        for _ in range(iterations):
+            e = (wzz * t * gc[z]).sum(0) / np.maximum((wzz * t * t).sum(0), 1e-12)
+            sums = np.bincount(z.ravel(), weights=(e[None, :] * t).ravel(), minlength=256)
+            new = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+            seen = np.flatnonzero(counts > 0)
+            new = np.interp(np.arange(256), seen, new[seen])  # fill codes never observed
+            new /= new[128] if new[128] > 0 else new[seen].mean()
+            if np.max(np.abs(new - gc)) < 1e-6:
+                gc = new
+                break
+            gc = new
+        g[:, c] = gc
+    return _finish(g)
+
+
+def recover_response(
+    frames: Sequence[np.ndarray],
+    exposures: Sequence[float],
+    method: str = "debevec",
+    samples: int = 70,
+) -> np.ndarray:
+    """Inverse camera response (256, 3) float32: 8-bit code -> linear relative exposure.
+
+    frames: display-referred [0, 1] RGB frames (float32 or uint8); exposures: relative exposures
+    (t * ISO / N^2). method: "debevec" (least squares on ``samples`` pixels) or "robertson".
+    """
+    if method == "debevec":
+        return debevec_response(frames, exposures, samples=samples)
+    if method == "robertson":
+        return robertson_response(frames, exposures)
+    raise InputError(f"unknown response-recovery method {method!r} (debevec or robertson)")

@@ -1,0 +1,69 @@
+"""Entry points of the classical methods (registry contract: ``fn(stack, params, ctx, device)``).
+
+Thin adapters: the algorithms live in :mod:`app.core.merge`; here parameters are unpacked, a
+stack of linear frames is handled where a method needs display-referred input, and notes are
+returned for the GUI / provenance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from app.core.merge import fuse_mertens, merge_debevec, merge_robertson
+from app.core.progress import TaskContext
+from app.core.types import ExposureStack
+from app.models.registry import MethodOutput
+
+
+def _display_frames(stack: ExposureStack) -> tuple[np.ndarray, ...]:
+    """Frames as display-referred [0, 1]: linear (RAW/EXR) frames are sRGB-encoded after scaling
+    each to its own white level, which is what a camera JPEG of that exposure would show."""
+    if not stack.linear:
+        return stack.frames
+    out = []
+    for f in stack.frames:
+        white = max(float(np.max(f)), 1e-12)
+        x = np.clip(f / np.float32(white) if white > 1.0 else f, 0.0, 1.0)
+        out.append(np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+                   .astype(np.float32))
+    return tuple(out)
+
+
+def run_mertens(
+    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
+) -> MethodOutput:
+    """Mertens exposure fusion -> display-referred float32 [0, 1]."""
+    image = fuse_mertens(
+        _display_frames(stack),
+        contrast=float(params.get("contrast", 1.0)),
+        saturation=float(params.get("saturation", 1.0)),
+        exposedness=float(params.get("exposedness", 1.0)),
+        sigma=float(params.get("sigma", 0.2)),
+        ctx=ctx,
+    )
+    return MethodOutput(image=image, device="cpu")
+
+
+def run_debevec(
+    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
+) -> MethodOutput:
+    """Debevec response recovery + HDR merge -> linear radiance (1.0 = reference clipping)."""
+    estimated = stack.exposures is None
+    image = merge_debevec(
+        stack,
+        deghost=bool(params.get("deghost", False)),
+        samples=int(params.get("samples", 70)),
+        ctx=ctx,
+    )
+    return MethodOutput(image=image, device="cpu", notes={"exposures_estimated": estimated})
+
+
+def run_robertson(
+    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
+) -> MethodOutput:
+    """Robertson response recovery + HDR merge -> linear radiance (1.0 = reference clipping)."""
+    estimated = stack.exposures is None
+    image = merge_robertson(stack, deghost=bool(params.get("deghost", False)), ctx=ctx)
+    return MethodOutput(image=image, device="cpu", notes={"exposures_estimated": estimated})
