@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from app.core.errors import InputError
 from app.core.io.exif import ExifData, apply_orientation, read_exif
 from app.core.io.exr import exr_size, read_exr
 from app.core.types import FrameInfo
+
 
 def _env_pixel_limit(default: int = 100_000_000) -> int:
     """The pixel limit: ``$LUMAFUSE_MAX_PIXELS`` when set to a positive integer, else ``default``.
@@ -212,9 +214,12 @@ def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int) -> tuple[np
     """JPEG/PNG/TIFF/BMP/WebP/HDR through OpenCV, with size and truncation checks first."""
     try:
         size = _hdr_size(data, path) if fmt == "hdr" else _pillow_size(data)
-    except _TooBig:
+    except _TooBig as big:
+        # Pillow's own bomb guard (~179 MP) fired first; its message carries the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(big))
+        size_text = f"{int(found.group(1)) / 1e6:.1f} MP, " if found else ""
         raise InputError(
-            f"{path}: image is larger than the limit of {max_pixels / 1e6:.0f} MP"
+            f"{path}: image is {size_text}larger than the limit of {max_pixels / 1e6:.0f} MP"
         ) from None
     if size is not None:
         check_pixel_budget(path, *size, max_pixels=max_pixels)
