@@ -54,17 +54,22 @@ def read_exif(path: str | Path) -> ExifData:
     except Exception:  # noqa: BLE001 - exifread raises many types on odd files; EXIF is optional
         return ExifData()
     orientation = _first_number(tags.get("Image Orientation"))
-    iso = None
-    for key in ("EXIF ISOSpeedRatings", "EXIF PhotographicSensitivity", "EXIF ISOSpeed"):
-        iso = _first_number(tags.get(key))
-        if iso is not None:
-            break
     return ExifData(
-        exposure_time=_first_number(tags.get("EXIF ExposureTime")),
-        iso=iso,
-        f_number=_first_number(tags.get("EXIF FNumber")),
+        exposure_time=_lookup(tags, "ExposureTime"),
+        iso=_lookup(tags, "ISOSpeedRatings", "PhotographicSensitivity", "ISOSpeed"),
+        f_number=_lookup(tags, "FNumber"),
         orientation=int(orientation) if orientation and 1 <= orientation <= 8 else 1,
     )
+
+
+def _lookup(tags: dict, *names: str) -> float | None:
+    """First valid value among the names, in the Exif sub-IFD first, then IFD0 (TIFF/EP, DNG)."""
+    for ifd in ("EXIF", "Image"):
+        for name in names:
+            value = _first_number(tags.get(f"{ifd} {name}"))
+            if value is not None:
+                return value
+    return None
 
 
 def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:

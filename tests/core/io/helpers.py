@@ -60,3 +60,73 @@ def png_with_header_size(path: Path, width: int, height: int) -> Path:
     body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
     return path
+
+
+def save_dng(path: Path, cfa: np.ndarray, *, exposure_time: tuple[int, int] = (1, 100),
+             iso: int = 200, white: int = 65535) -> Path:
+    """A minimal uncompressed DNG (RGGB Bayer mosaic, uint16 HxW) that LibRaw decodes.
+
+    Written by hand (TIFF structure: header, one IFD, strip data) so the RAW path can be tested
+    without shipping a camera file. Identity colour matrix, neutral white balance.
+    """
+    h, w = cfa.shape
+    data = np.ascontiguousarray(cfa.astype("<u2")).tobytes()
+    entries: list[tuple[int, int, int, bytes]] = []  # tag, type, count, value bytes
+
+    def add(tag, typ, values):
+        if typ == 2:  # ASCII
+            raw = values.encode("ascii") + b"\x00"
+            entries.append((tag, typ, len(raw), raw))
+            return
+        fmt = {1: "B", 3: "H", 4: "I", 5: "II", 10: "ii"}[typ]
+        flat = [v for pair in values for v in pair] if typ in (5, 10) else list(values)
+        raw = struct.pack("<" + fmt[0] * len(flat), *flat)
+        entries.append((tag, typ, len(values), raw))
+
+    add(254, 4, [0])
+    add(256, 4, [w])
+    add(257, 4, [h])
+    add(258, 3, [16])
+    add(259, 3, [1])
+    add(262, 3, [32803])
+    add(271, 2, "Lumafuse")
+    add(272, 2, "Test DNG")
+    add(273, 4, [0])  # strip offset, patched below
+    add(274, 3, [1])
+    add(277, 3, [1])
+    add(278, 4, [h])
+    add(279, 4, [len(data)])
+    add(284, 3, [1])
+    add(33421, 3, [2, 2])
+    add(33422, 1, [0, 1, 1, 2])
+    add(33434, 5, [exposure_time])
+    add(34855, 3, [iso])
+    add(50706, 1, [1, 4, 0, 0])
+    add(50708, 2, "Lumafuse Test DNG")
+    add(50717, 4, [white])
+    add(50721, 10, [(1, 1), (0, 1), (0, 1), (0, 1), (1, 1), (0, 1), (0, 1), (0, 1), (1, 1)])
+    add(50728, 5, [(1, 1), (1, 1), (1, 1)])
+    add(50778, 3, [21])
+    entries.sort()
+
+    ifd_offset = 8
+    ifd_size = 2 + 12 * len(entries) + 4
+    extra = bytearray()
+    extra_base = ifd_offset + ifd_size
+    strip_offset = None
+    ifd = bytearray(struct.pack("<H", len(entries)))
+    # Out-of-line values first, then the strip; the strip offset is known once they are laid out.
+    offsets = {}
+    for tag, typ, count, raw in entries:
+        if len(raw) > 4:
+            offsets[tag] = extra_base + len(extra)
+            extra += raw + (b"\x00" if len(raw) % 2 else b"")
+    strip_offset = extra_base + len(extra)
+    for tag, typ, count, raw in entries:
+        if tag == 273:
+            raw = struct.pack("<I", strip_offset)
+        value = struct.pack("<I", offsets[tag]) if tag in offsets else raw.ljust(4, b"\x00")
+        ifd += struct.pack("<HHI", tag, typ, count) + value
+    ifd += struct.pack("<I", 0)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", ifd_offset) + bytes(ifd) + bytes(extra) + data)
+    return path

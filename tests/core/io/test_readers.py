@@ -18,6 +18,7 @@ from tests.core.io.helpers import (
     SAMPLE_TIMES,
     png_with_header_size,
     rgb8,
+    save_dng,
     save_exr_channels,
     save_jpeg,
 )
@@ -286,3 +287,27 @@ def test_channels_without_rgb_or_y_are_reported(tmp_path):
     OpenEXR.File({}, {"Z": np.ones((4, 4), np.float32), "N": np.ones((4, 4), np.float32)}).write(str(path))
     with pytest.raises(InputError, match=r"z\.exr: .*no RGB or luminance channels"):
         read_frame(path)
+
+
+# ---------------------------------------------------------------- camera RAW (LibRaw)
+
+
+def test_raw_dng_is_linear_with_exif(tmp_path):
+    """A hand-made DNG: LibRaw output must stay proportional to the sensor values (no gamma,
+    no auto-brightening), and the exposure data comes from the file's IFD0 (TIFF/EP style)."""
+    cfa = np.full((48, 64), 6000, np.uint16)
+    cfa[:, 32:] = 18000  # right half: 3x the exposure of the left half
+    path = save_dng(tmp_path / "shot.dng", cfa, exposure_time=(1, 125), iso=200)
+    img, info = read_frame(path)
+    assert img.shape == (48, 64, 3) and img.dtype == np.float32
+    assert info.linear and info.bit_depth == 16
+    assert info.exposure_time == pytest.approx(1 / 125) and info.iso == 200
+    left, right = img[8:40, 4:28].mean(), img[8:40, 36:60].mean()
+    assert right / left == pytest.approx(3.0, rel=0.01)
+    assert left == pytest.approx(6000 / 65535, rel=0.02)  # white level 65535 -> 1.0
+
+
+def test_raw_pixel_limit(tmp_path):
+    path = save_dng(tmp_path / "big.dng", np.full((48, 64), 1000, np.uint16))
+    with pytest.raises(InputError, match=r"big\.dng: image is 64x48 .*limit"):
+        read_frame(path, max_pixels=1000)
