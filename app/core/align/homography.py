@@ -1,0 +1,138 @@
+"""Homography alignment: ECC (Evangelidis & Psarakis 2008) on an exposure-normalised grey proxy.
+
+Frames of different exposure are made comparable first: the moving frame's grey proxy is mapped
+onto the reference's by histogram matching (a monotonic tone curve, which is what an exposure
+change does to a display-referred image), and pixels clipped in either frame are masked out.
+ECC then maximises the zero-mean normalised correlation, coarse to fine on a small pyramid,
+starting from the median-threshold-bitmap translation. The result is checked for plausibility
+(a hand-held bracket moves a little: bounded scale, shear, perspective and shift) and rejected
+(None) otherwise, so the caller can fall back to a translation.
+
+Convention: H maps reference pixel coordinates to coordinates in the moving frame,
+aligned(x) = img(H x), i.e. ``cv2.warpPerspective(img, H, size, flags=... | WARP_INVERSE_MAP)``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.core.align.mtb import mtb_shift_grey, to_grey8
+
+PROXY_LONG_SIDE = 1024  # ECC runs up to this size (ECC is sub-pixel: ~0.1 proxy px)
+MAX_SCALE_CHANGE = 0.10  # |sqrt(det) - 1|
+MAX_ANISOTROPY = 0.06  # singular-value ratio - 1 (shear / non-uniform scale)
+MAX_PERSPECTIVE = 0.03  # relative scale change across the frame from the projective terms
+MAX_SHIFT = 0.15  # translation as a fraction of the frame size
+MIN_CORRELATION = 0.6  # ECC correlation coefficient on the finest level
+
+
+def match_histogram(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """uint8 ``src`` re-toned so its grey-level histogram matches uint8 ``ref`` (CDF mapping)."""
+    cs = np.cumsum(np.bincount(src.ravel(), minlength=256)).astype(np.float64)
+    cr = np.cumsum(np.bincount(ref.ravel(), minlength=256)).astype(np.float64)
+    cs /= cs[-1]
+    cr /= cr[-1]
+    lut = np.clip(np.searchsorted(cr, cs), 0, 255).astype(np.uint8)
+    return cv2.LUT(src, lut)
+
+
+def _proxy(grey: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    h, w = grey.shape
+    s = min(1.0, long_side / max(h, w))
+    if s >= 1.0:
+        return grey, 1.0
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), s
+
+
+def _scaled(hm: np.ndarray, s: float) -> np.ndarray:
+    """Homography of the same motion in coordinates scaled by ``s``."""
+    sm = np.diag([s, s, 1.0])
+    return sm @ hm @ np.linalg.inv(sm)
+
+
+def plausible(hm: np.ndarray, shape: tuple[int, int]) -> tuple[bool, str]:
+    """(ok, reason) for a reference->frame homography of a hand-held bracket of size ``shape``."""
+    if hm is None or not np.all(np.isfinite(hm)) or abs(hm[2, 2]) < 1e-12:
+        return False, "not a finite homography"
+    h, w = shape
+    m = hm / hm[2, 2]
+    a = m[:2, :2]
+    det = float(np.linalg.det(a))
+    if det <= 0:
+        return False, "mirrored or degenerate"
+    sv = np.linalg.svd(a, compute_uv=False)
+    if abs(np.sqrt(det) - 1.0) > MAX_SCALE_CHANGE:
+        return False, f"scale change {np.sqrt(det):.3f}"
+    if sv[0] / sv[1] - 1.0 > MAX_ANISOTROPY:
+        return False, f"shear/anisotropy {sv[0] / sv[1]:.3f}"
+    persp = abs(m[2, 0]) * w + abs(m[2, 1]) * h
+    if persp > MAX_PERSPECTIVE:
+        return False, f"perspective {persp:.3f}"
+    centre = m @ np.array([w / 2.0, h / 2.0, 1.0])
+    shift = centre[:2] / centre[2] - np.array([w / 2.0, h / 2.0])
+    if abs(shift[0]) > MAX_SHIFT * w or abs(shift[1]) > MAX_SHIFT * h:
+        return False, f"shift {shift[0]:.0f},{shift[1]:.0f} px"
+    return True, ""
+
+
+def estimate_homography(
+    ref: np.ndarray, img: np.ndarray, *, linear: bool = False, reason: list | None = None
+) -> np.ndarray | None:
+    """Reference -> frame homography (3x3 float64, see module doc) or None when ECC fails or the
+    result is implausible (``reason``, when given a list, receives why).
+
+    ref, img: HxWx3 frames, display-referred [0, 1] (linear >= 0 with ``linear=True``).
+    """
+    def fail(why: str) -> None:
+        if reason is not None:
+            reason.append(why)
+
+    g_ref, g_img = to_grey8(ref, linear), to_grey8(img, linear)
+    p_ref, s = _proxy(g_ref, PROXY_LONG_SIDE)
+    p_img, _ = _proxy(g_img, PROXY_LONG_SIDE)
+    p_img_m = match_histogram(p_img, p_ref)
+    valid = ((p_ref > 3) & (p_ref < 252) & (p_img > 3) & (p_img < 252)).astype(np.uint8)
+    if valid.mean() < 0.2:
+        fail("too few pixels exposed in both frames")
+        return None
+    dx, dy = mtb_shift_grey(p_ref, p_img_m)
+    # MTB moves img by (dx, dy); as a ref->img sampling map that is a translation by (-dx, -dy)
+    hm = np.array([[1.0, 0, -dx], [0, 1.0, -dy], [0, 0, 1.0]])
+    levels = []
+    r, m, v = p_ref, p_img_m, valid
+    while True:
+        levels.append((r, m, v))
+        if min(r.shape) < 200 or len(levels) == 3:
+            break
+        r, m = cv2.pyrDown(r), cv2.pyrDown(m)
+        v = cv2.resize(v, (r.shape[1], r.shape[0]), interpolation=cv2.INTER_NEAREST)
+    hm = _scaled(hm, 0.5 ** (len(levels) - 1))
+    rho = 0.0
+    for k, (r, m, v) in enumerate(reversed(levels)):
+        # coarse levels do the travelling; the finest level only refines (few, costly iterations)
+        finest = k == len(levels) - 1
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 25 if finest else 60, 1e-4)
+        if k > 0:
+            hm = _scaled(hm, 2.0)
+        warp = hm.astype(np.float32)
+        try:
+            rho, warp = cv2.findTransformECC(
+                r.astype(np.float32), m.astype(np.float32), warp, cv2.MOTION_HOMOGRAPHY,
+                criteria, v, 5,
+            )
+        except cv2.error:
+            fail("ECC did not converge")
+            return None
+        hm = warp.astype(np.float64)
+    if rho < MIN_CORRELATION:
+        fail(f"ECC correlation {rho:.2f} too low")
+        return None
+    full = _scaled(hm, 1.0 / s)
+    full /= full[2, 2]
+    ok, why = plausible(full, g_ref.shape)
+    if not ok:
+        fail(f"implausible homography ({why})")
+        return None
+    return full
