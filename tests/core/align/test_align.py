@@ -1,0 +1,163 @@
+"""Alignment: known shifts and homographies on synthetic brackets, fallback, real hand-held stack."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from app.core.align import align_stack, estimate_homography, mtb_shift, plausible
+from app.core.align.homography import match_histogram
+from app.core.align.mtb import to_grey8
+from app.core.errors import Cancelled, InputError
+from app.core.progress import TaskContext
+from app.core.types import ExposureStack
+from tests import synthetic
+from tests.core.align.textures import H, W, moved, rotation_scale, textured_radiance, translation
+
+TIMES = (1 / 8, 1 / 2, 2.0)
+SUBPIXEL_TOL = 0.5  # px, at the frame corners
+
+
+def _shot(radiance, t):
+    return synthetic.photograph(radiance, [t])[0]
+
+
+def _corners(hm):
+    pts = np.array([[0, 0, 1], [W, 0, 1], [0, H, 1], [W, H, 1], [W / 2, H / 2, 1]], float).T
+    q = hm @ pts
+    return q[:2] / q[2]
+
+
+@pytest.fixture(scope="module")
+def radiance():
+    return textured_radiance()
+
+
+def test_mtb_recovers_known_shift_across_exposures(radiance):
+    ref = _shot(radiance, TIMES[1])
+    # the camera moved so the scene sits 7 px right, 4 px up in a frame 2 EV darker
+    frame = _shot(moved(radiance, translation(-7, 4)), TIMES[0])
+    assert mtb_shift(ref, frame) == (-7, 4)  # the move that puts it back
+    bright = _shot(moved(radiance, translation(-7, 4)), TIMES[2])
+    assert mtb_shift(ref, bright) == (-7, 4)
+
+
+def test_mtb_linear_frames(radiance):
+    ref = radiance * TIMES[1]
+    frame = np.clip(moved(radiance, translation(3, -5)) * TIMES[2], 0, 1)
+    assert mtb_shift(ref, frame, linear=True) == (3, -5)
+
+
+def test_homography_recovers_rotation_and_scale_within_half_pixel(radiance):
+    hm = rotation_scale(1.5, 1.02)
+    ref = _shot(radiance, TIMES[1])
+    frame = _shot(moved(radiance, hm), TIMES[2])  # 2 EV brighter, rotated 1.5 deg, 2 % zoom
+    est = estimate_homography(ref, frame)
+    assert est is not None
+    # frame(x) = scene(hm x); aligned(x) = frame(est x) = scene(x)  <=>  est = hm^-1
+    err = np.abs(_corners(est) - _corners(np.linalg.inv(hm))).max()
+    assert err < SUBPIXEL_TOL, f"corner error {err:.3f} px"
+
+
+def test_plausibility_limits():
+    ok, _ = plausible(rotation_scale(1.5, 1.02), (H, W))
+    assert ok
+    for bad in (rotation_scale(0, 1.3), np.diag([1.0, -1.0, 1.0]), translation(W * 0.5, 0),
+                np.array([[1, 0.2, 0], [0, 1, 0], [0, 0, 1.0]]),
+                np.array([[1, 0, 0], [0, 1, 0], [1e-3, 0, 1.0]])):
+        ok, why = plausible(bad, (H, W))
+        assert not ok and why
+
+
+def test_homography_rejected_on_unrelated_frame(radiance):
+    ref = _shot(radiance, TIMES[1])
+    other = _shot(textured_radiance(seed=7), TIMES[1])  # a different scene: no valid motion
+    why: list[str] = []
+    assert estimate_homography(ref, other, reason=why) is None
+    assert why
+
+
+def test_align_stack_homography_with_fallback_to_translation(radiance):
+    frames = (
+        _shot(moved(radiance, rotation_scale(-1.0, 0.99)), TIMES[0]),
+        _shot(radiance, TIMES[1]),
+        # a frame with no texture but one vertical step: ECC has nothing to fit a homography to
+        _step_frame(),
+    )
+    stack = ExposureStack(frames, exposures=TIMES, infos=())
+    out = align_stack(stack, "homography")
+    kinds = [a["type"] for a in out.metadata["alignment"]]
+    assert kinds[:2] == ["homography", "reference"]
+    assert kinds[2] == "translation"
+    assert len(out.metadata["fallback"]) == 1 and "frame 2" in out.metadata["fallback"][0]
+    assert out.aligned
+    x, y, w, h = out.metadata["crop"]
+    assert all(f.shape == (h, w, 3) for f in out.frames)
+    assert w < W and h < H and w > W * 0.8 and h > H * 0.8
+
+
+def _step_frame():
+    f = np.full((H, W, 3), 0.3, np.float32)
+    f[:, W // 2 + 5 :] = 0.7
+    return f
+
+
+def test_align_stack_mtb_crops_to_common_area_and_matches_reference(radiance):
+    frames = tuple(
+        _shot(moved(radiance, translation(dx, dy)), t)
+        for (dx, dy), t in zip([(-7, 4), (0, 0), (5, -3)], TIMES)
+    )
+    out = align_stack(ExposureStack(frames, exposures=TIMES), "mtb")
+    x, y, w, h = out.metadata["crop"]
+    # shifts of 7 + 5 px and 4 + 3 px are lost, plus at most a pixel of safety margin
+    assert W - 14 <= w <= W - 12 and H - 9 <= h <= H - 7, (w, h)
+    # after alignment the frames show the same content: compare exposure-normalised grey
+    ref = to_grey8(out.frames[1])
+    for i in (0, 2):
+        g = match_histogram(to_grey8(out.frames[i]), ref)
+        valid = (ref > 10) & (ref < 245) & (g > 10) & (g < 245)
+        assert np.abs(g.astype(float) - ref)[valid].mean() < 3.0
+
+
+def test_align_none_and_cancel(radiance):
+    frames = tuple(_shot(radiance, t) for t in TIMES)
+    stack = ExposureStack(frames, exposures=TIMES)
+    assert align_stack(stack, "none") is stack
+    with pytest.raises(InputError):
+        align_stack(stack, "affine")
+    ctx = TaskContext()
+    ctx.cancel()
+    with pytest.raises(Cancelled):
+        align_stack(stack, "mtb", ctx)
+
+
+def _misalignment(stack: ExposureStack) -> float:
+    """Mean abs grey difference of each frame to the reference after histogram matching
+    (exposure-normalised), over pixels well exposed in both, away from the crop border."""
+    ref = to_grey8(stack.frames[stack.reference])
+    errs = []
+    for i, f in enumerate(stack.frames):
+        if i == stack.reference:
+            continue
+        g = match_histogram(to_grey8(f), ref)
+        valid = (ref > 8) & (ref < 247) & (g > 8) & (g < 247)
+        errs.append(np.abs(g.astype(float) - ref)[valid].mean())
+    return float(np.mean(errs))
+
+
+@pytest.mark.parametrize("mode", ["mtb", "homography"])
+def test_real_handheld_stack_improves(shared_data, mode):
+    folder = shared_data / "pmef-dynamic" / "misalign"
+    names = ["IMG_3642.JPG", "IMG_3643.JPG", "IMG_3644.JPG", "IMG_3641.JPG",
+             "IMG_3645.JPG", "IMG_3646.JPG", "IMG_3647.JPG"]  # dark to bright (manifest)
+    frames = tuple(
+        cv2.cvtColor(cv2.imread(str(folder / n)), cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+        for n in names
+    )
+    stack = ExposureStack(frames)
+    out = align_stack(stack, mode)
+    x, y, w, h = out.metadata["crop"]
+    before = _misalignment(stack.with_frames([f[y : y + h, x : x + w] for f in frames]))
+    after = _misalignment(out)
+    assert after < 0.75 * before, (before, after)
