@@ -53,7 +53,7 @@ def test_pyproject_dependencies_and_extras():
     assert project["requires-python"] == ">=3.11"
     names = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
     for needed in ("numpy", "opencv-python-headless", "openexr", "pyside6-essentials",
-                   "pyqtgraph", "torch", "safetensors", "exifread", "rawpy"):
+                   "pyqtgraph", "torch", "safetensors", "exifread", "rawpy", "pillow"):
         assert needed in names, needed
     assert not any(d.replace(" ", "").startswith("torch==") for d in project["dependencies"])
     test = {re.split(r"[<>=!~ ]", d, maxsplit=1)[0].lower() for d in project["optional-dependencies"]["test"]}

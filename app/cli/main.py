@@ -75,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.needs_ctx:
         try:
             return args.handler(args)
+        except BrokenPipeError:
+            # stdout closed early (`lumafuse-cli list-methods | head`): not an error; silence
+            # the flush at interpreter exit too.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return errors.EXIT_OK
         except BaseException as exc:  # noqa: BLE001 - mapped to one line + exit code
             if isinstance(exc, SystemExit):
                 raise
