@@ -80,6 +80,17 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+def _unsupported(head: bytes) -> str:
+    """What an unreadable file is, for the error message."""
+    if head[4:8] == b"ftyp":
+        return "HEIF/AVIF images are not supported; export the frames as JPEG or TIFF"
+    if head.startswith(b"GIF8"):
+        return "GIF images are not supported (8-bit palette); use PNG, TIFF or JPEG"
+    if head.startswith(b"\x00\x00\x00\x0cjP  ") or head.startswith(b"\xff\x4f\xff\x51"):
+        return "JPEG 2000 images are not supported"
+    return "not an image file Lumafuse can read"
+
+
 def _check_file(path: Path) -> None:
     """Missing, folder, unreadable or empty -> InputError."""
     if not path.exists():
@@ -177,20 +188,24 @@ def _png_truncated(data: bytes) -> bool:
 
 def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
     """OpenCV decode result -> (float32 HxWx3 RGB, linear, bit depth)."""
-    if img.ndim == 2:
-        img = img[..., None]
-    channels = img.shape[2]
-    if channels in (1, 2):  # grey (+ alpha)
-        img = np.repeat(img[..., :1], 3, axis=2)
-    elif channels >= 3:  # BGR(A) -> RGB, alpha dropped
-        img = img[..., 2::-1]
-    dtype = img.dtype
-    if dtype == np.uint8:
-        return img.astype(np.float32) / np.float32(255.0), False, 8
-    if dtype == np.uint16:
-        return img.astype(np.float32) / np.float32(65535.0), False, 16
-    if dtype in (np.float32, np.float64, np.float16):
-        out = img.astype(np.float32)
+    if img.dtype in (np.float64, np.float16):  # cvtColor works on float32
+        img = img.astype(np.float32)
+    if img.ndim == 3 and img.shape[2] == 2:  # grey + alpha
+        img = np.ascontiguousarray(img[..., 0])
+    if img.ndim == 2 or img.shape[2] == 1:
+        rgb = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:  # alpha dropped, not blended: pixel values stay as captured
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # contiguous, much faster than a [..., ::-1] copy
+    dtype = rgb.dtype
+    if dtype == np.uint8 or dtype == np.uint16:
+        bits = 8 if dtype == np.uint8 else 16
+        out = rgb.astype(np.float32)
+        out *= np.float32(1.0 / (2**bits - 1))
+        return out, False, bits
+    if dtype in (np.float32, np.float16):
+        out = rgb.astype(np.float32, copy=False)
         if not np.isfinite(out).all():
             raise InputError(f"{path}: image holds NaN or infinite values")
         return np.maximum(out, 0.0), True, 32
@@ -275,7 +290,7 @@ def read_frame(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
             data = p.read_bytes()
             fmt = _sniff(data[:16])
             if fmt is None:
-                raise InputError(f"{p}: not an image file Lumafuse can read (expected {SUPPORTED})")
+                raise InputError(f"{p}: {_unsupported(data[:16])} (expected {SUPPORTED})")
             if fmt == "exr":
                 check_pixel_budget(p, *exr_size(p), max_pixels=max_pixels)
                 image, _header = read_exr(p)

@@ -311,3 +311,14 @@ def test_raw_pixel_limit(tmp_path):
     path = save_dng(tmp_path / "big.dng", np.full((48, 64), 1000, np.uint16))
     with pytest.raises(InputError, match=r"big\.dng: image is 64x48 .*limit"):
         read_frame(path, max_pixels=1000)
+
+
+def test_known_but_unsupported_formats_say_what_they_are(tmp_path):
+    heic = tmp_path / "IMG_1.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 100)
+    with pytest.raises(InputError, match=r"IMG_1\.HEIC: HEIF/AVIF images are not supported"):
+        read_frame(heic)
+    gif = tmp_path / "a.gif"
+    Image.new("P", (4, 4)).save(gif)
+    with pytest.raises(InputError, match=r"a\.gif: GIF images are not supported"):
+        read_frame(gif)
