@@ -181,11 +181,10 @@ def merge_linear(
 
 
 def _stack_exposures(stack: ExposureStack) -> ExposureStack:
-    if stack.exposures is None:
-        from app.core.io import ensure_exposures  # IO owns the robust estimate
+    """Exposures filled in (estimated from the pixels when missing) and frames dark to bright."""
+    from app.core.io import ensure_exposures  # IO owns the estimate and the ordering
 
-        stack = ensure_exposures(stack)
-    return stack
+    return ensure_exposures(stack)
 
 
 def _merge_stack(stack: ExposureStack, method: str, deghost: bool, samples: int,

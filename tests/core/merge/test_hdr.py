@@ -1,0 +1,143 @@
+"""HDR merge: response recovery against a known camera, relative radiance, deghosting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.errors import InputError
+from app.core.merge import (
+    merge_debevec,
+    merge_linear,
+    merge_robertson,
+    merge_with_response,
+    recover_response,
+)
+from app.core.types import ExposureStack
+from tests import synthetic
+
+RADIANCE_TOL = 0.02  # median relative error of radiance (after one global scale)
+CURVE_TOL = 0.03  # max relative error of the inverse response over codes 10..240 (after scale);
+# the last ~15 codes sit on the shoulder where every frame's weight is near 0 and the curve is
+# only extrapolated: they barely enter the merge
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rad = synthetic.radiance_field(144, 192)
+    return rad, synthetic.photograph(rad), synthetic.TIMES
+
+
+def _true_inverse_curve():
+    x = np.linspace(0, 1, 4096)
+    return np.interp(np.arange(256) / 255.0, synthetic.camera_curve(x), x)
+
+
+def _in_range(rad, times):
+    """Pixels some frame sees well: not black in the brightest, not clipped in the darkest."""
+    lum = rad.max(axis=2)
+    return (lum * times[-1] > 0.02) & (lum * times[0] < 0.9)
+
+
+def _median_rel_error(est, truth, mask):
+    ratio = est[mask] / truth[mask]
+    scale = np.median(ratio)
+    return float(np.median(np.abs(ratio / scale - 1.0))), float(scale)
+
+
+@pytest.mark.parametrize("method", ["debevec", "robertson"])
+def test_response_recovered(scene, method):
+    _, frames, times = scene
+    g = recover_response(frames, times, method=method)
+    assert g.shape == (256, 3) and g.dtype == np.float32
+    assert np.all(np.diff(g, axis=0) >= 0), "inverse response must be monotonic"
+    true = _true_inverse_curve()
+    codes = np.arange(10, 241)
+    for c in range(3):
+        ratio = g[codes, c] / true[codes]
+        assert np.abs(ratio / np.median(ratio) - 1).max() < CURVE_TOL
+
+
+@pytest.mark.parametrize("method", ["debevec", "robertson"])
+def test_relative_radiance_recovered(scene, method):
+    rad, frames, times = scene
+    g = recover_response(frames, times, method=method)
+    out = merge_with_response(frames, times, g)
+    assert out.dtype == np.float32 and out.min() >= 0
+    err, scale = _median_rel_error(out, rad, _in_range(rad, times)[..., None].repeat(3, 2))
+    assert err < RADIANCE_TOL, f"median relative error {err:.4f}"
+    # normalisation: 1.0 = the reference frame's clipping exposure, i.e. radiance * t_ref
+    assert scale == pytest.approx(times[len(times) // 2], rel=0.1)
+
+
+def test_stack_entry_points_estimate_missing_exposures(scene):
+    """Without exposure times the pair (response, exposures) is only known up to a power
+    (g^k with t^k fits the frames as well), so radiance is checked up to scale and exponent:
+    log radiance must be an almost exact affine function of the true log radiance."""
+    rad, frames, times = scene
+    mask = _in_range(rad, times)[..., None].repeat(3, 2)
+    for fn in (merge_debevec, merge_robertson):
+        out = fn(ExposureStack(tuple(frames)))  # no exposures: estimated from the pixels
+        x, y = np.log(rad[mask]), np.log(out[mask])
+        slope, icept = np.polyfit(x, y, 1)
+        resid = y - (slope * x + icept)
+        assert 0.7 < slope < 1.3
+        assert np.median(np.abs(resid)) < 0.03
+
+
+def test_linear_stack_merged_directly(scene):
+    rad, _, times = scene
+    frames = tuple(np.clip(rad * t, 0, 1).astype(np.float32) for t in times)
+    out = merge_debevec(ExposureStack(frames, exposures=times, linear=True))
+    mask = _in_range(rad, times)[..., None].repeat(3, 2)
+    np.testing.assert_allclose(out[mask], (rad * times[2])[mask], rtol=1e-4)
+    # pixels clipped in every frame come from the darkest frame (its clipped value, not 0)
+    frames2 = tuple(np.ones((4, 4, 3), np.float32) for _ in times)
+    sat = merge_linear(frames2, times)
+    assert np.allclose(sat, times[2] / times[0])
+
+
+def _ghost_bracket(scene):
+    rad, frames, times = scene
+    frames = [f.copy() for f in frames]
+    # a bright object (e.g. a passer-by in a white shirt) present in the second frame only,
+    # in a region the reference frame (index 2) exposes well
+    ys, xs = slice(50, 80), slice(60, 90)
+    ref_level = frames[2][ys, xs].max()
+    assert 0.05 < frames[2][ys, xs].min() and ref_level < 0.95
+    frames[1][ys, xs] = 0.98
+    return rad, frames, times, (ys, xs)
+
+
+def test_deghost_removes_moving_object(scene):
+    rad, frames, times, (ys, xs) = _ghost_bracket(scene)
+    g = recover_response(scene[1], times)  # response from the clean bracket: test the merge only
+    plain = merge_with_response(frames, times, g)
+    clean = merge_with_response(frames, times, g, deghost=True)
+    truth = rad[ys, xs] * times[2]
+    plain_err = np.median(np.abs(plain[ys, xs] / truth - 1))
+    clean_err = np.median(np.abs(clean[ys, xs] / truth - 1))
+    assert plain_err > 0.3, "the plain merge should show the ghost"
+    assert clean_err < 0.05, f"deghosted error {clean_err:.3f}"
+    # away from the object, deghosting changes nothing much
+    far = (slice(100, 140), slice(10, 50))
+    np.testing.assert_allclose(clean[far], plain[far], rtol=0.02)
+
+
+def test_deghost_end_to_end_with_recovery(scene):
+    rad, frames, times, (ys, xs) = _ghost_bracket(scene)
+    out = merge_debevec(ExposureStack(tuple(frames), exposures=times), deghost=True)
+    truth = rad[ys, xs] * times[2]
+    assert np.median(np.abs(out[ys, xs] / truth - 1)) < 0.1
+
+
+def test_bad_input(scene):
+    _, frames, times = scene
+    with pytest.raises(InputError):
+        recover_response(frames[:1], times[:1])
+    with pytest.raises(InputError):
+        recover_response(frames, times[:2])
+    with pytest.raises(InputError):
+        recover_response(frames, times, method="magic")
+    with pytest.raises(InputError):
+        merge_with_response(frames, times, np.ones((10, 3)))
