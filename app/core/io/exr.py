@@ -99,11 +99,18 @@ def read_exr(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     Negative values (legal in EXR, e.g. out-of-gamut colours) are clipped to 0 because every
     consumer expects radiance >= 0.
     """
+    rgb, header, _bits = read_exr_with_depth(path)
+    return rgb, header
+
+
+def read_exr_with_depth(path: str | Path) -> tuple[np.ndarray, dict[str, Any], int]:
+    """:func:`read_exr` plus the stored sample size in bits (16 half, 32 float/uint)."""
     path = str(path)
     try:
         exr = OpenEXR.File(path)
         part = exr.parts[0]
         header = dict(part.header)
+        stored = [np.dtype(ch.pixels.dtype).itemsize * 8 for ch in part.channels.values()]
         rgb = _pick_rgb(part.channels, header, path)
     except InputError:
         raise
@@ -115,7 +122,7 @@ def read_exr(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
             f"{path}: OpenEXR file holds {int(bad.any(axis=2).sum())} pixels with NaN or infinite values"
         )
     np.maximum(rgb, 0.0, out=rgb)
-    return np.ascontiguousarray(rgb, dtype=np.float32), header
+    return np.ascontiguousarray(rgb, dtype=np.float32), header, max(stored, default=16)
 
 
 def write_exr_file(

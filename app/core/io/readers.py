@@ -29,7 +29,7 @@ from PIL import Image
 
 from app.core.errors import InputError
 from app.core.io.exif import ExifData, apply_orientation, read_exif
-from app.core.io.exr import exr_size, read_exr
+from app.core.io.exr import exr_size, read_exr_with_depth
 from app.core.types import FrameInfo
 
 
@@ -293,8 +293,8 @@ def read_frame(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
                 raise InputError(f"{p}: {_unsupported(data[:16])} (expected {SUPPORTED})")
             if fmt == "exr":
                 check_pixel_budget(p, *exr_size(p), max_pixels=max_pixels)
-                image, _header = read_exr(p)
-                linear, bits = True, 16
+                image, _header, bits = read_exr_with_depth(p)
+                linear = True
             else:
                 image, linear, bits = _read_raster(p, data, fmt, max_pixels)
                 if fmt in ("jpeg", "tiff", "png", "webp"):

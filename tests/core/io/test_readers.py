@@ -98,7 +98,8 @@ def test_exr_rgb_rgba_half_and_float(tmp_path):
     h, _ = read_frame(tmp_path / "h.exr")
     np.testing.assert_array_equal(f, rad)
     np.testing.assert_array_equal(h, rgba[..., :3].astype(np.float32))
-    assert finfo.linear
+    assert finfo.linear and finfo.bit_depth == 32
+    assert read_frame(tmp_path / "h.exr")[1].bit_depth == 16
 
 
 def test_exr_luminance_only_and_luminance_chroma(tmp_path):
