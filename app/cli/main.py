@@ -64,11 +64,33 @@ def _context_label(args: argparse.Namespace) -> str:
     return shown + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
 
 
+_NEGATIVE_VALUE_OPTIONS = ("--ev", "--exposure")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--ev -2,0,2`` -> ``--ev=-2,0,2``: argparse would take "-2,0,2" for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if a in _NEGATIVE_VALUE_OPTIONS and nxt[:1] == "-" and nxt[1:2] in set("0123456789."):
+            out.append(f"{a}={nxt}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: already printed
+        return exc.code if isinstance(exc.code, int) else errors.EXIT_USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
         return errors.EXIT_USAGE
