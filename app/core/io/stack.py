@@ -87,6 +87,25 @@ def _check_identical_pixels(frames: Sequence[np.ndarray], infos: Sequence[FrameI
                 )
 
 
+def _check_user_order(
+    order: Sequence[int], exposures: Sequence[float], lum: Sequence[float], names: Sequence[str],
+    source: str,
+) -> None:
+    """User values given in the wrong file order: more exposure never makes a picture darker.
+
+    Only a clear contradiction counts (at least one stop more exposure, yet over 10% darker),
+    so clipping, noise and scene changes do not trip it.
+    """
+    for a, b in zip(order[:-1], order[1:]):
+        if exposures[b] >= 2 * exposures[a] and lum[b] < 0.9 * lum[a]:
+            option = "--times" if source == "user times" else "--ev"
+            raise InputError(
+                f"the exposure values do not match the pictures: {names[b]} is given "
+                f"{exposures[b] / exposures[a]:.3g}x the exposure of {names[a]} but is darker; "
+                f"check the order of {option} (values follow the order of the files)"
+            )
+
+
 def _check_stack_memory(first: np.ndarray, n: int, path: str) -> None:
     """Refuse early when n frames like the first cannot all be held (and processed) in memory."""
     need = first.nbytes * n * 2  # the frames themselves + about as much again for any method
@@ -155,10 +174,12 @@ def load_stack(
         _check_identical_pixels(frames, infos)
 
     linear = infos[0].linear
+    lum = [mean_luminance(f, linear) for f in frames]
     if exposures is not None:
         order = sorted(range(len(frames)), key=lambda i: exposures[i])
+        if source.startswith("user"):
+            _check_user_order(order, exposures, lum, names, source)
     else:
-        lum = [mean_luminance(f, linear) for f in frames]
         order = sorted(range(len(frames)), key=lambda i: lum[i])
     return ExposureStack(
         frames=tuple(frames[i] for i in order),

@@ -147,3 +147,11 @@ def test_progress_reported_and_cancel_honoured(plain_bracket):
     with pytest.raises(Cancelled):
         load_stack(plain_bracket, ctx=ctx)
     assert len(reads) == 2  # stopped before reading the third frame
+
+
+def test_user_times_in_the_wrong_order_are_caught(plain_bracket):
+    # plain_bracket is bright, dark, mid: giving the bright file the shortest time contradicts it.
+    with pytest.raises(InputError, match=r"do not match the pictures: .*bright\.png .*darker.*--times"):
+        load_stack(plain_bracket, times=[1 / 64, 1 / 16, 1 / 4])
+    with pytest.raises(InputError, match=r"do not match the pictures.*--ev"):
+        load_stack(plain_bracket, ev=[-2, 0, 2])
