@@ -115,13 +115,21 @@ def available_memory() -> int | None:
     return None
 
 
-def check_pixel_budget(path: Path | str, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse a frame larger than ``max_pixels`` or than the memory available to decode it."""
+def _limit_text(max_pixels: int) -> str:
+    return f"{max_pixels / 1e6:.0f} MP" if max_pixels >= 1_000_000 else f"{max_pixels} pixels"
+
+
+def check_pixel_budget(
+    path: Path | str, width: int, height: int, max_pixels: int | None = None
+) -> None:
+    """Refuse a frame larger than ``max_pixels`` (default MAX_PIXELS) or than available memory."""
+    if max_pixels is None:
+        max_pixels = MAX_PIXELS
     pixels = int(width) * int(height)
     if pixels > max_pixels:
         raise InputError(
             f"{path}: image is {width}x{height} ({pixels / 1e6:.1f} MP), larger than the limit of "
-            f"{max_pixels / 1e6:.0f} MP"
+            f"{_limit_text(max_pixels)}"
         )
     need = pixels * _BYTES_PER_PIXEL_WHILE_DECODING
     avail = available_memory()
@@ -234,7 +242,7 @@ def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int) -> tuple[np
         found = re.search(r"\((\d+) pixels\)", str(big))
         size_text = f"{int(found.group(1)) / 1e6:.1f} MP, " if found else ""
         raise InputError(
-            f"{path}: image is {size_text}larger than the limit of {max_pixels / 1e6:.0f} MP"
+            f"{path}: image is {size_text}larger than the limit of {_limit_text(max_pixels)}"
         ) from None
     if size is not None:
         check_pixel_budget(path, *size, max_pixels=max_pixels)
@@ -273,12 +281,17 @@ def _read_raw(path: Path, max_pixels: int) -> np.ndarray:
     return rgb16.astype(np.float32) / np.float32(65535.0)
 
 
-def read_frame(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, FrameInfo]:
+def read_frame(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None
+) -> tuple[np.ndarray, FrameInfo]:
     """Read one frame: (float32 HxWx3, FrameInfo). See the module docstring for value ranges.
 
     Raises InputError naming the file: missing, folder, empty, not an image, truncated/corrupt,
-    NaN/inf values, or larger than ``max_pixels`` (checked from the header before decoding).
+    NaN/inf values, or larger than ``max_pixels`` (default :data:`MAX_PIXELS`, looked up at call
+    time; checked from the header before decoding).
     """
+    if max_pixels is None:
+        max_pixels = MAX_PIXELS
     p = Path(path)
     _check_file(p)
     exif = ExifData()

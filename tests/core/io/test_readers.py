@@ -323,3 +323,13 @@ def test_known_but_unsupported_formats_say_what_they_are(tmp_path):
     Image.new("P", (4, 4)).save(gif)
     with pytest.raises(InputError, match=r"a\.gif: GIF images are not supported"):
         read_frame(gif)
+
+
+def test_module_limit_is_read_at_call_time(tmp_path, monkeypatch):
+    from app.core.io import readers
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), rgb8(30, 40))
+    monkeypatch.setattr(readers, "MAX_PIXELS", 1000)
+    with pytest.raises(InputError, match=r"a\.png: image is 40x30 \(0\.0 MP\), larger than the limit of 1000 pixels"):
+        read_frame(path)
