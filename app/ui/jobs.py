@@ -132,9 +132,10 @@ class JobRunner(QObject):
         self._pools: dict[str, QThreadPool] = {}
         if not synchronous:
             cpu = QThreadPool(self)
-            # Leave one core to the GUI thread; the numeric kernels are multi-threaded themselves.
-            ideal = max(1, QThreadPool.globalInstance().maxThreadCount() - 1)
-            cpu.setMaxThreadCount(cpu_threads or min(ideal, 4))
+            # Two threads at least, so a preview render never queues behind a long merge; at most
+            # four, as the numeric kernels (OpenCV, torch) are multi-threaded themselves.
+            ideal = QThreadPool.globalInstance().maxThreadCount() - 1
+            cpu.setMaxThreadCount(cpu_threads or min(max(2, ideal), 4))
             inference = QThreadPool(self)
             inference.setMaxThreadCount(1)
             self._pools = {"cpu": cpu, "inference": inference}

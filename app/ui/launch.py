@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(settings_mod.ORGANISATION)
     app.setApplicationName(settings_mod.APPLICATION)
-    window = MainWindow()
+    # A screenshot has a fixed, documented size, whatever window geometry was saved last time.
+    window = MainWindow(restore_geometry=args.screenshot is None)
     if args.method and not window.method.set_method(args.method):
         print(f"lumafuse: method {args.method!r} is unknown or cannot run here", file=sys.stderr)
         return 2

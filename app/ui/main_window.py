@@ -52,7 +52,10 @@ class MainWindow(QMainWindow):
     preview_ready = Signal()
     failed = Signal(str)
 
-    def __init__(self, runner: JobRunner | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, runner: JobRunner | None = None, settings: Settings | None = None,
+        *, restore_geometry: bool = True,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Lumafuse")
         self.setAcceptDrops(True)
@@ -94,7 +97,8 @@ class MainWindow(QMainWindow):
         self.runner.cancelled.connect(self._on_runner_cancelled)
         self.runner.progress.connect(self._on_runner_progress)
         self.renderer.set_tone(self.tone.params())
-        geometry = self.settings.geometry()
+        self._keep_geometry = restore_geometry
+        geometry = self.settings.geometry() if restore_geometry else None
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1360, 860)
 
@@ -105,14 +109,14 @@ class MainWindow(QMainWindow):
         lv.setContentsMargins(4, 4, 0, 4)
         lv.addWidget(self.messages)
         lv.addWidget(self.preview, 1)
-        self.stack.setFixedHeight(200)
+        self.stack.setFixedHeight(186)
         lv.addWidget(self.stack)
         side = QWidget()
         sv = QVBoxLayout(side)
+        self.histogram.setFixedHeight(200)
+        sv.addWidget(self.histogram)
         sv.addWidget(self.method)
         sv.addWidget(self.tone)
-        self.histogram.setFixedHeight(190)
-        sv.addWidget(self.histogram)
         sv.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -411,7 +415,8 @@ class MainWindow(QMainWindow):
             self.open_files(paths)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.settings.set_geometry(self.saveGeometry())
+        if self._keep_geometry:
+            self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
         self.runner.shutdown()
         super().closeEvent(event)

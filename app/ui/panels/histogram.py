@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from app.core.types import ResultKind
 
 
-class HistogramPanel(QWidget):
+class HistogramPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Histogram", parent)
         self.plot = pg.PlotWidget(background=(30, 30, 30))
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
@@ -32,7 +32,7 @@ class HistogramPanel(QWidget):
         self.clip_label = QLabel("no image")
         self.clip_label.setObjectName("clipLabel")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.clip_label)
         self.edges = np.zeros(2, np.float32)

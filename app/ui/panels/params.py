@@ -129,7 +129,7 @@ class ParamForm(QWidget):
         for spec in self._specs:
             editor = self._make_editor(spec)
             editor.setToolTip(spec.help)
-            label = QLabel(spec.name.replace("_", " "))
+            label = QLabel(spec.name.replace("_", " ").capitalize())
             label.setToolTip(spec.help)
             self._layout.addRow(label, editor)
             self._editors[spec.name] = editor
@@ -153,7 +153,10 @@ class ParamForm(QWidget):
             w.setValue(int(spec.default))
             w.valueChanged.connect(lambda _v: self.changed.emit())
         elif spec.type is float:
-            if self._sliders and spec.minimum is not None and spec.maximum is not None:
+            bounded = spec.minimum is not None and spec.maximum is not None
+            # A slider over a huge range (e.g. 0..1e6 with 0 = automatic) cannot be dragged
+            # precisely: such parameters get a spin box.
+            if self._sliders and bounded and spec.maximum - spec.minimum <= 1000:
                 span = spec.maximum - spec.minimum
                 w = FloatSlider(spec.minimum, spec.maximum, spec.default,
                                 decimals=3 if span < 2 else 2, step=span / 100)

@@ -125,8 +125,9 @@ class PreviewView(QGraphicsView):
         self.divider.setVisible(show and mode == "split")
 
     def clear(self) -> None:
+        """Drop the result (the 'before' exposures belong to the bracket and stay)."""
         self.after.setPixmap(QPixmap())
-        self.before.setPixmap(QPixmap())
+        self.scene().setSceneRect(QRectF())
         self.clip.setVisible(False)
         self.divider.setVisible(False)
         self.viewport().update()
