@@ -121,6 +121,28 @@ METHODS: tuple[MethodSpec, ...] = (
         min_exposures=2,
         needs_times=True,
     ),
+    MethodSpec(
+        id="hdrcnn",
+        title="Single-photo HDR (HDRCNN)",
+        kind="learned",
+        output=ResultKind.HDR_LINEAR,
+        entry="app.models.hdrcnn:run_hdrcnn",
+        description="Reconstructs clipped highlights of one photo into a linear HDR image.",
+        citation="Eilertsen, Kronander, Denes, Mantiuk, Unger: HDR image reconstruction from a "
+        "single exposure using deep CNNs, SIGGRAPH Asia 2017",
+        params=(
+            ParamSpec("gamma", float, 1.0, "highlight boost: predict on x^(1/g), output H^g "
+                      "(1.1-1.3 brightens reconstructed highlights)", 0.5, 3.0),
+            ParamSpec("scale", float, 1.0, "pre-scale x -> min(1, s*x) before the network "
+                      "(> 1 suppresses JPEG artefacts near highlights)", 1.0, 4.0),
+            ParamSpec("net_size", int, 1024, "long side in px at which the network runs; the "
+                      "blend stays at full resolution", 256, 2048),
+        ),
+        min_exposures=1,
+        max_exposures=1,  # one photo: for brackets use debevec/robertson
+        requires=("torch",),
+        weights_key="hdrcnn",
+    ),
 )
 
 

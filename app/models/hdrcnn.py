@@ -1,0 +1,159 @@
+"""HDRCNN: linear HDR from a single display-referred photo (Eilertsen et al., SIGGRAPH Asia 2017).
+
+Pipeline (methods.md section 3; torch imported inside functions only):
+
+1. input x: the one frame of the stack, display-referred [0, 1] (8- or 16-bit file);
+   optional pre-scale ``x <- min(1, scale * x)`` and the gamma control ``x <- x^(1/gamma)``;
+2. the network (:mod:`app.models.hdrcnn_net`) predicts log HDR y = log(H + 1/255) on a copy
+   whose long side is at most ``net_size`` px, padded to a multiple of 32 (memory bounded:
+   a 12 MP photo runs the network at ~0.8 MP); y is up-sampled bilinearly (log domain) to the
+   full resolution;
+3. blend at full resolution, in row strips (cancellable):
+   alpha = clamp((max_c x - 0.95) / 0.05, 0, 1), H = (1 - alpha) x^2 + alpha (exp(y) - 1/255),
+   then H <- H^gamma. x^2 is the paper's inverse camera curve at test time.
+
+Output: float32 HxWx3 linear relative radiance >= 0, 1.0 = sensor saturation; only pixels near
+saturation (max channel > 0.95) differ from the linearised input x^2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import InputError
+from app.core.progress import TaskContext
+from app.models.registry import MethodOutput
+
+WEIGHTS_KEY = "hdrcnn"
+TAU = 0.95  # saturation threshold of the blend mask
+EPS = 1.0 / 255.0  # offset of the network's log domain
+MULTIPLE = 32  # five 2x2 max-pools
+STRIP_ROWS = 256  # rows per blend strip (bounds temporaries; cancel point)
+DEFAULT_HPARAMS: dict[str, Any] = {"width": 0.25}
+
+
+def build_model(**hparams: Any) -> Any:
+    """HDRCNN network with ``DEFAULT_HPARAMS`` overridden by ``hparams`` (random init)."""
+    from app.models.hdrcnn_net import build_model as _build
+
+    return _build(**{**DEFAULT_HPARAMS, **hparams})
+
+
+def saturation_mask(x: np.ndarray, tau: float = TAU) -> np.ndarray:
+    """alpha = clamp((max_c x - tau) / (1 - tau), 0, 1) of display [0,1] x; HxWx1 float32."""
+    m = np.max(x, axis=2, keepdims=True)
+    return np.clip((m - tau) / (1.0 - tau), 0.0, 1.0).astype(np.float32)
+
+
+def linearise(x: np.ndarray) -> np.ndarray:
+    """Inverse camera curve assumed at test time: display [0,1] -> linear [0,1], x^2."""
+    return np.square(x, dtype=np.float32)
+
+
+def blend(x: np.ndarray, log_pred: np.ndarray, tau: float = TAU) -> np.ndarray:
+    """H = (1 - alpha) x^2 + alpha (exp(y) - eps): display x [0,1] + log HDR y -> linear >= 0."""
+    a = saturation_mask(x, tau)
+    pred = np.maximum(np.exp(log_pred, dtype=np.float32) - EPS, 0.0)
+    return ((1.0 - a) * linearise(x) + a * pred).astype(np.float32)
+
+
+def prepare_input(frame: np.ndarray, scale: float = 1.0, gamma: float = 1.0) -> np.ndarray:
+    """Display [0,1] frame -> network/blend input: min(1, scale * x)^(1/gamma), float32."""
+    x = np.clip(np.asarray(frame, np.float32) * np.float32(scale), 0.0, 1.0)
+    if gamma != 1.0:
+        x = np.power(x, np.float32(1.0 / gamma))
+    return x
+
+
+def net_shape(h: int, w: int, net_size: int) -> tuple[int, int]:
+    """(height, width) at which the network sees an h x w image: long side <= net_size."""
+    s = min(1.0, net_size / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def predict_log(model: Any, x: np.ndarray, net_size: int, device: str = "cpu") -> np.ndarray:
+    """Network log-HDR prediction for display x (HxWx3 [0,1]) at full size, float32 HxWx3."""
+    import cv2
+    import torch
+
+    h, w = x.shape[:2]
+    nh, nw = net_shape(h, w, net_size)
+    small = x if (nh, nw) == (h, w) else cv2.resize(x, (nw, nh), interpolation=cv2.INTER_AREA)
+    ph, pw = (-nh) % MULTIPLE, (-nw) % MULTIPLE
+    if nh + ph < MULTIPLE:
+        ph += MULTIPLE
+    if nw + pw < MULTIPLE:
+        pw += MULTIPLE
+    padded = np.pad(small, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
+    t = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(device)
+    with torch.inference_mode():
+        y = model(t)[0].float().cpu().numpy().transpose(1, 2, 0)[:nh, :nw]
+    y = np.ascontiguousarray(y)
+    if (nh, nw) != (h, w):
+        y = cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
+    return y
+
+
+def reconstruct(model: Any, frame: np.ndarray, ctx: TaskContext, *, gamma: float = 1.0,
+                scale: float = 1.0, net_size: int = 1024, device: str = "cpu") -> np.ndarray:
+    """Display [0,1] frame -> linear relative radiance (1.0 = saturation), float32 HxWx3."""
+    x = prepare_input(frame, scale, gamma)
+    ctx.report(0.1, "hdrcnn: network")
+    y = predict_log(model, x, net_size, device)
+    ctx.report(0.7, "hdrcnn: blend")
+    out = np.empty_like(x)
+    h = x.shape[0]
+    for r0 in range(0, h, STRIP_ROWS):
+        r1 = min(h, r0 + STRIP_ROWS)
+        hs = blend(x[r0:r1], y[r0:r1])
+        if gamma != 1.0:
+            hs = np.power(hs, np.float32(gamma))
+        out[r0:r1] = hs
+        ctx.report(0.7 + 0.3 * r1 / h, "hdrcnn: blend")
+    return out
+
+
+def load_model(device: str = "cpu") -> tuple[Any, str]:
+    """The shipped network (strict load, sha256-checked), in eval mode, and its sha256."""
+    from app.core.errors import WeightsError
+    from app.models import weights
+    from app.models.hdrcnn_net import ARCH_ID
+
+    try:
+        meta = weights.load_weights(WEIGHTS_KEY)[1]
+    except WeightsError:
+        meta = {}  # the hook below raises the real message (or keeps random init in tests)
+    model = build_model(**weights.hparams(meta))
+    _, digest = weights.load_into(model, WEIGHTS_KEY, arch=ARCH_ID)
+    return model.to(device).eval(), digest
+
+
+def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodOutput:
+    """Registry entry: one display-referred frame in, linear HDR (1.0 = saturation) out.
+
+    params: gamma (highlight boost, y = f(x^(1/g))^g), scale (pre-scale before clipping),
+    net_size (long side in px at which the network runs).
+    """
+    ctx.check()
+    if stack.n != 1:
+        raise InputError(f"HDRCNN reconstructs HDR from one photo; {stack.n} were loaded")
+    if stack.linear:
+        name = stack.paths[0] or "the input"
+        raise InputError(
+            f"{name}: HDRCNN needs a display-referred 8/16-bit photo (JPEG/PNG/TIFF), "
+            "not linear data (EXR/RAW), which has no clipped highlights to reconstruct"
+        )
+    from app.models import weights
+
+    dev = weights.resolve_device(device)
+    model, digest = load_model(dev)
+    ctx.report(0.05, "hdrcnn: model loaded")
+    frame = stack.frames[0]
+    out = reconstruct(model, frame, ctx, gamma=float(params.get("gamma", 1.0)),
+                      scale=float(params.get("scale", 1.0)),
+                      net_size=int(params.get("net_size", 1024)), device=dev)
+    notes = {"saturated_fraction": float((np.max(frame, axis=2) > TAU).mean()),
+             "net_shape": net_shape(*frame.shape[:2], int(params.get("net_size", 1024)))}
+    return MethodOutput(image=out, weights_sha256=digest, device=dev, notes=notes)
