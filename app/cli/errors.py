@@ -87,7 +87,7 @@ def report(exc: BaseException, context: str = "", stream: TextIO | None = None) 
     code, message = describe(exc, context)
     if code == EXIT_INTERNAL and os.environ.get("LUMAFUSE_DEBUG"):
         traceback.print_exception(exc, file=stream)
-    label = "cancelled" if code == EXIT_CANCELLED else "error"
-    stream.write(f"{PROG}: {message}\n" if label == "cancelled" else f"{PROG}: error: {message}\n")
+    prefix = f"{PROG}: " if code == EXIT_CANCELLED else f"{PROG}: error: "
+    stream.write(prefix + message + "\n")
     stream.flush()
     return code
