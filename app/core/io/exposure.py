@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from app.core.errors import InputError
+from app.core.tonemap.display import srgb_decode, srgb_encode
 from app.core.types import ExposureStack
 
 WELL_EXPOSED = (0.1, 0.9)  # display-value range counted as well exposed
@@ -31,17 +32,6 @@ def ev_to_relative(ev: Sequence[float]) -> list[float]:
     return [float(2.0 ** float(e)) for e in ev]
 
 
-def srgb_to_linear(display: np.ndarray) -> np.ndarray:
-    """sRGB-encoded [0, 1] -> linear [0, 1] (IEC 61966-2-1 piecewise curve)."""
-    d = np.clip(display, 0.0, 1.0).astype(np.float32)
-    return np.where(d <= 0.04045, d / 12.92, ((d + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def _linear_to_srgb(lin: np.ndarray) -> np.ndarray:
-    x = np.clip(lin, 0.0, 1.0).astype(np.float32)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
-
-
 def _proxy(frame: np.ndarray) -> np.ndarray:
     """Strided subsample (no blending, so clipped and unclipped pixels never mix)."""
     h, w = frame.shape[:2]
@@ -53,16 +43,16 @@ def _display_and_linear(frame: np.ndarray, linear: bool) -> tuple[np.ndarray, np
     """(display-like [0,1] values for masking, linear values for ratios) of a proxy frame."""
     p = _proxy(frame).astype(np.float32)
     if not linear:
-        return p, srgb_to_linear(p)
+        return p, srgb_decode(p)
     # Linear frames: the brightest value stands in for the clip level (RAW white, EXR max).
     scale = float(p.max()) or 1.0
-    return _linear_to_srgb(p / scale), p
+    return srgb_encode(p / scale), p
 
 
 def mean_luminance(frame: np.ndarray, linear: bool = False) -> float:
     """Mean linear luminance (Rec. 709 weights) of a frame, on a proxy: used for ordering."""
     p = _proxy(frame).astype(np.float32)
-    lin = p if linear else srgb_to_linear(p)
+    lin = p if linear else srgb_decode(p)
     return float((lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)).mean())
 
 

@@ -24,9 +24,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from app.core import tonemap
 from app.core.errors import OutputError
 from app.core.io import filemeta
 from app.core.io.exr import write_exr_file
+from app.core.tonemap.display import to_uint
 from app.core.types import Provenance, Result, ToneParams
 
 FORMATS = {
@@ -192,16 +194,6 @@ def write_hdr_file(
     return p
 
 
-def quantise(display_rgb01: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Display-encoded float [0, 1] -> uint8 / uint16 (rounded, clipped; NaN -> 0)."""
-    if bit_depth not in (8, 16):
-        raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
-    top = 255.0 if bit_depth == 8 else 65535.0
-    x = np.nan_to_num(np.asarray(display_rgb01, np.float32), nan=0.0)
-    q = np.clip(x, 0.0, 1.0) * np.float32(top) + np.float32(0.5)
-    return q.astype(np.uint8 if bit_depth == 8 else np.uint16)
-
-
 def _encode(p: Path, fmt: str, img: np.ndarray, quality: int, meta: dict[str, str]) -> bytes:
     """Encode an RGB uint8/uint16 image to file bytes with metadata."""
     if fmt == "jpeg":
@@ -256,7 +248,9 @@ def write_display(
     if arr.dtype == np.uint8 or arr.dtype == np.uint16:
         img = arr
     else:
-        img = quantise(arr, bit_depth)
+        if bit_depth not in (8, 16):
+            raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
+        img = to_uint(arr, bit_depth)  # clip, scale, round; NaN -> 0
     if fmt == "jpeg" and img.dtype != np.uint8:
         raise OutputError(f"{p}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
     if not 1 <= int(quality) <= 100:
@@ -293,8 +287,6 @@ def write_result(
         return write_exr(path, result.image, result.provenance, half=half, inputs=inputs, force=force)
     if fmt == "hdr":
         return write_hdr_file(path, result.image, result.provenance, inputs=inputs, force=force)
-    from app.core import tonemap  # lazy: only display exports need the renderer
-
     if bit_depth not in (8, 16):
         raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
     if fmt == "jpeg" and bit_depth != 8:
@@ -313,7 +305,7 @@ def write_result(
     )
     return write_display(
         path,
-        tonemap.to_uint(display, bit_depth),
+        to_uint(display, bit_depth),
         bit_depth=bit_depth,
         quality=quality,
         provenance=meta,
