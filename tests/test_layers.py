@@ -35,9 +35,11 @@ print("@@" + json.dumps({"code": code, "heavy": heavy}))
 """ % (HEAVY,)
 
 
-def _probe(*args: str, cwd: Path = REPO) -> dict:
+def _probe(*args: str, gui: bool = False) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("QT_QPA_PLATFORM", None)
+    env.pop("QT_QPA_PLATFORM", None)  # the CLI must not need it
+    if gui:
+        env["QT_QPA_PLATFORM"] = "offscreen"
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
@@ -107,3 +109,12 @@ def test_bundled_sample_fuse_imports_no_qt(tmp_path):
     assert r["code"] in (0, None), r["stderr"]
     assert out.is_file()
     assert "PySide6" not in r["heavy"] and "torch" not in r["heavy"], r["heavy"]
+
+
+def test_probe_sees_qt_on_the_gui_path(tmp_path):
+    """Positive control: the same probe, routed to the GUI, does report PySide6."""
+    shot = tmp_path / "shot.png"
+    r = _probe("--screenshot", str(shot), gui=True)
+    assert r["code"] in (0, None), r["stderr"][-2000:]
+    assert "PySide6" in r["heavy"]
+    assert shot.is_file()
