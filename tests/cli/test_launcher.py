@@ -45,7 +45,19 @@ def fake_gui(monkeypatch):
     return calls
 
 
-def test_gui_arguments_go_to_the_gui(fake_gui):
+@pytest.fixture
+def no_display(monkeypatch, tmp_path):
+    """A Linux machine without a display; the variables are restored after the test."""
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.setenv(var, "placeholder")  # records the original for undo
+        monkeypatch.delenv(var)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_gui_arguments_go_to_the_gui(fake_gui, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":0")
     assert launcher.main([]) == 7
     assert launcher.main(["a.jpg", "b.jpg"]) == 7
     assert launcher.main(["--screenshot", "s.png"]) == 7
@@ -58,7 +70,29 @@ def test_cli_arguments_never_reach_the_gui(fake_gui, capsys):
     assert "mertens" in capsys.readouterr().out
 
 
+def test_without_a_display_the_app_runs_offscreen_and_saves_its_window(
+    fake_gui, no_display, capsys
+):
+    import os
+
+    (no_display / "lumafuse-window.png").write_bytes(b"keep me")
+    assert launcher.main(["a.jpg"]) == 7
+    assert fake_gui == [["--screenshot", str(no_display / "lumafuse-window-1.png"), "a.jpg"]]
+    assert os.environ["QT_QPA_PLATFORM"] == "offscreen"
+    assert (no_display / "lumafuse-window.png").read_bytes() == b"keep me"
+    assert "no display" in capsys.readouterr().err
+
+
+def test_without_a_display_an_explicit_screenshot_is_kept(fake_gui, no_display):
+    import os
+
+    assert launcher.main(["--screenshot", "x.png"]) == 7
+    assert fake_gui == [["--screenshot", "x.png"]]
+    assert os.environ["QT_QPA_PLATFORM"] == "offscreen"
+
+
 def test_missing_gui_stack_is_a_one_line_hint(monkeypatch, capsys):
+    monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setitem(sys.modules, "app.ui.launch", None)  # import raises ImportError
     assert launcher.main(["a.jpg"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
