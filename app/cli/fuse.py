@@ -13,7 +13,13 @@ from pathlib import Path
 
 from app.core.errors import InputError, MethodUnavailable
 from app.core.progress import TaskContext
-from app.cli.options import add_tone_options, parse_assignments, parse_number_list, tone_params
+from app.cli.options import (
+    add_tone_options,
+    check_encoding,
+    parse_assignments,
+    parse_number_list,
+    tone_params,
+)
 
 DEFAULT_MULTI = "mertens"  # exposure fusion: needs no exposure times, always available
 DEFAULT_SINGLE = "hdrcnn"  # single-image HDR, when registered and its weights are present
@@ -89,6 +95,7 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
             raise InputError(f"{reason} (inputs: {', '.join(p.name for p in inputs)})")
         raise MethodUnavailable(f"{spec.id}: {reason}")
     tone = tone_params(args)
+    check_encoding(args.output, args.bit_depth)
     times = ev = None
     if args.times:
         times = parse_number_list(args.times, "--times", len(inputs))

@@ -78,6 +78,14 @@ def tone_params(args: argparse.Namespace) -> ToneParams:
     )
 
 
+def check_encoding(output: str, bit_depth: int) -> None:
+    """Refuse an encoding the format cannot hold before any work is done (JPEG is 8-bit)."""
+    if bit_depth != 8 and output.lower().endswith((".jpg", ".jpeg")):
+        raise InputError(
+            f"{output}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output"
+        )
+
+
 def parse_number_list(text: str, option: str, count: int) -> list[float]:
     """``"1/60,1/15,0.25"`` -> floats; fractions allowed; exactly ``count`` values."""
     values: list[float] = []

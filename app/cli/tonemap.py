@@ -12,7 +12,7 @@ from pathlib import Path
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
-from app.cli.options import add_tone_options, tone_params
+from app.cli.options import add_tone_options, check_encoding, tone_params
 
 DISPLAY_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 
@@ -44,6 +44,7 @@ def run_tonemap(args: argparse.Namespace, ctx: TaskContext) -> int:
             f"{', '.join(DISPLAY_SUFFIXES)}"
         )
     tone = tone_params(args)
+    check_encoding(args.output, args.bit_depth)
     output = check_output_path(args.output, inputs=[src], force=args.force)
     ctx.report(0.05, "reading")
     image, info = read_frame(src)
