@@ -143,6 +143,27 @@ METHODS: tuple[MethodSpec, ...] = (
         requires=("torch",),
         weights_key="hdrcnn",
     ),
+    MethodSpec(
+        id="deepfuse",
+        title="Learned two-exposure fusion (DeepFuse)",
+        kind="learned",
+        output=ResultKind.LDR_FUSED,
+        entry="app.models.deepfuse:run_deepfuse",
+        description="CNN trained here with the MEF-SSIM loss predicts blend weights for two "
+        "exposures; with more than two it fuses the darkest and brightest unless 'pair' says "
+        "otherwise.",
+        citation="Prabhakar, Srikar, Babu: DeepFuse: A Deep Unsupervised Approach for Exposure "
+        "Fusion with Extreme Exposure Image Pairs, ICCV 2017",
+        params=(
+            ParamSpec("pair", str, "extremes", "which two frames to fuse: 'extremes' (darkest "
+                      "and brightest) or 0-based indices in dark-to-bright order, e.g. '0,2'"),
+            ParamSpec("proxy", int, 512, "long side in px (at most) at which the network "
+                      "predicts weights; blending stays at full resolution", 64, 2048),
+        ),
+        min_exposures=2,
+        requires=("torch",),
+        weights_key="deepfuse",
+    ),
 )
 
 

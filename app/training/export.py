@@ -1,0 +1,50 @@
+"""Export trained weights: safetensors file + weights manifest entry (any learned method).
+
+Thin, generic layer over :func:`app.models.weights.export` (which owns the file and manifest
+format): ``metadata`` must carry ``arch`` and ``hparams`` (written into the file header);
+``manifest_entry`` holds the rest (config, data, steps, seed, metrics, licence, loss_log, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from app.models import weights
+
+
+def export_weights(
+    key: str,
+    state_dict: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    manifest_entry: Mapping[str, Any],
+    *,
+    file: str | None = None,
+) -> str:
+    """Write ``weights/<file or key.safetensors>`` and its manifest entry; returns the sha256.
+
+    metadata: {"arch": str, "hparams": dict} (the build_model keyword arguments).
+    Other engineers' manifest entries are kept (weights.export rewrites only ``key``).
+    """
+    if "arch" not in metadata or "hparams" not in metadata:
+        raise ValueError("metadata needs 'arch' and 'hparams'")
+    return weights.export(
+        key, state_dict, arch=str(metadata["arch"]), hparams=dict(metadata["hparams"]),
+        file=file, manifest_fields=dict(manifest_entry),
+    )
+
+
+def update_manifest_fields(key: str, fields: Mapping[str, Any]) -> None:
+    """Merge ``fields`` into the existing manifest entry of ``key`` (e.g. eval scores added by a
+    benchmark later); file and sha256 are never touched here."""
+    import json
+    import os
+
+    data = dict(weights.read_manifest())
+    if key not in data:
+        raise KeyError(f"no manifest entry {key!r}")
+    protected = {"file", "sha256", "arch"}
+    data[key] = {**data[key], **{k: v for k, v in fields.items() if k not in protected}}
+    path = weights.manifest_path()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
