@@ -185,3 +185,33 @@ def test_every_classical_method_writes_exr_and_png(bracket, tmp_path, capsys, me
                           "-o", out)
         assert proc.code == 0, proc.stderr
         assert out.stat().st_size > 0
+
+
+LEARNED = [m.id for m in registry.METHODS if m.kind == "learned"]
+
+
+@pytest.mark.parametrize("method_id", LEARNED or [pytest.param("", marks=pytest.mark.skip(reason="no learned method registered"))])
+def test_learned_method_through_the_cli_with_random_weights(bracket, tmp_path, capsys,
+                                                            monkeypatch, method_id):
+    """The CLI path of a learned method (device choice, weights hash in the output), with the
+    random-initialisation hook of tests/models/test_contract.py instead of a trained file."""
+    import torch
+
+    from app.core.io import read_exr
+    from app.models import weights
+
+    monkeypatch.setattr(weights, "load_into", lambda module, key, *, arch=None: ({}, "ab" * 32))
+    monkeypatch.setattr(weights, "status", lambda key: (True, ""))
+    spec = registry.get_method(method_id)
+    inputs = bracket[: max(spec.min_exposures, 1)] if spec.max_exposures else bracket
+    out = tmp_path / "learned.exr"
+    proc = cli_inproc(capsys, "fuse", *inputs, "-m", method_id, "--device", "cpu", "-o", out)
+    assert proc.code == 0, proc.stderr
+    img, header = read_exr(out)
+    assert img.shape == (96, 128, 3) and np.isfinite(img).all()
+    assert "ab" * 32 in str(header)
+    if not torch.cuda.is_available():
+        proc = cli_inproc(capsys, "fuse", *inputs, "-m", method_id, "--device", "cuda",
+                          "-o", tmp_path / "gpu.exr")
+        assert_one_line_error(proc, "cuda")
+        assert not (tmp_path / "gpu.exr").exists()
