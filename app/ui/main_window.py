@@ -198,8 +198,9 @@ class MainWindow(QMainWindow):
         if report.errors:
             self.errors.extend(msg for _p, msg in report.errors)
         if not report.frames and not append:
-            self._show_error("None of the files could be loaded")
-            self.failed.emit("none of the files could be loaded")
+            reasons = "; ".join(msg for _p, msg in report.errors) or "no image files found"
+            self._show_error(f"None of the files could be loaded ({reasons})")
+            self.failed.emit(f"none of the files could be loaded: {reasons}")
             return
         self._set_frames(session.sort_dark_to_bright(frames))
         if report.frames:
