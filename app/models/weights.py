@@ -44,7 +44,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from app.core.errors import InputError, WeightsError
 
@@ -248,12 +249,31 @@ def export(
     save_file(tensors, str(tmp), metadata=meta)
     os.replace(tmp, path)
     digest = sha256_file(path)
-    data = dict(read_manifest())
-    data[key] = {**dict(manifest_fields or {}), "file": file, "sha256": digest, "arch": arch}
-    mtmp = manifest_path().with_name(MANIFEST_NAME + ".tmp")
-    mtmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(mtmp, manifest_path())
+    with _manifest_lock():  # two exports at once must not drop each other's entry
+        _MANIFEST_CACHE.clear()
+        data = dict(read_manifest())
+        data[key] = {**dict(manifest_fields or {}), "file": file, "sha256": digest, "arch": arch}
+        mtmp = manifest_path().with_name(MANIFEST_NAME + ".tmp")
+        mtmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(mtmp, manifest_path())
     return digest
+
+
+@contextmanager
+def _manifest_lock() -> Iterator[None]:
+    """Exclusive advisory lock for read-modify-write of the manifest (POSIX; no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock_path = Path(WEIGHTS_DIR) / ".manifest.lock"
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def resolve_device(device: str = "auto") -> str:
