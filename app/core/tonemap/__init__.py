@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from app.core.errors import InputError
-from app.core.tonemap import global_ops, local_ops
+from app.core.tonemap import fastpath, global_ops, local_ops
 from app.core.tonemap.display import (
     REC709,
     apply_saturation,
@@ -169,14 +169,14 @@ def render(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.nd
 
     params = resolve_params(tone.tmo, tone.tmo_params)
     if tone.tmo == "none":
-        strip = global_ops.channel_strip(gain, sat, gamma)
-    elif tone.tmo in global_ops.CURVES:
-        curve = global_ops.CURVES[tone.tmo](scene_stats(img), gain, **params)
-        strip = global_ops.curve_strip(curve, sat, gamma)
-    else:
-        img = OPERATORS[tone.tmo](img, gain=gain, **params)
-        strip = global_ops.channel_strip(1.0, sat, gamma)
-    global_ops.run_strips(strip, img, out)
+        return fastpath.render_factored(img, None, gain, sat, gamma)
+    if tone.tmo in global_ops.CURVES:
+        factory = global_ops.CURVES[tone.tmo]
+        return fastpath.render_factored(
+            img, lambda stats: factory(stats, gain, **params), gain, sat, gamma
+        )
+    mapped = OPERATORS[tone.tmo](img, gain=gain, **params)
+    global_ops.run_strips(global_ops.channel_strip(1.0, sat, gamma), mapped, out)
     return out
 
 

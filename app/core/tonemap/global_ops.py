@@ -56,7 +56,11 @@ def scene_stats(linear: np.ndarray) -> SceneStats:
     """:class:`SceneStats` of linear RGB HxWx3 (>= 0), from an area-averaged thumbnail of about
     256 px (an integer reduction, so it is fast and a proxy and the full image agree)."""
     img = np.asarray(linear, dtype=np.float32)
-    lum = cv2.transform(img, REC709[None, :])
+    return luminance_stats(cv2.transform(img, REC709[None, :]))
+
+
+def luminance_stats(lum: np.ndarray) -> SceneStats:
+    """:class:`SceneStats` from a float32 HxW luminance image (see :func:`scene_stats`)."""
     h, w = lum.shape
     k = max(1, max(h, w) // STATS_SIDE)
     ky, kx = min(k, h), min(k, w)  # a thin strip is reduced along its long side only
@@ -124,7 +128,8 @@ def drago_curve(stats: SceneStats, gain: float, bias: float = 0.85) -> Curve:
         rel *= 8.0
         rel += 2.0
         cv2.log(rel, rel)
-        np.log1p(t, out=t)
+        t += 1.0  # ln(1 + t) through OpenCV's vectorised log (numpy's log1p is several x slower)
+        cv2.log(t, t)
         t /= rel
         t *= norm
         return t

@@ -121,3 +121,20 @@ def test_render_validates_tone():
         render(img, "hdr_linear", ToneParams(tmo="aces"))
     with pytest.raises(InputError, match="float or 8/16-bit"):
         render(np.ones((4, 4, 3), np.int32), "hdr_linear", ToneParams())
+
+
+def test_prepared_cache_follows_in_place_changes(monkeypatch):
+    from app.core.tonemap import fastpath
+
+    img = hdr_scene(h=120, w=90, seed=7)
+    tone = ToneParams(exposure_ev=0.3, tmo="reinhard")
+    first = render(img, "hdr_linear", tone)
+    assert np.array_equal(render(img, "hdr_linear", tone), first)  # served from the cache
+    img *= 3.0
+    img[:10] = 0.0  # changed in place: the fingerprint must notice
+    changed = render(img, "hdr_linear", tone)
+    fastpath.clear_cache()
+    assert np.array_equal(changed, render(img, "hdr_linear", tone))
+    assert not np.array_equal(changed, first)
+    monkeypatch.setattr(fastpath, "CACHE_MAX_PIXELS", 100)  # export-size path: no caching
+    assert np.array_equal(render(img, "hdr_linear", tone), changed)

@@ -1,0 +1,159 @@
+"""Fast rendering of global operators (and "none") by factoring the display encode.
+
+With colour by luminance ratio, every output channel is a per-pixel factor times the scene colour:
+out_c = encode(r * C_c) with r = L_out / L (or the exposure gain for "none"), and saturation is
+r * max(L + s (C_c - L), 0). On the power segment of the encode
+(x^(1/g), or (K x)^(1/2.4) - 0.055 for sRGB with K = 1.055^2.4), this splits into
+    (K r)^(1/g)  *  C_s,c^(1/g)
+where the second factor depends only on the image, the saturation and the gamma. It is computed
+once per image (:class:`Prepared`) and kept in a small cache, so moving the exposure or operator
+sliders costs one power on a single channel instead of three. The few pixels with a channel in
+the sRGB toe (r * min_c C_s,c below 0.0031308) are recomputed exactly with the full formula.
+
+The cache holds at most two prepared images of at most 4 MP (preview proxies); larger images
+(exports) are prepared, used once and dropped. An entry is matched by the array's identity, data
+pointer, shape and a fingerprint of sampled pixels, so an array changed in place is re-prepared.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from app.core.tonemap.display import REC709
+from app.core.tonemap.global_ops import _STRIP_ROWS, SceneStats, _pool, luminance_stats
+
+_SRGB_K = np.float32(1.055**2.4)
+_SRGB_T = 0.0031308
+CACHE_MAX_PIXELS = 4_000_000
+_CACHE: OrderedDict[tuple, "Prepared"] = OrderedDict()
+_CACHE_SIZE = 2
+_LOCK = threading.Lock()
+
+
+@dataclass
+class Prepared:
+    """Per-image factors (all float32, NaN-free): scene statistics, luminance, saturated colour
+    and its power, and the per-pixel factor below which a channel falls in the sRGB toe."""
+
+    stats: SceneStats  # of the image itself (exposure-independent)
+    lum: np.ndarray  # HxW Rec.709 luminance of the scene colour (>= 0)
+    inv_lum: np.ndarray  # HxW  pre / max(lum, 1e-30): turns L_out into the encode factor
+    colour: np.ndarray  # HxWx3 C_s (saturation applied, >= 0)
+    powered: np.ndarray  # HxWx3 C_s ** (1 / 2.4) for sRGB, C_s ** (1 / gamma) otherwise
+    toe_factor: np.ndarray  # HxW  factor below which min_c C_s lands in the sRGB toe
+
+
+def _exponent(gamma: float) -> float:
+    return 1.0 / 2.4 if gamma == 0.0 else 1.0 / gamma
+
+
+def _prepare(img: np.ndarray, saturation: float, gamma: float) -> Prepared:
+    colour = np.fmax(img, 0.0)  # fmax: NaN -> 0, so nothing downstream can produce NaN
+    lum = cv2.transform(colour, REC709[None, :])
+    pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
+    inv_lum = np.divide(pre, np.maximum(lum, np.float32(1e-30)))
+    stats = luminance_stats(lum)  # of the scene as given: saturation comes after tone mapping
+    if saturation != 1.0:
+        grey = lum * np.float32(1.0 - saturation)
+        colour *= np.float32(saturation)
+        colour += cv2.merge([grey, grey, grey])
+        np.maximum(colour, 0.0, out=colour)
+    powered = np.empty_like(colour)
+
+    def strip(a: int, b: int) -> None:
+        np.power(colour[a:b], np.float32(_exponent(gamma)), out=powered[a:b])
+
+    _run_rows(strip, img.shape[0])
+    toe_factor = np.divide(np.float32(_SRGB_T) * pre, np.maximum(colour.min(axis=2), np.float32(1e-30)))
+    return Prepared(stats, lum, inv_lum, colour, powered, toe_factor)
+
+
+def _fingerprint(img: np.ndarray) -> float:
+    h, w = img.shape[:2]
+    sample = img[:: max(1, h // 61), :: max(1, w // 67)]
+    return float(np.sum(sample, dtype=np.float64))
+
+
+def prepared(img: np.ndarray, saturation: float, gamma: float) -> Prepared:
+    """Cached :class:`Prepared` for a float32 C-contiguous linear image."""
+    if img.shape[0] * img.shape[1] > CACHE_MAX_PIXELS:
+        return _prepare(img, saturation, gamma)
+    key = (id(img), img.__array_interface__["data"][0], img.shape, saturation, gamma)
+    fp = _fingerprint(img)
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == fp:
+            _CACHE.move_to_end(key)
+            return hit[1]
+    prep = _prepare(img, saturation, gamma)
+    with _LOCK:
+        _CACHE[key] = (fp, prep)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return prep
+
+
+def clear_cache() -> None:
+    """Drop all prepared images (frees memory; the next render prepares again)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _run_rows(fn: Callable[[int, int], None], h: int) -> None:
+    spans = [(y, min(h, y + _STRIP_ROWS)) for y in range(0, h, _STRIP_ROWS)]
+    if len(spans) == 1:
+        fn(*spans[0])
+        return
+    for fut in [_pool().submit(fn, a, b) for a, b in spans]:
+        fut.result()
+
+
+def render_factored(
+    img: np.ndarray,
+    curve_factory: Callable[[SceneStats], Callable[[np.ndarray], np.ndarray]] | None,
+    gain: float,
+    saturation: float,
+    gamma: float,
+) -> np.ndarray:
+    """Display-encoded [0, 1] float32 of linear ``img`` through the luminance curve that
+    ``curve_factory(scene_stats)`` builds (a global operator, exposure included, output
+    display-linear luminance) or, with None, a per-channel clip after ``gain`` (operator "none").
+    Saturation in linear light, then sRGB (gamma 0) or 1/gamma."""
+    prep = prepared(img, saturation, gamma)
+    out = np.empty_like(img)
+    expo = np.float32(_exponent(gamma))
+    pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
+    if curve_factory is not None:
+        curve = curve_factory(prep.stats)
+
+    def strip(a: int, b: int) -> None:
+        if curve_factory is None:
+            factor = np.full((b - a, img.shape[1]), np.float32(gain) * pre, np.float32)
+        else:
+            # Curves give L_out >= 0 for L >= 0 and clamp at their white; the channel clip
+            # below bounds the result, so L_out needs no clip of its own.
+            factor = curve(prep.lum[a:b])
+            factor *= prep.inv_lum[a:b]  # pre * L_out / L
+        toe = np.flatnonzero(factor < prep.toe_factor[a:b]) if gamma == 0.0 else None
+        ratio_toe = factor.reshape(-1)[toe] * np.float32(1.0 / pre) if toe is not None else None
+        np.power(factor, expo, out=factor)
+        dst = out[a:b]
+        np.multiply(prep.powered[a:b], cv2.merge([factor, factor, factor]), out=dst)
+        if gamma == 0.0:
+            dst -= np.float32(0.055)
+        np.minimum(dst, 1.0, out=dst)
+        if toe is not None and toe.size:
+            # A channel is in the linear toe: only these pixels need the linear value.
+            lin = prep.colour[a:b].reshape(-1, 3)[toe]
+            lin *= ratio_toe[:, None]
+            flat = dst.reshape(-1, 3)
+            flat[toe] = np.where(lin <= np.float32(_SRGB_T), lin * np.float32(12.92), flat[toe])
+
+    _run_rows(strip, img.shape[0])
+    return out
