@@ -126,7 +126,7 @@ def test_render_validates_tone():
 def test_prepared_cache_follows_in_place_changes(monkeypatch):
     from app.core.tonemap import fastpath
 
-    img = hdr_scene(h=120, w=90, seed=7)
+    img = hdr_scene(h=120, w=130, seed=7)
     tone = ToneParams(exposure_ev=0.3, tmo="reinhard")
     first = render(img, "hdr_linear", tone)
     assert np.array_equal(render(img, "hdr_linear", tone), first)  # served from the cache
