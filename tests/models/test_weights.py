@@ -67,6 +67,31 @@ def test_export_then_strict_load_round_trips(wdir):
         assert torch.equal(fresh.state_dict()[name], tensor), name
 
 
+def test_concurrent_exports_keep_every_entry(wdir, monkeypatch):
+    """Two trainings exporting at once must not drop each other's manifest entry. A slow
+    manifest read widens the read-modify-write window so a missing lock shows up reliably."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    real_read = weights.read_manifest
+
+    def slow_read():
+        data = real_read()
+        time.sleep(0.05)
+        return data
+
+    monkeypatch.setattr(weights, "read_manifest", slow_read)
+
+    def one(i: int) -> str:
+        torch.manual_seed(i)
+        return weights.export(f"m{i}", Tiny().state_dict(), arch="tiny-v1", hparams={})
+
+    with ThreadPoolExecutor(4) as pool:
+        digests = list(pool.map(one, range(4)))
+    manifest = json.loads((wdir / "manifest.json").read_text())
+    assert {k: v["sha256"] for k, v in manifest.items()} == {f"m{i}": d for i, d in enumerate(digests)}
+
+
 def test_status_reports_missing_entry_and_file(wdir):
     ok, reason = weights.status("tiny")
     assert not ok and "no entry" in reason and "tiny" in reason
