@@ -36,7 +36,7 @@ from app.core.errors import InputError
 from app.core.progress import TaskContext
 
 _EPS = 1e-12  # as the paper / OpenCV: keeps all-zero-weight pixels defined (uniform blend)
-STRIP_ROWS = 32  # full-resolution rows per strip (even); ~1.5 MB per RGB float strip at 4000 px
+STRIP_ROWS = 48  # full-resolution rows per strip (even); ~2.3 MB per RGB float strip at 4000 px
 _HALO = 4  # extra full-res rows each side so a strip's pyrDown / Laplacian equal the full image's
 
 
@@ -46,13 +46,19 @@ _PAIR_DIFF = np.array([[1, -1, 0], [0, 1, -1], [-1, 0, 1]], np.float32)
 
 
 def _to_float01(block: np.ndarray) -> np.ndarray:
-    """float32 [0, 1] copy-or-view of a uint8 / uint16 / float block."""
+    """float32 [0, 1] copy-or-view of a uint8 / uint16 / float block (C-contiguous)."""
     block = np.ascontiguousarray(block)
-    if block.dtype == np.uint8:
-        return block.astype(np.float32) * np.float32(1.0 / 255.0)
-    if block.dtype == np.uint16:
-        return block.astype(np.float32) * np.float32(1.0 / 65535.0)
+    if block.dtype in (np.uint8, np.uint16):
+        out = block.astype(np.float32)
+        scale = 1.0 / 255.0 if block.dtype == np.uint8 else 1.0 / 65535.0
+        return np.multiply(out, np.float32(scale), out=out)
     return block.astype(np.float32, copy=False)
+
+
+def _times3(weight: np.ndarray) -> np.ndarray:
+    """HxW weight -> HxWx3 (OpenCV's per-element products need equal channel counts; this and a
+    cv2 product is ~2x faster than numpy's broadcasting multiply)."""
+    return cv2.merge([weight, weight, weight])
 
 
 def _check_frames(frames: Sequence[np.ndarray]) -> None:
@@ -101,12 +107,15 @@ def weight_map(
         cv2.multiply(dif, dif, dst=dif)
         sat = cv2.transform(dif, _ONES_NINTH)  # variance over the 3 channels
         del dif
-        cv2.pow(sat, 0.5 * saturation, dst=sat)
+        if saturation == 1.0:
+            cv2.sqrt(sat, dst=sat)
+        else:
+            cv2.pow(sat, 0.5 * saturation, dst=sat)
         w = sat if w is None else cv2.multiply(w, sat, dst=w)
     if exposedness != 0.0:
         # prod_c exp(-(c - 0.5)^2 / (2 sigma^2)), raised to the exponent: one exp of the sum
         np.multiply(s2, np.float32(-exposedness / (2.0 * sigma * sigma)), out=s2)
-        cv2.exp(s2, dst=s2)
+        np.exp(s2, out=s2)  # numpy's SIMD float32 exp is ~4x faster than cv2.exp here
         w = s2 if w is None else cv2.multiply(w, s2, dst=w)
     if w is None:
         w = np.ones(img.shape[:2], np.float32)
@@ -223,11 +232,10 @@ def fuse_mertens(
                 cv2.subtract(g_img, lap, dst=lap)
             else:
                 nxt, lap = None, g_img.copy()
-            np.multiply(lap, g_w[..., None], out=lap)
             if k == 0:
-                pyr.append(lap)
+                pyr.append(cv2.multiply(lap, _times3(g_w), dst=lap))
             else:
-                cv2.add(pyr[lev - 1], lap, dst=pyr[lev - 1])
+                cv2.accumulateProduct(lap, _times3(g_w), pyr[lev - 1])
             if nxt is not None:
                 g_w = cv2.pyrDown(g_w)
                 g_img = nxt
@@ -246,11 +254,9 @@ def fuse_mertens(
         res = _pyrup_rows(coarse, a, b, h, w)
         for k in range(n):
             band = _to_float01(frames[k][a:b])
-            if band is frames[k] or np.shares_memory(band, frames[k]):
-                band = band.copy()  # never write into the caller's frame
-            cv2.subtract(band, _pyrup_rows(half_img[k], a, b, h, w), dst=band)
-            np.multiply(band, weights[k][a:b, :, None], out=band)
-            cv2.add(res, band, dst=res)
+            # (a new array: never written into the caller's frame)
+            band = cv2.subtract(band, _pyrup_rows(half_img[k], a, b, h, w))
+            cv2.accumulateProduct(band, _times3(weights[k][a:b]), res)  # res += w * band
         np.clip(res, 0.0, 1.0, out=out[a:b])
 
     _run_strips(pass3, h, ctx, 0.6, 1.0, "blending")
