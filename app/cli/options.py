@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from app.core.errors import InputError
-from app.core.types import ParamSpec, ToneParams
+
+if TYPE_CHECKING:  # numpy-free at import: `--help` stays fast
+    from app.core.types import ParamSpec, ToneParams
 
 
 def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "reinhard") -> None:
@@ -45,15 +47,16 @@ def parse_assignments(items: Sequence[str], option: str) -> dict[str, str]:
     return out
 
 
-def tone_params(args: argparse.Namespace) -> ToneParams:
+def tone_params(args: argparse.Namespace) -> "ToneParams":
     """Validated ToneParams from the parsed options (operator name, its parameters, ranges)."""
     from app.core.tonemap import OPERATOR_PARAMS, OPERATORS
+    from app.core.types import ToneParams
 
     if args.tmo not in OPERATORS:
         raise InputError(
             f"unknown tone-mapping operator {args.tmo!r}; valid: {', '.join(sorted(OPERATORS))}"
         )
-    specs: Sequence[ParamSpec] = OPERATOR_PARAMS.get(args.tmo, ())
+    specs: Sequence["ParamSpec"] = OPERATOR_PARAMS.get(args.tmo, ())
     values: dict[str, Any] = {}
     for name, text in parse_assignments(args.tmo_param, "--tmo-param").items():
         spec = next((p for p in specs if p.name == name), None)
