@@ -5,7 +5,7 @@ channel to linear relative exposure (radiance x time), monotonically non-decreas
 that the three channels agree at mid-grey (code 128, a grey code means grey light) and the largest
 channel value at code 255 is 1.0 (the sensor's clipping level).
 
-Both work on a small set of pixels: Debevec on ``samples`` locations chosen so the reference
+Both work on a small set of pixels: Debevec on ``samples`` locations per frame chosen so that
 frame's intensities cover the whole code range, in smooth areas (a pixel on an edge moves under
 sub-pixel misalignment); Robertson on a strided proxy of about 100k pixels.
 """
@@ -66,9 +66,10 @@ def _finish(g: np.ndarray) -> np.ndarray:
 
 
 def sample_locations(ref_codes: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
-    """Flat indices of ``samples`` pixels whose reference grey levels span 0..255, in smooth areas.
+    """Flat indices of ``samples`` pixels whose grey levels in ``ref_codes`` span 0..255, in
+    smooth areas (local 5x5 variance below the frame's median).
 
-    ref_codes: uint8 HxWx3 codes of the reference frame.
+    ref_codes: uint8 HxWx3 codes of one frame.
     """
     grey = cv2.cvtColor(ref_codes, cv2.COLOR_RGB2GRAY)
     # local variation: a sample on an edge would mix radiances under misalignment / blur
@@ -85,7 +86,7 @@ def sample_locations(ref_codes: np.ndarray, samples: int, seed: int = 0) -> np.n
             idx = np.flatnonzero((flat_grey >= lo) & (flat_grey < hi))
         if idx.size:
             picks.append(int(idx[rng.integers(idx.size)]))
-    # bins the reference does not cover: top up with random smooth pixels
+    # grey levels the frame does not have: top up with random smooth pixels
     if len(picks) < samples:
         pool = np.flatnonzero(smooth)
         extra = rng.choice(pool, size=min(samples - len(picks), pool.size), replace=False)
@@ -98,19 +99,20 @@ def debevec_response(
     exposures: Sequence[float],
     samples: int = 70,
     smoothness: float = 10.0,
-    reference: int | None = None,
 ) -> np.ndarray:
     """Debevec-Malik response recovery by a regularised linear least-squares solve per channel.
 
     frames: display-referred [0, 1] float (or uint8) RGB frames; exposures: relative exposures.
+    ``samples`` pixel locations are drawn per frame, spread over that frame's grey levels.
     Unknowns: log g(0..255) and the log radiance of each sample; equations weighted by the hat
     function, plus ``smoothness`` x second differences of log g, plus log g(128) = 0.
     Returns the inverse response (256, 3) float32 (see module doc).
     """
     _check(frames, exposures)
     codes = [to_codes(f) for f in frames]
-    ref = len(frames) // 2 if reference is None else reference
-    loc = sample_locations(codes[ref], samples)
+    # locations spread over the grey range of *every* frame: the reference alone gives few
+    # samples where the darkest frame is bright, and the top of the curve is then guessed
+    loc = np.unique(np.concatenate([sample_locations(c, samples, seed=j) for j, c in enumerate(codes)]))
     ns, nf = loc.size, len(frames)
     w = hat_weights_codes() + 1.0  # +1: keep end-code equations alive (weakly) for the solve
     log_t = np.log(np.asarray(exposures, np.float64))
