@@ -10,6 +10,7 @@ unless an ``out`` array is passed.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from app.core.errors import InputError
@@ -33,8 +34,6 @@ def exposure_gain(ev: float) -> float:
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
     """Rec.709 luminance HxW of linear RGB HxWx3 (same dtype as a float input)."""
-    import cv2  # local: keeps this module importable for docs without OpenCV
-
     a = np.asarray(rgb)
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float32)
@@ -128,8 +127,6 @@ def apply_saturation(
         return out
     if lum is None:
         lum = luminance(out)
-    import cv2
-
     grey = (1.0 - s) * lum
     out *= s
     out += cv2.merge([grey, grey, grey])  # faster than numpy's last-axis broadcast

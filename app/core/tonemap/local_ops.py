@@ -21,8 +21,8 @@ from app.core.tonemap.global_ops import log_floor, scene_stats
 
 WORK_SIDE = 1024  # long side of the working copy
 _GF_RADIUS = 2  # guided-upsampling window radius, in working-copy pixels
-_GF_EPS = 1e-2
-WHITE_PERCENTILE = 99.9  # of the Mantiuk result, mapped to display white  # regularisation in (natural log luminance)^2: edges above ~0.1 log-unit kept
+_GF_EPS = 1e-2  # regularisation in (natural log luminance)^2: edges above ~0.1 log-unit kept
+WHITE_PERCENTILE = 99.9  # of the Mantiuk result, mapped to display white
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
