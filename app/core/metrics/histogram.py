@@ -26,15 +26,23 @@ LOW_PCT, HIGH_PCT = 0.1, 99.9  # robust range of log2 luminance for HDR
 
 def _luminance(image: np.ndarray) -> np.ndarray:
     """Rec.709-weighted sum of the channels, float32 HxW (linear -> luminance, display -> luma)."""
-    img = np.asarray(image)
+    img = _as_float(image)
     if img.ndim != 3 or img.shape[2] != 3:
         raise InputError(f"histogram: expected an HxWx3 image, got shape {img.shape}")
-    return cv2.transform(img.astype(np.float32, copy=False), REC709[None, :])
+    return cv2.transform(img, REC709[None, :])
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    """float32 view/copy; 8/16-bit integer images are scaled to [0, 1]."""
+    img = np.asarray(image)
+    if img.dtype in (np.uint8, np.uint16):
+        return img.astype(np.float32) * np.float32(1.0 / np.iinfo(img.dtype).max)
+    return img.astype(np.float32, copy=False)
 
 
 def _clip_shares(rgb: np.ndarray) -> tuple[float, float]:
     """(share with all channels <= 0, share with any channel >= 1) of a display image."""
-    img = np.asarray(rgb, np.float32)
+    img = _as_float(rgb)
     n = img.shape[0] * img.shape[1]
     peak = img.max(axis=2)
     low = int(np.count_nonzero(peak <= 0.0))

@@ -54,3 +54,10 @@ def test_uniform_and_black_hdr():
 def test_bad_shape_raises():
     with pytest.raises(InputError, match="HxWx3"):
         luminance_histogram(np.zeros((3, 3)), "ldr_fused")
+
+
+def test_uint8_display_image_is_scaled():
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[0] = 255
+    edges, counts, low, high = luminance_histogram(img, "ldr_fused", bins=2)
+    assert counts.tolist() == [12, 4] and (low, high) == (0.75, 0.25)

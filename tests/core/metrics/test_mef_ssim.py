@@ -82,6 +82,9 @@ def test_vectorised_equals_direct_per_patch_reading():
     seq = np.stack([a, bright])
     fused = np.round(0.5 * a + 0.5 * bright + rng.normal(0, 4, a.shape))
     assert _single_scale(seq, fused) == pytest.approx(_direct_single_scale(seq, fused), abs=1e-9)
+    # Three exposures: the cross terms of the vectorised form over every pair.
+    seq3 = np.stack([a, np.clip(a * 1.4 + 10, 0, 255), bright])
+    assert _single_scale(seq3, fused) == pytest.approx(_direct_single_scale(seq3, fused), abs=1e-9)
 
 
 def test_identical_inputs_and_fused_score_one(pair):
