@@ -7,7 +7,8 @@ triangle ("hat") weight of the frame's pixel level: mid-tones count most, values
 on the pixel's brightest channel so a frame with one clipped channel does not tint the result.
 
 Output radiance: float32 HxWx3 >= 0, normalised so 1.0 is the exposure at which the reference
-frame clips (codes 255 for display frames, the frame's white level for linear frames).
+frame clips: exactly its white level for linear frames; for display frames the recovered response
+is pinned at mid-grey to the sRGB curve (see response.py), which puts 1.0 at about code 255.
 
 Ghost-aware merge (``deghost=True``): where the reference frame is well exposed, each other
 frame's value is predicted from the reference radiance; frames that disagree by more than a
@@ -125,7 +126,8 @@ def merge_with_response(
     """Merge display-referred frames into linear radiance with a known inverse response.
 
     frames: float32 HxWx3 display-referred [0, 1], dark to bright; exposures: relative exposures;
-    inv_response: (256, 3) code -> linear exposure with g(255) ~ 1 (from :func:`recover_response`).
+    inv_response: (256, 3) code -> linear exposure, pinned at sRGB mid-grey (from
+    :func:`recover_response`), so 1.0 is about where a frame clips.
     Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
     """
     ctx = ctx or TaskContext()

@@ -2,8 +2,8 @@
 
 Both return the *inverse* response ``g``: a (256, 3) float32 table mapping an 8-bit code of each
 channel to linear relative exposure (radiance x time), monotonically non-decreasing, normalised so
-that the three channels agree at mid-grey (code 128, a grey code means grey light) and the largest
-channel value at code 255 is 1.0 (the sensor's clipping level).
+that the three channels agree at mid-grey (code 128, a grey code means grey light) where the
+value is that of the sRGB curve (0.216), so 1.0 is about the clipping level.
 
 Both work on a small set of pixels: Debevec on ``samples`` locations per frame chosen so that
 frame's intensities cover the whole code range, in smooth areas (a pixel on an edge moves under
@@ -47,22 +47,23 @@ def hat_weights_codes() -> np.ndarray:
     return np.minimum(z, 255.0 - z)
 
 
+# sRGB-decoded value of code 128: where the inverse response is pinned (see _finish)
+MID_GREY_LINEAR = float(((128 / 255 + 0.055) / 1.055) ** 2.4)
+
+
 def _finish(g: np.ndarray) -> np.ndarray:
-    """Monotonic, channels balanced at code 128, max channel at 255 equal to 1. (256,3) float32."""
+    """Monotonic table, channels equal at code 128, scaled so g(128) = sRGB-decoded 128.
+
+    The clipping end of a recovered curve is its least certain part (every frame's weight
+    vanishes there), so the scale is pinned at mid-grey, the best-determined code: "1.0" is then
+    the exposure at which a camera with an sRGB-like curve clips, i.e. about the reference frame's
+    saturation, and Debevec and Robertson agree on the scale.
+    """
     g = np.maximum.accumulate(np.maximum(g, 0.0), axis=0)
     mid = g[128].copy()
-    mid[mid <= 0] = 1.0
-    g = g / mid[None, :] * mid.mean()
-    # g(255) itself is barely constrained (zero weight at clipping), so the clipping level is
-    # extrapolated from the well-determined upper range: a line through log g over codes 200..240
-    z = np.arange(200, 241)
-    top = max(
-        float(np.exp(np.polyval(np.polyfit(z, np.log(np.maximum(g[z, c], 1e-12)), 1), 255.0)))
-        for c in range(3)
-    )
-    if not np.isfinite(top) or top <= 0:
+    if not np.all(np.isfinite(g)) or np.any(mid <= 0):
         raise InputError("response recovery failed: the frames carry no usable exposure range")
-    return (g / top).astype(np.float32)
+    return (g / mid[None, :] * MID_GREY_LINEAR).astype(np.float32)
 
 
 def sample_locations(ref_codes: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
