@@ -39,6 +39,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--method", help="method to run first (default: mertens)")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
                         help="seconds --screenshot waits for the result (default %(default)s)")
+    # Benchmark probe (app/bench/gui.py): print the wall-clock time once the window is on
+    # screen and the event loop has painted it, then exit.
+    parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -64,12 +67,39 @@ def main(argv: list[str] | None = None) -> int:
             f"No sample bracket found in {SAMPLES_DIR}: drop photos here or use File > Open",
             level="info",
         )
+    if args.startup_probe:
+        window.show()
+        return _probe(app, window)
     window.show()
     if files:
         QTimer.singleShot(0, lambda: window.open_files(files))
     if args.screenshot is None:
         return app.exec()
     return _screenshot(app, window, args.screenshot, args.timeout, has_files=bool(files))
+
+
+def _probe(app, window) -> int:
+    """Print ``visible <time.time()>`` when the window first paints, then quit."""
+    import time
+
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class PaintWatch(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint and not getattr(self, "seen", False):
+                self.seen = True
+                print(f"visible {time.time():.6f}", flush=True)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    watch = PaintWatch()
+    window.installEventFilter(watch)
+    window.update()
+    QTimer.singleShot(10000, app.quit)  # never hang a benchmark
+    app.exec()
+    window.removeEventFilter(watch)
+    window.close()
+    return 0 if getattr(watch, "seen", False) else 1
 
 
 def _screenshot(app, window, out: Path, timeout_s: float, *, has_files: bool) -> int:

@@ -415,6 +415,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_files(paths)
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        # pyqtgraph loads once the window is on screen (see HistogramPanel).
+        QTimer.singleShot(50, self.histogram.ensure_plot)
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._keep_geometry:
             self.settings.set_geometry(self.saveGeometry())

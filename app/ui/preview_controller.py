@@ -97,14 +97,14 @@ class PreviewController(QObject):
             def job(ctx: TaskContext) -> _Rendered:
                 rgb = session.render_u8(out.proxy, kind, tone)
                 ctx.check()
-                return _Rendered(rgb, session.histogram(out.small, kind, tone), kind)
+                return _Rendered(rgb, session.histogram(out.small, kind, tone, rgb), kind)
 
             self.runner.submit(job, slot="preview")
             return
         self.runner.cancel_slot("preview")  # a pending local render would now be stale
         t0 = time.perf_counter()
         rgb = session.render_u8(out.proxy, kind, tone)
-        self._show(_Rendered(rgb, session.histogram(out.small, kind, tone), kind))
+        self._show(_Rendered(rgb, session.histogram(out.small, kind, tone, rgb), kind))
         self.last_render_ms = (time.perf_counter() - t0) * 1000.0
         self.drawn.emit(self.last_render_ms)
 

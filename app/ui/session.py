@@ -24,7 +24,7 @@ from app.core.progress import TaskContext
 from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
 
 PROXY_LONG_SIDE = 1600  # preview proxy: big enough to look sharp, small enough for 16 ms renders
-HIST_LONG_SIDE = 400  # histogram input: statistics do not need every pixel
+HIST_LONG_SIDE = 256  # histogram input: 256 bins need no more than ~50k pixels
 THUMB_LONG_SIDE = 160
 IMAGE_SUFFIXES = frozenset(
     ".jpg .jpeg .png .tif .tiff .exr .hdr .pic .dng .cr2 .cr3 .nef .arw .raf .orf .rw2 .pef .srw".split()
@@ -217,23 +217,31 @@ def merge_job(
 
 
 def render_u8(image: np.ndarray, kind: ResultKind, tone: Any) -> np.ndarray:
-    """Display uint8 of a result-domain image with the tone settings (preview = export path)."""
-    from app.core.tonemap import render, to_uint
+    """Display uint8 of a result-domain image with the tone settings (preview = export path).
 
-    return np.ascontiguousarray(to_uint(render(image, kind, tone), 8))
+    ``app.core.tonemap.render`` then quantisation with OpenCV: for render's [0, 1] output this
+    equals ``app.core.tonemap.to_uint(.., 8)`` (both round half to even) at a quarter of the cost.
+    """
+    import cv2
+
+    from app.core.tonemap import render
+
+    display = render(image, kind, tone)
+    return cv2.convertScaleAbs(np.ascontiguousarray(display, np.float32), alpha=255.0)
 
 
-def histogram(small: np.ndarray, kind: ResultKind, tone: Any) -> tuple:
+def histogram(small: np.ndarray, kind: ResultKind, tone: Any, rendered: np.ndarray) -> tuple:
     """Histogram of what the user sees, following the tone controls.
 
+    small: the result (its own domain) at HIST_LONG_SIDE; rendered: the uint8 display preview.
     HDR: log2 luminance of the radiance scaled by the exposure; LDR: luma of the rendered
-    display image. The clipped shares always come from the rendered display image [0, 1].
+    display image. The clipped shares always come from the rendered display image.
     Returns app.core.metrics.luminance_histogram's (edges, counts, low_frac, high_frac).
     """
     from app.core.metrics import luminance_histogram
-    from app.core.tonemap import render
 
-    display = render(small, kind, tone)
+    step = max(1, round(max(rendered.shape[:2]) / HIST_LONG_SIDE))
+    display = rendered[::step, ::step].astype(np.float32) * np.float32(1 / 255)
     if kind == ResultKind.HDR_LINEAR:
         return luminance_histogram(small * np.float32(2.0 ** tone.exposure_ev), kind, display=display)
-    return luminance_histogram(display, ResultKind.LDR_FUSED, display=display)
+    return luminance_histogram(display, ResultKind.LDR_FUSED)

@@ -9,6 +9,7 @@ import pytest
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
+from app.core.tonemap import render, to_uint
 from app.core.types import ResultKind, ToneParams
 from app.ui import session
 
@@ -78,10 +79,14 @@ def test_merge_job_proxies_and_histogram(synthetic_pngs):
     assert out.result.kind == ResultKind.LDR_FUSED
     assert out.proxy.shape == out.result.image.shape  # 128 px: already below the proxy size
     assert max(out.small.shape[:2]) <= session.HIST_LONG_SIDE
-    edges0, counts0, _, high0 = session.histogram(out.small, out.result.kind, ToneParams())
-    edges1, counts1, _, high1 = session.histogram(out.small, out.result.kind,
-                                                  ToneParams(exposure_ev=2.0))
-    assert counts0.sum() == counts1.sum() == out.small.shape[0] * out.small.shape[1]
+    hist = {}
+    for ev in (0.0, 2.0):
+        tone = ToneParams(exposure_ev=ev)
+        rgb = session.render_u8(out.proxy, out.result.kind, tone)
+        np.testing.assert_array_equal(rgb, to_uint(render(out.proxy, out.result.kind, tone), 8))
+        hist[ev] = session.histogram(out.small, out.result.kind, tone, rgb)
+    (_e0, counts0, _l0, high0), (_e1, counts1, _l1, high1) = hist[0.0], hist[2.0]
+    assert counts0.sum() == counts1.sum() > 0
     assert not np.array_equal(counts0, counts1) and high1 > high0  # brighter: more clipping
 
 

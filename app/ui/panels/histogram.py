@@ -9,36 +9,53 @@ Input comes from :func:`app.core.metrics.luminance_histogram`:
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from app.core.types import ResultKind
 
 
 class HistogramPanel(QGroupBox):
+    """The pyqtgraph plot is created by :meth:`ensure_plot` (the window calls it just after it
+    is first shown, or the first histogram does): importing pyqtgraph takes ~0.3 s, which
+    would otherwise delay the window's first appearance."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Histogram", parent)
-        self.plot = pg.PlotWidget(background=(30, 30, 30))
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.getAxis("left").setStyle(showValues=False)
-        self.plot.getAxis("left").setWidth(6)
-        self.plot.setMinimumHeight(110)
-        self.curve = self.plot.plot(
-            [0.0, 1.0], [0.0], stepMode="center", fillLevel=0.0,
-            brush=(200, 200, 200, 110), pen=pg.mkPen(220, 220, 220, width=1),
-        )
+        self.plot = None
+        self.curve = None
+        self._placeholder = QLabel("")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setStyleSheet("background: rgb(30, 30, 30);")
         self.clip_label = QLabel("no image")
         self.clip_label.setObjectName("clipLabel")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.clip_label)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        self._layout.addWidget(self._placeholder, 1)
+        self._layout.addWidget(self.clip_label)
         self.edges = np.zeros(2, np.float32)
         self.counts = np.zeros(1, np.float32)
         self.clipped = (0.0, 0.0)
         self._kind: ResultKind | None = None
+
+    def ensure_plot(self) -> None:
+        if self.plot is not None:
+            return
+        import pyqtgraph as pg
+
+        plot = pg.PlotWidget(background=(30, 30, 30))
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        plot.getAxis("left").setStyle(showValues=False)
+        plot.getAxis("left").setWidth(6)
+        self.curve = plot.plot(
+            [0.0, 1.0], [0.0], stepMode="center", fillLevel=0.0,
+            brush=(200, 200, 200, 110), pen=pg.mkPen(220, 220, 220, width=1),
+        )
+        self._layout.replaceWidget(self._placeholder, plot)
+        self._placeholder.deleteLater()
+        self.plot = plot
 
     def set_histogram(
         self,
@@ -49,6 +66,7 @@ class HistogramPanel(QGroupBox):
         kind: ResultKind,
     ) -> None:
         """Show counts over bin ``edges`` (len(counts) + 1) and the clipped fractions [0,1]."""
+        self.ensure_plot()
         self.edges = np.asarray(edges, np.float64)
         self.counts = np.asarray(counts, np.float64)
         self.clipped = (float(clipped_low), float(clipped_high))
@@ -65,5 +83,6 @@ class HistogramPanel(QGroupBox):
         )
 
     def clear(self) -> None:
-        self.curve.setData([0.0, 1.0], [0.0])
+        if self.curve is not None:
+            self.curve.setData([0.0, 1.0], [0.0])
         self.clip_label.setText("no image")

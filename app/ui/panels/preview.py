@@ -30,13 +30,18 @@ ZOOM_LIMITS = (0.02, 32.0)
 COMPARE_MODES = ("off", "split", "toggle")
 
 
-def to_qimage(rgb: np.ndarray) -> QImage:
-    """uint8 HxWx3 -> QImage that owns a copy of the pixels."""
+def to_pixmap(rgb: np.ndarray) -> QPixmap:
+    """uint8 HxWx3 -> QPixmap (one copy: the pixmap's; no intermediate QImage copy)."""
+    rgb = np.ascontiguousarray(rgb)
+    return QPixmap.fromImage(_view(rgb))  # fromImage copies while ``rgb`` is still alive
+
+
+def _view(rgb: np.ndarray) -> QImage:
+    """A QImage over ``rgb``'s buffer (valid only while ``rgb`` lives)."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 HxWx3, got {rgb.dtype} {rgb.shape}")
-    rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
 
 
 class PreviewView(QGraphicsView):
@@ -80,7 +85,7 @@ class PreviewView(QGraphicsView):
         first = not self.has_image()
         old_size = self.scene().sceneRect().size().toTuple()
         self.after.setTransform(QTransform())
-        self.after.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
+        self.after.setPixmap(to_pixmap(rgb))
         self.source_scale = max(1.0, float(source_scale))
         self.scene().setSceneRect(QRectF(0, 0, rgb.shape[1], rgb.shape[0]))
         if first or old_size != (float(rgb.shape[1]), float(rgb.shape[0])):
@@ -93,7 +98,7 @@ class PreviewView(QGraphicsView):
         if rect.width() <= 0:
             return
         k = rect.width() / rgb.shape[1]  # scene (proxy) units per full-size pixel
-        self.after.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
+        self.after.setPixmap(to_pixmap(rgb))
         self.after.setTransform(QTransform.fromScale(k, k))
         self.viewport().update()
 
@@ -105,7 +110,7 @@ class PreviewView(QGraphicsView):
         if rgb is None:
             self.before.setPixmap(QPixmap())
             return
-        pix = QPixmap.fromImage(to_qimage(rgb))
+        pix = to_pixmap(rgb)
         self.before.setPixmap(pix)
         # The input proxy can differ slightly from the result (alignment crops): stretch to fit.
         target = self.scene().sceneRect()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.panels.preview import to_qimage
+from app.ui.panels.preview import to_pixmap
 
 THUMB_BOX = 132  # px: thumbnails are scaled into a square of this size
 
@@ -60,7 +60,7 @@ class FrameCard(QFrame):
         thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         thumb.setFixedSize(THUMB_BOX, round(THUMB_BOX * 0.72))
         thumb.setPixmap(
-            QPixmap.fromImage(to_qimage(data.thumb)).scaled(
+            to_pixmap(data.thumb).scaled(
                 thumb.size(), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )

@@ -1,0 +1,155 @@
+"""GUI benchmark: start-up time and tone re-render time on the preview proxy.
+
+    QT_QPA_PLATFORM=offscreen python -m app.bench.gui [--runs 3] [--repeats 15]
+
+1. Time to window visible: ``python main.py --startup-probe`` in a subprocess (interpreter start,
+   imports, window construction, first paint), median of ``--runs``; target 1.5 s. Printed next to
+   the bare ``python -c "import PySide6.QtWidgets"`` time as the floor no GUI can beat, and the
+   time to the first fused result on screen (``--screenshot`` of the bundled sample).
+2. Tone re-render per operator: the whole GUI-thread path of a tone change
+   (``PreviewController.render_now``: render + quantise + histogram + pixmap) on an HDR proxy
+   with a 1600 px long side, median of ``--repeats``; targets 16 ms (one frame) / 30 ms.
+   Local operators run in a background job in the app; their time is shown for reference.
+   Baseline in the same run: the same render of the full-size image (long side 4000 px), which
+   is what the proxy avoids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+PROXY_SIDE = 1600
+FULL_SIDE = 4000
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    env["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="lumafuse-bench-")  # no saved geometry
+    return env
+
+
+def startup_times(runs: int) -> dict[str, float]:
+    """Median seconds: bare Qt import, window visible, first result drawn (screenshot)."""
+    env = _env()
+    bare, visible, result = [], [], []
+    for _ in range(runs):
+        t0 = time.time()
+        subprocess.run([sys.executable, "-c", "import PySide6.QtWidgets"], env=env, check=True)
+        bare.append(time.time() - t0)
+        t0 = time.time()
+        proc = subprocess.run([sys.executable, "main.py", "--startup-probe"], cwd=REPO, env=env,
+                              capture_output=True, text=True, check=True)
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("visible "))
+        visible.append(float(line.split()[1]) - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.time()
+            subprocess.run([sys.executable, "main.py", "--screenshot", f"{tmp}/s.png"], cwd=REPO,
+                           env=env, capture_output=True, check=True)
+            result.append(time.time() - t0)
+    return {"bare_qt_import": statistics.median(bare), "window_visible": statistics.median(visible),
+            "first_result": statistics.median(result)}
+
+
+def _hdr_image(long_side: int) -> np.ndarray:
+    """A real HDR radiance map: the bundled sample merged with Debevec, resized to ``long_side``."""
+    import cv2
+
+    from app.core.io import load_stack
+    from app.models.runner import run
+    from app.ui.launch import sample_files
+
+    result = run(load_stack(sample_files()), "debevec")
+    h, w = result.image.shape[:2]
+    k = long_side / max(h, w)
+    return cv2.resize(result.image, (round(w * k), round(h * k)), interpolation=cv2.INTER_CUBIC)
+
+
+def render_times(repeats: int) -> list[dict]:
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.tonemap import LOCAL_OPERATORS, OPERATORS
+    from app.core.types import Provenance, Result, ResultKind, ToneParams
+    from app.ui import session
+    from app.ui.jobs import JobRunner
+    from app.ui.main_window import MainWindow
+
+    _app = QApplication.instance() or QApplication([])
+    window = MainWindow(runner=JobRunner(synchronous=True), restore_geometry=False)
+    window.show()
+    proxy = _hdr_image(PROXY_SIDE)
+    full = _hdr_image(FULL_SIDE)
+    small = session._resize_long_side(proxy, session.HIST_LONG_SIDE)
+    rows = []
+    cases = [("ldr_fused", None)] + [(name, name) for name in OPERATORS]
+    for label, tmo in cases:
+        kind = ResultKind.LDR_FUSED if tmo is None else ResultKind.HDR_LINEAR
+        image = np.clip(proxy, 0, 1) if tmo is None else proxy
+        fimage = np.clip(full, 0, 1) if tmo is None else full
+        result = Result(image=fimage, kind=kind, provenance=Provenance(method="bench"))
+        window.renderer.output = session.MergeOutput(result, image, small)
+        window.renderer.tone = ToneParams(tmo=tmo or "none", exposure_ev=0.3)
+        times = []
+        for i in range(repeats):
+            window.renderer.tone = ToneParams(tmo=tmo or "none", exposure_ev=0.3 + 0.01 * i)
+            t0 = time.perf_counter()
+            window.renderer.render_now()
+            times.append((time.perf_counter() - t0) * 1000)
+        base = []
+        for _ in range(max(1, repeats // 5)):
+            t0 = time.perf_counter()
+            session.render_u8(fimage, kind, window.renderer.tone)
+            base.append((time.perf_counter() - t0) * 1000)
+        rows.append({"case": label, "local": tmo in LOCAL_OPERATORS,
+                     "proxy_ms": statistics.median(times), "proxy_min_ms": min(times),
+                     "full_ms": statistics.median(base)})
+    window.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="start-up runs (median)")
+    parser.add_argument("--repeats", type=int, default=15, help="renders per operator (median)")
+    parser.add_argument("--skip-startup", action="store_true", help="only the render timings")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"Machine: {os.cpu_count()} cores, load average {load:.1f} at start")
+    if not args.skip_startup:
+        st = startup_times(args.runs)
+        print(f"Start-up (median of {args.runs}, subprocess)")
+        print("| measure | seconds | target |")
+        print("| --- | --- | --- |")
+        print(f"| bare `import PySide6.QtWidgets` (floor) | {st['bare_qt_import']:.2f} | |")
+        print(f"| window visible | {st['window_visible']:.2f} | 1.5 |")
+        print(f"| first fused result drawn (sample) | {st['first_result']:.2f} | |")
+    rows = render_times(args.repeats)
+    print()
+    print(f"Tone re-render, GUI-thread path on a {PROXY_SIDE} px proxy (median of {args.repeats}) "
+          f"vs the same render at {FULL_SIDE} px")
+    print(f"| operator | where | proxy ms (median) | proxy ms (min) | {FULL_SIDE} px ms | speed-up |"
+          " target |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        where = "background job" if r["local"] else "GUI thread"
+        target = "background" if r["local"] else ("ok" if r["proxy_ms"] <= 16 else
+                                                  "< 30 ms" if r["proxy_ms"] <= 30 else "MISSED")
+        print(f"| {r['case']} | {where} | {r['proxy_ms']:.1f} | {r['proxy_min_ms']:.1f} | "
+              f"{r['full_ms']:.0f} | "
+              f"{r['full_ms'] / r['proxy_ms']:.1f}x | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
