@@ -41,7 +41,10 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
 
     tc, dc = cfg["train"], cfg["data"]
     steps = int(steps if steps is not None else tc["steps"])
-    torch.set_num_threads(int(tc.get("threads", 2)))
+    import cv2
+
+    torch.set_num_threads(int(tc.get("threads", 1)))
+    cv2.setNumThreads(int(tc.get("threads", 1)))
     torch.manual_seed(int(tc["seed"]))
     rng = np.random.default_rng(int(tc["seed"]))
 
@@ -110,7 +113,7 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
                "images": len(images)}
     from safetensors.torch import save_file
 
-    ckpt = REPO / "runs" / "hdrcnn_last.safetensors"  # kept in case the export step fails
+    ckpt = cache.parent / "hdrcnn_last.safetensors"  # kept in case the export step fails
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(ckpt))
     if export:
