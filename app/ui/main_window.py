@@ -6,7 +6,6 @@ submits jobs (load, merge, export) and routes results back. No pixel work happen
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -15,18 +14,13 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QSplitter,
-    QStatusBar,
-    QLabel,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.errors import LumafuseError
-from app.core.progress import TaskContext
 from app.models.registry import get_method, runnable_on
 from app.ui import session
 from app.ui.jobs import Job, JobRunner
@@ -35,7 +29,8 @@ from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.messages import MessageBar
 from app.ui.panels.method import MethodPanel
 from app.ui.panels.preview import PreviewPanel
-from app.ui.panels.stack import FrameCardData, StackPanel, urls_to_paths
+from app.ui.panels.stack import FrameCardData, StackPanel
+from app.ui.panels.status import RunStatusBar
 from app.ui.panels.tone import TonePanel
 from app.ui.preview_controller import PreviewController
 from app.ui.settings import Settings
@@ -65,7 +60,6 @@ class MainWindow(QMainWindow):
         self.output: session.MergeOutput | None = None
         self.errors: list[str] = []  # every message shown this session (screenshot exit code)
         self._awaiting_ready = False
-        self._run_t0 = 0.0
 
         self.messages = MessageBar()
         self.preview = PreviewPanel()
@@ -131,18 +125,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
     def _build_status_bar(self) -> None:
-        bar = QStatusBar()
-        self.status_label = QLabel("Ready")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(220)
-        self.progress.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        bar = RunStatusBar()
+        self.status_label, self.progress, self.cancel_button = bar.label, bar.progress, bar.cancel
         self.cancel_button.clicked.connect(self.cancel)
-        bar.addWidget(self.status_label, 1)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
         self.setStatusBar(bar)
         self._update_busy()
 
@@ -215,8 +200,10 @@ class MainWindow(QMainWindow):
             else:
                 self.failed.emit(f"no method can run on {len(self.frames)} exposure(s)")
 
-    def _set_frames(self, frames: list[session.LoadedFrame]) -> None:
+    def _set_frames(self, frames: list[session.LoadedFrame], changed: bool = False) -> None:
         self.frames = frames
+        if changed:
+            self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
         cards = []
         for f in frames:
             exif = f.info.relative_exposure is not None and f.user_exposure is None
@@ -247,13 +234,11 @@ class MainWindow(QMainWindow):
         if 0 <= index < len(self.frames) and 0 <= j < len(self.frames):
             frames = list(self.frames)
             frames[index], frames[j] = frames[j], frames[index]
-            self._set_frames(frames)
-            self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
+            self._set_frames(frames, changed=True)
 
     def _on_stack_remove_requested(self, index: int) -> None:
         if 0 <= index < len(self.frames):
-            self._set_frames(self.frames[:index] + self.frames[index + 1:])
-            self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
+            self._set_frames(self.frames[:index] + self.frames[index + 1:], changed=True)
 
     def _on_stack_exposure_edited(self, index: int, text: str) -> None:
         try:
@@ -261,8 +246,7 @@ class MainWindow(QMainWindow):
         except LumafuseError as exc:
             self._show_error(str(exc))
             return
-        self._set_frames(self.frames)
-        self.status_label.setText("Exposure changed: press Run (Ctrl+R)")
+        self._set_frames(self.frames, changed=True)
 
     # -- running -----------------------------------------------------------------------------
     def run_method(self) -> Job | None:
@@ -278,7 +262,6 @@ class MainWindow(QMainWindow):
             self._show_error(f"{spec.title} cannot run: {reason}")
             return None
         self.messages.clear()
-        self._run_t0 = time.perf_counter()
         self.status_label.setText(f"Running {spec.id}…")
         lane = "inference" if spec.kind == "learned" else "cpu"
         job = session.merge_job(stack, spec.id, self.method.params(), self.method.align_mode())
@@ -318,16 +301,8 @@ class MainWindow(QMainWindow):
             if not self._confirm_overwrite(path):
                 return None
             force = True
-        result, tone = self.output.result, self.tone.params()
-
-        def job(ctx: TaskContext) -> Path:
-            from app.core.io import write_result
-
-            ctx.report(0.1, f"writing {path.name}")
-            out = write_result(path, result, tone, bit_depth=fmt.bit_depth, quality=quality,
-                               half=fmt.half, inputs=inputs, force=force)
-            return Path(out) if out else path
-
+        job = session.export_job(path, self.output.result, self.tone.params(), bit_depth=fmt.bit_depth,
+                                 half=fmt.half, quality=quality, inputs=inputs, force=force)
         self.status_label.setText(f"Exporting {path.name}…")
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")
@@ -374,13 +349,12 @@ class MainWindow(QMainWindow):
         busy = any(self.runner.busy(slot) for slot in BUSY_SLOTS)
         if busy and not self.progress.isVisible():
             self.progress.setValue(0)
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
+        for w in (self.progress, self.cancel_button):
+            w.setVisible(busy)
 
     def _on_preview_before_changed(self, index: int) -> None:
         if 0 <= index < len(self.frames):
-            self.preview.view.set_before(self.frames[index].proxy)
-            self.preview.view.set_compare(self.preview.compare_mode(), self.preview.split.value() / 1000)
+            self.preview.show_before(self.frames[index].proxy)
 
     def _on_tone_save_default(self) -> None:
         tone = self.tone.params()
@@ -405,15 +379,11 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     # -- Qt events ---------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - drops anywhere act like on the strip
+        self.stack.dragEnterEvent(event)
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
-        paths = urls_to_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.open_files(paths)
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self.stack.dropEvent(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)

@@ -117,7 +117,7 @@ class PreviewController(QObject):
             return
         h, w = out.result.image.shape[:2]
         self.preview.view.set_after(rendered.rgb, source_scale=max(h, w) / max(rendered.rgb.shape[:2]))
-        self.preview.view.set_compare(self.preview.compare_mode(), self.preview.split.value() / 1000)
+        self.preview.refresh_compare()
         edges, counts, low, high = rendered.hist
         self.histogram.set_histogram(edges, counts, low, high, rendered.kind)
         if self.preview.view.needs_detail():

@@ -216,6 +216,24 @@ def merge_job(
     return job
 
 
+def export_job(
+    path: Path, result: Result, tone: Any, *, bit_depth: int, half: bool, quality: int,
+    inputs: tuple[str, ...], force: bool,
+) -> Callable[[TaskContext], Path]:
+    """A job writing ``result`` through app.core.io.write_result (atomic, never over an input):
+    EXR linear as computed; PNG/TIFF/JPEG rendered with ``tone``, the preview's settings."""
+
+    def job(ctx: TaskContext) -> Path:
+        from app.core.io import write_result
+
+        ctx.report(0.1, f"writing {path.name}")
+        out = write_result(path, result, tone, bit_depth=bit_depth, quality=quality, half=half,
+                           inputs=inputs, force=force)
+        return Path(out) if out else path
+
+    return job
+
+
 def render_u8(image: np.ndarray, kind: ResultKind, tone: Any) -> np.ndarray:
     """Display uint8 of a result-domain image with the tone settings (preview = export path).
 

@@ -255,11 +255,20 @@ class PreviewPanel(QWidget):
             self.before_changed.emit(self.before.currentIndex())
         self._on_compare_changed()
 
+    def show_before(self, rgb: np.ndarray) -> None:
+        """The input exposure (uint8 display proxy) to compare against."""
+        self.view.set_before(rgb)
+        self.refresh_compare()
+
+    def refresh_compare(self) -> None:
+        """Re-apply the compare mode (after the result or the 'before' image changed)."""
+        self.view.set_compare(self.compare_mode(), self.split.value() / 1000.0)
+
     def _on_compare_changed(self, *_args: object) -> None:
         mode = self.compare_mode()
         self.before.setEnabled(mode != "off")
         self.split.setVisible(mode == "split")
-        self.view.set_compare(mode, self.split.value() / 1000.0)
+        self.refresh_compare()
 
     def _on_before_index_changed(self, index: int) -> None:
         if index >= 0:

@@ -1,0 +1,21 @@
+"""Status bar: what ran (method · time · device) or what is running, a progress bar and Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+
+class RunStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel("Ready")
+        self.label.setObjectName("statusLabel")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)  # fractions in 0.1 % steps
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(False)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Cancel the running job (Esc)")
+        self.addWidget(self.label, 1)
+        self.addPermanentWidget(self.progress)
+        self.addPermanentWidget(self.cancel)
