@@ -4,12 +4,16 @@ A frame thresholded at its own median grey level gives (nearly) the same bitmap 
 so bitmaps of differently exposed frames can be compared directly by XOR. Pixels within a few
 grey levels of the median flip with noise and are excluded. The search tries the 9 one-pixel
 moves around the doubled shift of the coarser level, from a 1/2^max_bits proxy up to full size.
+Only the shift search of OpenCV's AlignMTB is used (calculateShift); warping and cropping are
+ours (its ``process`` has an in-place output trap, see docs/anchors.md).
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from app.core.errors import InputError
 
 _NOISE = 4  # grey levels around the median that are ignored (noise flips them)
 _MIN_SIZE = 16  # coarsest level is at least this many pixels on its short side
@@ -27,50 +31,22 @@ def to_grey8(frame: np.ndarray, linear: bool = False) -> np.ndarray:
     return np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _bitmaps(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(threshold bitmap, exclusion bitmap = pixels far enough from the median to trust)."""
-    hist = np.bincount(grey.ravel(), minlength=256)
-    med = int(np.searchsorted(np.cumsum(hist), grey.size / 2.0))
-    return grey > med, np.abs(grey.astype(np.int16) - med) > _NOISE
-
-
-def _error(tb_r, eb_r, tb_i, eb_i, dx: int, dy: int) -> float:
-    """Fraction of disagreeing trusted pixels when img is moved by (dx, dy) onto ref."""
-    h, w = tb_r.shape
-    ys, ye = max(0, dy), min(h, h + dy)
-    xs, xe = max(0, dx), min(w, w + dx)
-    if ye - ys < 2 or xe - xs < 2:
-        return np.inf
-    r = (slice(ys, ye), slice(xs, xe))
-    i = (slice(ys - dy, ye - dy), slice(xs - dx, xe - dx))
-    diff = np.logical_xor(tb_r[r], tb_i[i])
-    diff &= eb_r[r]
-    diff &= eb_i[i]
-    # normalised by the overlap so large shifts are not favoured for having fewer pixels
-    return np.count_nonzero(diff) / float((ye - ys) * (xe - xs))
-
-
 def mtb_shift_grey(ref: np.ndarray, img: np.ndarray, max_bits: int = 6) -> tuple[int, int]:
-    """Integer (dx, dy) that moves uint8 grey ``img`` onto ``ref``: aligned(x, y) = img(x-dx, y-dy)."""
-    pyr_r, pyr_i = [ref], [img]
-    for _ in range(max_bits):
-        if min(pyr_r[-1].shape) // 2 < _MIN_SIZE:
-            break
-        pyr_r.append(cv2.pyrDown(pyr_r[-1]))
-        pyr_i.append(cv2.pyrDown(pyr_i[-1]))
-    sx = sy = 0
-    for gr, gi in zip(reversed(pyr_r), reversed(pyr_i)):
-        sx, sy = 2 * sx, 2 * sy
-        tb_r, eb_r = _bitmaps(gr)
-        tb_i, eb_i = _bitmaps(gi)
-        best = (np.inf, sx, sy)
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                e = _error(tb_r, eb_r, tb_i, eb_i, sx + dx, sy + dy)
-                if e < best[0]:
-                    best = (e, sx + dx, sy + dy)
-        _, sx, sy = best
-    return int(sx), int(sy)
+    """Integer (dx, dy) that moves uint8 grey ``img`` onto ``ref``: aligned(x, y) = img(x-dx, y-dy).
+
+    OpenCV's AlignMTB.calculateShift does the search (measured: the same shifts as a numpy
+    version of the algorithm, in half the time); the pyramid depth is capped so the coarsest
+    level keeps at least 16 px on its short side.
+    """
+    if ref.shape != img.shape:
+        raise InputError(f"MTB: frames differ in size, {ref.shape[::-1]} vs {img.shape[::-1]}")
+    short = min(ref.shape[:2])
+    bits = int(max(0, min(max_bits, np.floor(np.log2(max(short / _MIN_SIZE, 1.0))))))
+    if bits == 0:
+        return 0, 0  # too small to search
+    align = cv2.createAlignMTB(max_bits=bits, exclude_range=_NOISE, cut=True)
+    dx, dy = align.calculateShift(np.ascontiguousarray(ref), np.ascontiguousarray(img))
+    return int(dx), int(dy)
 
 
 def mtb_shift(
