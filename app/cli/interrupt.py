@@ -3,7 +3,8 @@
 The first Ctrl-C only sets the TaskContext's cancel token; the running method notices it at its
 next ``ctx.check()`` (between stages and tiles) and raises Cancelled, so nothing half-written is
 left behind (outputs are written only after the method finished, atomically). A second Ctrl-C
-raises KeyboardInterrupt, for a stage that takes long between checks.
+raises KeyboardInterrupt, for a stage that takes long between checks. A process started with
+SIGINT ignored (``nohup``, a shell's background job) keeps ignoring it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def cancel_on_sigint(ctx: TaskContext) -> Iterator[None]:
         sys.stderr.write("\ncancelling... (Ctrl-C again to abort at once)\n")
         sys.stderr.flush()
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started with Ctrl-C ignored (a background job, nohup): keep it that way.
+        yield
+        return
     previous = signal.signal(signal.SIGINT, _handler)
     try:
         yield

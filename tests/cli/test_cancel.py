@@ -23,6 +23,8 @@ def test_sigint_cancels_cleanly(tmp_path):
         [sys.executable, "main.py", "fuse", *map(str, paths), "-o", str(out)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        # as from an interactive terminal: CI may run the tests with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     first = proc.stderr.readline()  # the first progress line: reading has started
     assert "%" in first, first

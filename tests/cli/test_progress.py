@@ -55,7 +55,15 @@ def test_sub_contexts_map_onto_the_bar():
     assert seen == [0.75]
 
 
-def test_first_sigint_cancels_the_context_second_aborts():
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT as in an interactive terminal (CI may start the tests with it ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_first_sigint_cancels_the_context_second_aborts(interactive_sigint):
     ctx = TaskContext()
     with pytest.raises(KeyboardInterrupt):
         with cancel_on_sigint(ctx):
@@ -66,3 +74,16 @@ def test_first_sigint_cancels_the_context_second_aborts():
             os.kill(os.getpid(), signal.SIGINT)
             pytest.fail("the second Ctrl-C did not abort")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """nohup / background jobs start with SIGINT ignored; the CLI does not take it over."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctx = TaskContext()
+        with cancel_on_sigint(ctx):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+        assert not ctx.cancelled
+    finally:
+        signal.signal(signal.SIGINT, before)
