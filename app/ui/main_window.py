@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         lv.setContentsMargins(4, 4, 0, 4)
         lv.addWidget(self.messages)
         lv.addWidget(self.preview, 1)
-        self.stack.setFixedHeight(186)
+        self.stack.scroll.setFixedHeight(180)  # load errors show below it
         lv.addWidget(self.stack)
         side = QWidget()
         sv = QVBoxLayout(side)
@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
             self.failed.emit(f"none of the files could be loaded: {reasons}")
             return
         self._set_frames(session.sort_dark_to_bright(frames))
+        self.status_label.setText(f"{len(self.frames)} exposure(s) loaded")
         if report.frames:
             self.settings.add_recent([f.path for f in self.frames])
         if not append:
@@ -337,7 +338,7 @@ class MainWindow(QMainWindow):
     def _on_runner_progress(self, job: Job, fraction: float, message: str) -> None:
         if job.slot in BUSY_SLOTS:
             self.progress.setValue(round(fraction * 1000))
-            if message:
+            if message and fraction < 1.0:
                 self.status_label.setText(message[:1].upper() + message[1:] + "…")
 
     def _on_renderer_drawn(self, _ms: float) -> None:

@@ -280,3 +280,27 @@ def test_method_tooltip_for_disabled(window, sample_copy):
         else:
             assert item.toolTip() == spec.description
     assert window.method.combo.itemData(0, Qt.ItemDataRole.UserRole) == METHODS[0].id
+
+
+def test_full_size_render_at_100_percent(window, qtbot):
+    """A result larger than the proxy: fit shows the proxy, 100 % swaps in a full-size render."""
+    from app.core.types import Provenance, Result
+    from app.ui import session
+
+    yy, xx = np.mgrid[0:1800, 0:2400].astype(np.float32)
+    image = np.dstack([xx / 2400, yy / 1800, 0.5 + 0 * xx]).astype(np.float32)
+    result = Result(image=image, kind=ResultKind.LDR_FUSED, provenance=Provenance(method="test"))
+    proxy = session._resize_long_side(image, session.PROXY_LONG_SIDE)
+    out = session.MergeOutput(result, proxy, session._resize_long_side(proxy, session.HIST_LONG_SIDE))
+    window.renderer.set_output(out)
+    view = window.preview.view
+    assert view.after.pixmap().width() == 1600 and view.source_scale == pytest.approx(1.5)
+    assert not view.needs_detail()
+    view.actual_size()
+    assert view.needs_detail()
+    qtbot.waitUntil(lambda: view.after.pixmap().width() == 2400, timeout=3000)
+    # the full-size pixmap is scaled into the proxy-sized scene: same place, more pixels
+    assert view.after.sceneBoundingRect().width() == pytest.approx(1600)
+    window.tone.exposure.setValue(1.0)  # a tone change shows the fast proxy first, then detail
+    qtbot.waitUntil(lambda: view.after.pixmap().width() == 1600, timeout=1000)
+    qtbot.waitUntil(lambda: view.after.pixmap().width() == 2400, timeout=3000)

@@ -48,6 +48,7 @@ class PreviewView(QGraphicsView):
     """Zoomable, pannable view of the 'after' image with an optional clipped 'before' on top."""
 
     zoom_changed = Signal(float)
+    EMPTY_TEXT = "Drop bracketed photos here, or use File > Open (Ctrl+O)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,8 +73,9 @@ class PreviewView(QGraphicsView):
             self.scene().addItem(item)
         self.clip.setVisible(False)
         self.divider.setVisible(False)
+        self.scene().setSceneRect(QRectF(0, 0, 1, 1))
         self.source_scale = 1.0  # full-size pixels per proxy pixel (for the 100 % view)
-        self.placeholder = "Drop bracketed photos here, or use File > Open (Ctrl+O)"
+        self.placeholder = self.EMPTY_TEXT
         self._fit_mode = True
 
     # -- content -----------------------------------------------------------------------------
@@ -132,7 +134,7 @@ class PreviewView(QGraphicsView):
     def clear(self) -> None:
         """Drop the result (the 'before' exposures belong to the bracket and stay)."""
         self.after.setPixmap(QPixmap())
-        self.scene().setSceneRect(QRectF())
+        self.scene().setSceneRect(QRectF(0, 0, 1, 1))  # not null: no growth to the hidden items
         self.clip.setVisible(False)
         self.divider.setVisible(False)
         self.viewport().update()
@@ -244,6 +246,9 @@ class PreviewPanel(QWidget):
 
     def set_inputs(self, names: list[str]) -> None:
         """The exposures offered as 'before' (strip order); keeps the selection when possible."""
+        self.view.placeholder = ("No result yet: choose a method and press Run (Ctrl+R)"
+                                 if names else PreviewView.EMPTY_TEXT)
+        self.view.viewport().update()
         keep = self.before.currentIndex()
         self.before.blockSignals(True)
         self.before.clear()

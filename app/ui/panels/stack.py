@@ -157,6 +157,7 @@ class StackPanel(QWidget):
     def set_frames(self, frames: list[FrameCardData]) -> None:
         for card in self.cards:
             self._strip_layout.removeWidget(card)
+            card.hide()  # gone from screen now, even before the deferred delete runs
             card.deleteLater()
         self.cards = []
         for i, data in enumerate(frames):
