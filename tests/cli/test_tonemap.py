@@ -56,3 +56,18 @@ def test_bad_tmo_param(exr, tmp_path, capsys):
 def test_missing_input(tmp_path, capsys):
     proc = cli_inproc(capsys, "tonemap", tmp_path / "none.exr", "-o", tmp_path / "x.png")
     assert_one_line_error(proc, "none.exr")
+
+
+def test_radiance_hdr_round_trip(bracket, tmp_path, capsys):
+    """fuse -> Radiance .hdr (linear, as is) -> tonemap -> JPEG."""
+    from tests.cli.helpers import TIMES_ARG
+
+    hdr = tmp_path / "merged.hdr"
+    proc = cli_inproc(capsys, "fuse", *bracket, "-m", "debevec", "--times", TIMES_ARG, "-o", hdr)
+    assert proc.code == 0, proc.stderr
+    assert hdr.read_bytes()[:2] == b"#?"
+    jpg = tmp_path / "merged.jpg"
+    proc = cli_inproc(capsys, "tonemap", hdr, "-o", jpg, "--tmo", "filmic", "--quality", "90")
+    assert proc.code == 0, proc.stderr
+    img = cv2.imread(str(jpg))
+    assert img.shape == (96, 128, 3) and img[:, :8].mean() < img[:, -8:].mean()
