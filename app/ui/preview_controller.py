@@ -24,13 +24,14 @@ from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.preview import PreviewPanel
 
 FRAME_MS = 16  # one display frame: coalesce slider events to this rate
+HIST_MS = 100  # the histogram follows a dragged slider at ~10 Hz; exact once the drag pauses
 DETAIL_DELAY_MS = 250  # full-size render once the user pauses
 
 
 @dataclass(frozen=True)
 class _Rendered:
     rgb: np.ndarray  # uint8 display
-    hist: tuple  # luminance_histogram(...) output
+    hist: tuple | None  # luminance_histogram(...) output; None: computed later (throttled)
     kind: ResultKind
     detail: bool = False
 
@@ -59,13 +60,22 @@ class PreviewController(QObject):
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
         self._detail_timer.timeout.connect(self._request_detail)
+        self._hist_timer = QTimer(self)
+        self._hist_timer.setSingleShot(True)
+        self._hist_timer.setInterval(HIST_MS)
+        self._hist_timer.timeout.connect(self._update_histogram)
+        self._hist_due = 0.0  # perf_counter time from which the next histogram may run inline
+        self._shown_rgb: np.ndarray | None = None
+        self._shown_tone = ToneParams()
         runner.finished.connect(self._on_runner_finished)
         preview.view.zoom_changed.connect(self._on_zoom_changed)
 
     # -- inputs ------------------------------------------------------------------------------
     def set_output(self, output: session.MergeOutput | None) -> None:
-        """A new result: draw it right away (no debounce)."""
+        """A new result: draw it right away (no debounce), histogram included."""
         self.output = output
+        self._hist_due = 0.0
+        self._shown_rgb = None
         self.runner.cancel_slot("detail")
         if output is None:
             self.preview.view.clear()
@@ -104,9 +114,24 @@ class PreviewController(QObject):
         self.runner.cancel_slot("preview")  # a pending local render would now be stale
         t0 = time.perf_counter()
         rgb = session.render_u8(out.proxy, kind, tone)
-        self._show(_Rendered(rgb, session.histogram(out.small, kind, tone, rgb), kind))
+        self._show(_Rendered(rgb, None, kind))
+        self._shown_tone = tone
+        if t0 >= self._hist_due:
+            self._update_histogram()
+        elif not self._hist_timer.isActive():
+            self._hist_timer.start()
         self.last_render_ms = (time.perf_counter() - t0) * 1000.0
         self.drawn.emit(self.last_render_ms)
+
+    def _update_histogram(self) -> None:
+        """Histogram of the preview on screen (see session.histogram)."""
+        self._hist_timer.stop()
+        out, rgb = self.output, self._shown_rgb
+        if out is None or rgb is None:
+            return
+        edges, counts, low, high = session.histogram(out.small, out.result.kind, self._shown_tone, rgb)
+        self.histogram.set_histogram(edges, counts, low, high, out.result.kind)
+        self._hist_due = time.perf_counter() + HIST_MS / 1000.0
 
     def _show(self, rendered: _Rendered) -> None:
         out = self.output
@@ -118,8 +143,9 @@ class PreviewController(QObject):
         h, w = out.result.image.shape[:2]
         self.preview.view.set_after(rendered.rgb, source_scale=max(h, w) / max(rendered.rgb.shape[:2]))
         self.preview.refresh_compare()
-        edges, counts, low, high = rendered.hist
-        self.histogram.set_histogram(edges, counts, low, high, rendered.kind)
+        self._shown_rgb = rendered.rgb
+        if rendered.hist is not None:
+            self.histogram.set_histogram(*rendered.hist, rendered.kind)
         if self.preview.view.needs_detail():
             self._detail_timer.start()
 
