@@ -304,3 +304,29 @@ def test_full_size_render_at_100_percent(window, qtbot):
     window.tone.exposure.setValue(1.0)  # a tone change shows the fast proxy first, then detail
     qtbot.waitUntil(lambda: view.after.pixmap().width() == 1600, timeout=1000)
     qtbot.waitUntil(lambda: view.after.pixmap().width() == 2400, timeout=3000)
+
+
+def test_wheel_zoom_and_drag_pan(window, qtbot, sample_copy):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    _loaded(window, sample_copy)
+    view = window.preview.view
+    view.fit()
+    before = view.zoom()
+    centre = QPointF(view.viewport().width() / 2, view.viewport().height() / 2)
+    wheel = QWheelEvent(centre, view.viewport().mapToGlobal(centre), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), wheel)
+    assert view.zoom() == pytest.approx(before * 1.25 ** 2)  # two notches in
+    bar = view.verticalScrollBar()  # the sample is portrait: it overflows vertically first
+    assert bar.maximum() > 0  # zoomed in far enough to pan
+    start = bar.value()
+    c = centre.toPoint()
+    QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=c)
+    QTest.mouseMove(view.viewport(), c + QPoint(0, 60))
+    QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=c + QPoint(0, 60))
+    assert bar.value() != start  # dragging moved the image
