@@ -44,10 +44,6 @@ class MessageBar(QFrame):
         self.level = ""
         self.setVisible(False)
 
-    @property
-    def text(self) -> str:
-        return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
-
     def show_message(self, message: str, details: str = "", level: str = "error") -> None:
         """One readable line; ``details`` (a traceback) goes into the collapsible area."""
         self.level = level
