@@ -330,3 +330,23 @@ def test_wheel_zoom_and_drag_pan(window, qtbot, sample_copy):
     QTest.mouseMove(view.viewport(), c + QPoint(0, 60))
     QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=c + QPoint(0, 60))
     assert bar.value() != start  # dragging moved the image
+
+
+def test_single_key_shortcuts_do_not_steal_typing(window, qtbot, synthetic_pngs):
+    """'1' and 'F' are view shortcuts, but typing them into a field must still type them."""
+    from PySide6.QtTest import QTest
+
+    drop_files(window.stack, synthetic_pngs)
+    window.activateWindow()
+    field = window.stack.cards[0].exposure
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus, timeout=2000)
+    zoom = window.preview.view.zoom()
+    QTest.keyClicks(field, "1/4")
+    assert field.text() == "1/4"
+    assert window.preview.view.zoom() == pytest.approx(zoom)  # the '1' did not jump to 100 %
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert window.frames[0].exposure == pytest.approx(0.25)
+    window.preview.view.setFocus()
+    QTest.keyClick(window.preview.view, Qt.Key.Key_1)
+    assert window.preview.view.zoom() == pytest.approx(window.preview.view.source_scale)
