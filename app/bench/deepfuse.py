@@ -180,19 +180,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="DeepFuse vs Mertens: MEF-SSIM, brightness, speed")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    ap.add_argument("--proxy", type=int, default=512)
+    ap.add_argument("--proxy", type=int, default=256)
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--json", type=Path, help="also write all numbers (per scene) here")
+    ap.add_argument("--untrained", action="store_true",
+                    help="ablation: the network at initialisation (the well-exposedness prior only)")
     args = ap.parse_args(argv)
     import torch
 
-    from app.models.deepfuse import load_model
+    from app.models.deepfuse import build_model, load_model
 
-    torch.set_num_threads(2)
-    model, digest = load_model("cpu")
+    torch.set_num_threads(1)  # the shared 2-core machine: one thread avoids OpenMP wait storms
+    if args.untrained:
+        torch.manual_seed(0)
+        model, digest = build_model().eval(), "untrained"
+    else:
+        model, digest = load_model("cpu")
     pairs = eval_pairs(args.data, args.sets)
     q = quality(pairs, model, "cpu", args.proxy)
-    sp = None if args.no_speed else speed(next((p[2], p[3]) for p in pairs))
+    sp = None if args.no_speed or args.untrained else speed(next((p[2], p[3]) for p in pairs))
     print(f"weights sha256 {digest[:12]}")
     print_table(q, sp)
     if args.json:

@@ -9,8 +9,8 @@ What is the paper's and what changed (measured, see README SECTION:deepfuse):
   logit per input (computed from that input's features and the shared sum, so the net stays
   symmetric in the input order); a softmax over the inputs gives convex weights, and the inputs'
   Y are blended with them through a Laplacian pyramid (no seams or halos, brightness stays that of
-  the inputs). The CNN runs at reduced resolution (1/4 size, a proxy of at most ``proxy`` px on the long side at
-  inference); its weights are upsampled bilinearly. Training and inference share this code.
+  the inputs). The CNN runs at reduced resolution (1/4 size, at most
+  ``proxy`` px on the long side at inference); its weights are upsampled bilinearly. Training and inference share this code.
 
 Colour: BT.601 full-range YCbCr on display-referred [0, 1] RGB (chroma offset 0.5). The luma
 weights equal the rgb2gray weights MEF-SSIM scores with. Output: display-referred RGB in [0, 1].
@@ -19,63 +19,37 @@ torch is imported inside functions only, so the registry lists this method witho
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
+from app.models import deepfuse_blend as blend
 from app.models.registry import MethodOutput
 
 ARCH = "deepfuse-wpyr-v1"
 WEIGHTS_KEY = "deepfuse"
+DEFAULT_PROXY = 256  # max long side (px) of the CNN's input at inference; the blend is full size
 DEFAULT_HPARAMS: dict[str, Any] = {
     "c1": 16, "c2": 32, "c3": 32, "c4": 16, "down": 4, "prior_sigma": 0.2,
 }
-TAU = 0.5  # chroma neutral point on [0, 1] data (paper: 128 on 8-bit)
-_KR, _KB = 0.299, 0.114
-_KG = 1.0 - _KR - _KB
 _MODEL_CLASS: Any = None
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """BT.601 full range. rgb: float32 HxWx3 [0, 1] -> (Y [0,1], Cb, Cr [0,1] centred on 0.5)."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    y = _KR * r + _KG * g + _KB * b
-    cb = (b - y) * np.float32(0.5 / (1.0 - _KB)) + np.float32(0.5)
-    cr = (r - y) * np.float32(0.5 / (1.0 - _KR)) + np.float32(0.5)
-    return y.astype(np.float32), cb.astype(np.float32), cr.astype(np.float32)
+    ycc = blend.rgb_to_ycc(rgb)
+    return ycc[..., 0].copy(), ycc[..., 1].copy(), ycc[..., 2].copy()
 
 
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """Inverse of :func:`rgb_to_ycbcr`; returns float32 HxWx3 clipped to [0, 1]."""
-    u, v = cb - np.float32(0.5), cr - np.float32(0.5)
-    r = y + np.float32(2 * (1 - _KR)) * v
-    b = y + np.float32(2 * (1 - _KB)) * u
-    g = (y - _KR * r - _KB * b) / np.float32(_KG)
-    return np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0).astype(np.float32)
+    return blend.ycc_to_rgb(np.dstack([y, cb, cr]))
 
 
-def fuse_chroma(chans: list[np.ndarray]) -> np.ndarray:
-    """Per-pixel chroma fusion (paper Eq. 6): weights |C_k - tau|; 0.5 where all are neutral."""
-    num = np.zeros_like(chans[0])
-    den = np.zeros_like(chans[0])
-    for c in chans:
-        w = np.abs(c - np.float32(TAU))
-        num += w * c
-        den += w
-    out = np.full_like(num, TAU)
-    np.divide(num, den, out=out, where=den > 1e-12)
-    return out
-
-
-def pyramid_levels(h: int, w: int) -> int:
-    """Pyramid depth as OpenCV's Mertens: floor(log2(short side)), down to 1-3 px.
-
-    Measured on waterloo-mef with Mertens' weights: stopping at >= 8 px scored 0.93 MEF-SSIM,
-    the full depth 0.98 (the coarse levels decide the local contrast at MEF-SSIM's 3rd scale)."""
-    return max(1, int(math.floor(math.log2(max(min(h, w), 2)))))
+fuse_chroma = blend.fuse_chroma
+pyramid_levels = blend.pyramid_levels
 
 
 def _binomial(t: Any) -> Any:
@@ -89,11 +63,11 @@ def _blur(t: Any, k: Any) -> Any:
     """Separable 5-tap binomial blur with reflect-101 borders (as cv2.pyrDown). t: (N,1,H,W)."""
     import torch.nn.functional as F
 
-    if t.shape[-1] > 2:
-        t = F.conv2d(F.pad(t, (2, 2, 0, 0), mode="reflect"), k.view(1, 1, 1, 5))
-    if t.shape[-2] > 2:
-        t = F.conv2d(F.pad(t, (0, 0, 2, 2), mode="reflect"), k.view(1, 1, 5, 1))
-    return t
+    def mode(n: int) -> str:  # reflect-101 of 2 samples is periodic, of 1 sample constant
+        return "reflect" if n > 2 else ("circular" if n == 2 else "replicate")
+
+    t = F.conv2d(F.pad(t, (2, 2, 0, 0), mode=mode(t.shape[-1])), k.view(1, 1, 1, 5))
+    return F.conv2d(F.pad(t, (0, 0, 2, 2), mode=mode(t.shape[-2])), k.view(1, 1, 5, 1))
 
 
 def _down(t: Any, k: Any) -> Any:
@@ -101,13 +75,13 @@ def _down(t: Any, k: Any) -> Any:
 
 
 def _up(t: Any, size: tuple[int, int], k: Any) -> Any:
-    """Zero-insertion upsampling to ``size`` then blur x4 (as cv2.pyrUp)."""
+    """Zero-insertion upsampling, blur x4, crop to ``size`` (equals cv2.pyrUp, odd sizes too)."""
     import torch
 
     n, c, h, w = t.shape
     z = torch.zeros((n, c, 2 * h, 2 * w), dtype=t.dtype, device=t.device)
     z[..., ::2, ::2] = t
-    return _blur(z[..., : size[0], : size[1]], k) * 4.0
+    return _blur(z, k)[..., : size[0], : size[1]] * 4.0
 
 
 def pyramid_blend(ys: Any, weights: Any, levels: int | None = None) -> Any:
@@ -218,7 +192,7 @@ def choose_pair(n: int, pair: str) -> tuple[int, int]:
 
 
 def fuse_pair(
-    frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = 512,
+    frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
     ctx: TaskContext | None = None,
 ) -> np.ndarray:
     """Fuse display-referred float32 HxWx3 [0, 1] frames -> float32 HxWx3 [0, 1].
@@ -232,26 +206,20 @@ def fuse_pair(
     h, w = frames[0].shape[:2]
     if min(h, w) < 16:
         raise InputError(f"frames of {w}x{h} pixels are too small for deepfuse (16 px minimum)")
-    ycc = [rgb_to_ycbcr(np.asarray(f, np.float32)) for f in frames]
+    ys, chroma = blend.split_luma_chroma([np.asarray(f, np.float32) for f in frames])
     ctx.report(0.1, "deepfuse: colour conversion")
     scale = min(1.0 / model.down, proxy / max(h, w))
     ph, pw = max(8, round(h * scale)), max(8, round(w * scale))
-    small = np.stack([cv2.resize(c[0], (pw, ph), interpolation=cv2.INTER_AREA) for c in ycc])
+    small = np.stack([cv2.resize(y, (pw, ph), interpolation=cv2.INTER_AREA) for y in ys])
     with torch.inference_mode():
         wts = model(torch.from_numpy(small)[None].to(device))[0].float().cpu().numpy()
-    ctx.report(0.4, "deepfuse: weight maps")
-    full_w = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in wts])
-    full_w /= full_w.sum(0, keepdims=True)  # bilinear keeps the sum, rounding aside
+    ctx.report(0.3, "deepfuse: weight maps")
+    full_w = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in wts]
     ctx.check()
-    with torch.inference_mode():
-        ys = torch.from_numpy(np.stack([c[0] for c in ycc]))[None].to(device)
-        y = pyramid_blend(ys, torch.from_numpy(full_w)[None].to(device))
-        y = y[0, 0].clamp_(0.0, 1.0).float().cpu().numpy()
-    del full_w
+    y = blend.pyramid_blend(ys, full_w)
+    del full_w, ys
     ctx.report(0.8, "deepfuse: pyramid blend")
-    cb = fuse_chroma([c[1] for c in ycc])
-    cr = fuse_chroma([c[2] for c in ycc])
-    return ycbcr_to_rgb(y, cb, cr)
+    return blend.compose_rgb(y, chroma)
 
 
 def load_model(device: str = "cpu") -> tuple[Any, str]:
@@ -279,6 +247,6 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> Met
     model, digest = load_model(dev)
     ctx.report(0.05, "deepfuse: model loaded")
     out = fuse_pair([stack.frames[i], stack.frames[j]], model, device=dev,
-                    proxy=int(params.get("proxy", 512)), ctx=ctx)
+                    proxy=int(params.get("proxy", DEFAULT_PROXY)), ctx=ctx)
     return MethodOutput(image=out, weights_sha256=digest, device=dev,
                         notes={"pair": [i, j], "arch": ARCH})

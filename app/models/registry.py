@@ -157,7 +157,7 @@ METHODS: tuple[MethodSpec, ...] = (
         params=(
             ParamSpec("pair", str, "extremes", "which two frames to fuse: 'extremes' (darkest "
                       "and brightest) or 0-based indices in dark-to-bright order, e.g. '0,2'"),
-            ParamSpec("proxy", int, 512, "long side in px (at most) at which the network "
+            ParamSpec("proxy", int, 256, "long side in px (at most) at which the network "
                       "predicts weights; blending stays at full resolution", 64, 2048),
         ),
         min_exposures=2,

@@ -75,6 +75,19 @@ def test_pyramid_blend_identities():
     assert D.pyramid_levels(256, 300) == 8 and D.pyramid_levels(3000, 4000) == 11
 
 
+def test_opencv_blend_equals_the_torch_blend_used_in_training():
+    from app.models import deepfuse_blend
+
+    rng = np.random.default_rng(2)
+    for h, w in ((37, 53), (64, 96), (21, 18)):
+        ys = rng.random((2, h, w), dtype=np.float32)
+        wt = rng.random((2, h, w), dtype=np.float32)
+        wt /= wt.sum(0)
+        ref = D.pyramid_blend(torch.from_numpy(ys)[None], torch.from_numpy(wt)[None])[0, 0]
+        got = deepfuse_blend.pyramid_blend(list(ys), list(wt))
+        np.testing.assert_allclose(got, ref.numpy(), atol=1e-5)
+
+
 def test_model_shapes_weights_are_convex_and_order_symmetric():
     model = D.build_model().eval()
     ys = torch.rand(2, 2, 32, 40)
