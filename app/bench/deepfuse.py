@@ -185,8 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write all numbers (per scene) here")
     ap.add_argument("--untrained", action="store_true",
                     help="ablation: the network at initialisation (the well-exposedness prior only)")
+    ap.add_argument("--weights-dir", type=Path, help="load the weights manifest from here")
     args = ap.parse_args(argv)
     import torch
+
+    if args.weights_dir:
+        from app.models import weights
+
+        weights.WEIGHTS_DIR = args.weights_dir.resolve()
 
     from app.models.deepfuse import build_model, load_model
 

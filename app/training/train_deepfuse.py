@@ -26,6 +26,17 @@ from app.training.losses import mef_ssim_loss
 REPO = Path(__file__).resolve().parents[2]
 
 
+@torch.no_grad()
+def prior_mean(model: torch.nn.Module, ys: torch.Tensor) -> torch.Tensor:
+    """Mean fused luma per crop (B,) of the untrained network: the well-exposedness blend."""
+    import torch.nn.functional as F
+
+    small = F.avg_pool2d(ys, model.down)
+    w = torch.softmax(-((small - 0.5) ** 2) / (2 * model.prior_sigma**2), dim=1)
+    w = F.interpolate(w, size=ys.shape[-2:], mode="bilinear", align_corners=False)
+    return deepfuse.pyramid_blend(ys, w).clamp(0.0, 1.0).mean((1, 2, 3))
+
+
 def train(
     cfg: dict, *, steps: int | None = None, max_minutes: float | None = None,
     log_path: Path | None = None, stacks: list | None = None, verbose: bool = True,
@@ -52,6 +63,7 @@ def train(
     lr0, lr1 = float(tr["lr"]), float(tr.get("lr_final", tr["lr"]))
     opt = torch.optim.Adam(model.parameters(), lr=lr0)
     batch, log_every = int(tr.get("batch", 6)), int(tr.get("log_every", 10))
+    lum_weight = float(tr.get("lum_weight", 0.0))
     rows: list[tuple] = []
     t0 = time.perf_counter()
     done, avg = 0, None
@@ -67,7 +79,10 @@ def train(
             for g in opt.param_groups:
                 g["lr"] = lr
             ys = torch.from_numpy(sampler.batch(batch))
-            loss = mef_ssim_loss(ys, deepfuse.fuse_y_train(model, ys))
+            fused = deepfuse.fuse_y_train(model, ys)
+            loss = mef_ssim_loss(ys, fused)
+            if lum_weight > 0:  # keep each crop's mean brightness near the prior's blend
+                loss = loss + lum_weight * ((fused.mean((1, 2, 3)) - prior_mean(model, ys)) ** 2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

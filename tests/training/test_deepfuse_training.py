@@ -177,3 +177,15 @@ def test_train_and_export_end_to_end_on_synthetic_stacks(tmp_path, monkeypatch):
     loaded, _ = D.load_model("cpu")
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v)
+
+
+def test_brightness_anchor_is_the_untrained_blend():
+    """The optional luminance term compares with the untrained net (the well-exposedness prior)."""
+    torch.manual_seed(0)
+    model = D.build_model().eval()
+    rad = synthetic.radiance_field(64, 64)
+    ys = torch.from_numpy(np.stack([D.rgb_to_ycbcr(f)[0] for f in synthetic.photograph(
+        rad, (synthetic.TIMES[0], synthetic.TIMES[-1]))]))[None]
+    with torch.no_grad():
+        fused = D.fuse_y_train(model, ys)
+    torch.testing.assert_close(train_deepfuse.prior_mean(model, ys), fused.mean((1, 2, 3)))
