@@ -37,6 +37,7 @@ from app.core.progress import TaskContext
 
 _EPS = 1e-12  # as the paper / OpenCV: keeps all-zero-weight pixels defined (uniform blend)
 STRIP_ROWS = 48  # full-resolution rows per strip (even); ~2.3 MB per RGB float strip at 4000 px
+BLEND_ROWS = 32  # rows per strip of the final blend (its halo is only 2 half-size rows each side)
 _HALO = 4  # extra full-res rows each side so a strip's pyrDown / Laplacian equal the full image's
 
 
@@ -128,8 +129,8 @@ def pyramid_levels(h: int, w: int) -> int:
     return max(int(math.log(min(h, w)) / math.log(2.0)), 1)
 
 
-def _strips(h: int) -> list[tuple[int, int]]:
-    return [(a, min(a + STRIP_ROWS, h)) for a in range(0, h, STRIP_ROWS)]
+def _strips(h: int, rows: int) -> list[tuple[int, int]]:
+    return [(a, min(a + rows, h)) for a in range(0, h, rows)]
 
 
 def _pyrup_rows(low: np.ndarray, a: int, b: int, full_h: int, full_w: int) -> np.ndarray:
@@ -144,10 +145,17 @@ def _pyrup_rows(low: np.ndarray, a: int, b: int, full_h: int, full_w: int) -> np
 
 
 def _run_strips(
-    fn: Callable[[int, int], None], h: int, ctx: TaskContext, start: float, end: float, msg: str
+    fn: Callable[[int, int], None],
+    h: int,
+    ctx: TaskContext,
+    start: float,
+    end: float,
+    msg: str,
+    rows: int,
 ) -> None:
-    """Run ``fn(a, b)`` over all strips on a thread pool; progress and cancel between strips."""
-    strips = _strips(h)
+    """Run ``fn(a, b)`` over strips of ``rows`` rows on a thread pool; progress and cancel
+    between strips."""
+    strips = _strips(h, rows)
     workers = max(1, min(os.cpu_count() or 1, 8))
 
     def task(ab: tuple[int, int]) -> None:
@@ -202,23 +210,26 @@ def fuse_mertens(
         # full-res rows [s, e) feed the pyrDown of half rows [a/2, b/2); weights need 1 more row
         s, e = max(a - _HALO, 0), min(b + _HALO, h)
         ws, we = max(s - 1, 0), min(e + 1, h)
-        ws_list = []
+        ja, jb = a // 2, (b + 1) // 2
+        off = s // 2  # s is even: a is a multiple of the (even) strip height
+        w_list = []
         total = None
         for k in range(n):
             img = _to_float01(frames[k][ws:we])
             wk = weight_map(img, **params)[s - ws : e - ws]
+            # the half-size frame needs no weights: take it now and let this strip's float copy
+            # go, so the working set stays one frame + N weight strips (cache-sized) for any N
+            half_img[k][ja:jb] = cv2.pyrDown(img[s - ws : e - ws])[ja - off : jb - off]
+            del img
             total = wk.copy() if total is None else cv2.add(total, wk, dst=total)
-            ws_list.append((img[s - ws : e - ws], wk))
+            w_list.append(wk)
         inv = cv2.divide(1.0, total)
-        ja, jb = a // 2, (b + 1) // 2
-        off = s // 2  # s is even: a is a multiple of the (even) strip height
-        for k, (img, wk) in enumerate(ws_list):
+        for k, wk in enumerate(w_list):
             cv2.multiply(wk, inv, dst=wk)
             weights[k][a:b] = wk[a - s : b - s]
             half_w[k][ja:jb] = cv2.pyrDown(wk)[ja - off : jb - off]
-            half_img[k][ja:jb] = cv2.pyrDown(np.ascontiguousarray(img))[ja - off : jb - off]
 
-    _run_strips(pass1, h, ctx, 0.0, 0.45, "weights")
+    _run_strips(pass1, h, ctx, 0.0, 0.45, "weights", STRIP_ROWS)
 
     # Pass 2: blended Laplacian pyramid of levels 1..L (half size and below), frame by frame.
     pyr: list[np.ndarray] = []
@@ -259,6 +270,6 @@ def fuse_mertens(
             cv2.accumulateProduct(band, _times3(weights[k][a:b]), res)  # res += w * band
         np.clip(res, 0.0, 1.0, out=out[a:b])
 
-    _run_strips(pass3, h, ctx, 0.6, 1.0, "blending")
+    _run_strips(pass3, h, ctx, 0.6, 1.0, "blending", BLEND_ROWS)
     ctx.report(1.0, "fused")
     return out
