@@ -94,7 +94,7 @@ def estimate_homography(
     p_img, _ = _proxy(g_img, PROXY_LONG_SIDE)
     p_img_m = match_histogram(p_img, p_ref)
     valid = ((p_ref > 3) & (p_ref < 252) & (p_img > 3) & (p_img < 252)).astype(np.uint8)
-    if valid.mean() < 0.2:
+    if valid.mean() < 0.08:
         fail("too few pixels exposed in both frames")
         return None
     dx, dy = mtb_shift_grey(p_ref, p_img_m)
