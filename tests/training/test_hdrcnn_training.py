@@ -92,6 +92,13 @@ def test_draw_camera_stays_in_the_documented_ranges():
         assert 0.2 <= c.n <= 2.5 and 0 <= c.sigma <= 5 and 30 <= c.jpeg <= 100
 
 
+def test_colour_jitter_is_identity_at_zero_and_keeps_highlights():
+    h = np.random.default_rng(2).uniform(0.0, 20.0, (8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(data._colour_jitter(h, 0.0, 0.0), h, rtol=1e-4, atol=1e-4)
+    j = data._colour_jitter(h, 10.0, 0.1)
+    assert j.max() > 10.0 and not np.allclose(j, h)  # values above 1 survive the HSV round trip
+
+
 def test_sample_batch_shapes():
     rad = synthetic.radiance_field(96, 128)
     x, y = data.sample_batch([rad], 3, 64, np.random.default_rng(1))
