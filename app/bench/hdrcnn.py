@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
         entry = dict(weights.entry("hdrcnn"))
         metrics = {**entry.get("metrics", {}),
-                   "eval": f"{len(report['quality']['cases'])} renders of {', '.join(data.EVAL_EXRS)}",
+                   "eval": f"{len(report['quality']['cases'])} renders of "
+                           f"{', '.join(data.EVAL_EXRS)}",
                    **{k: v for k, v in m.items() if not k.endswith("maxdiff")}}
         if "speed" in report:
             metrics["seconds_12mp"] = report["speed"]["hdrcnn_s"]

@@ -7,8 +7,9 @@ Ground truth (linear radiance, float32 HxWx3 >= 0):
   for training, never for evaluation, because their projection is unlike a photograph);
 * hdrps-ds8 (35 brackets) and deepfuse-iccv17 (46 brackets): merged to radiance by our own core
   (``app.core.io.load_stack`` + ``ensure_exposures`` for the unknown relative exposures, then
-  ``app.core.merge.merge_debevec``). Where the core merge is not importable, OpenCV's Debevec
-  calibration/merge on exposures estimated here is used; the cache index records which one.
+  ``app.core.merge.merge_debevec``).
+
+With the shared data of this project that gives 92 images (11 EXR + 81 merged brackets).
 
 The cache (``runs/hdrcnn_cache/``, git-ignored) holds one float16 .npy per image, long side at
 most ``max_side`` px, plus ``index.json``.
@@ -29,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.core.errors import InputError, LumafuseError
+from app.core.errors import LumafuseError
 
 EVAL_EXRS = ("Bonita", "CandleGlass", "Desk", "GoldenGate", "Tree")
 """openexr-images scenes held out for the benchmark (never trained on)."""
@@ -40,63 +41,22 @@ EXR_SET = "openexr-images"
 
 # ----------------------------------------------------------------------------- gathering
 def _read_exr(path: Path) -> np.ndarray:
-    try:
-        from app.core.io import read_exr
-    except ImportError:  # the io package re-exports it once complete
-        from app.core.io.exr import read_exr
+    from app.core.io import read_exr
+
     return read_exr(path)[0]
 
 
-def _estimate_exposures(frames: list[np.ndarray]) -> list[float]:
-    """Relative exposures of display frames (dark to bright) from pixels well exposed in both
-    neighbours, after an approximate gamma-2.2 linearisation (fallback only)."""
-    exps = [1.0]
-    for a, b in zip(frames[:-1], frames[1:]):
-        ok = (a > 0.1) & (a < 0.9) & (b > 0.1) & (b < 0.9)
-        if ok.sum() < 100:
-            ratio = 2.0
-        else:
-            ratio = float(np.median(b[ok] ** 2.2 / np.maximum(a[ok] ** 2.2, 1e-6)))
-            ratio = min(max(ratio, 1.01), 64.0)
-        exps.append(exps[-1] * ratio)
-    return exps
+MERGE = "app.core.merge.merge_debevec"
 
 
-CORE_MERGE = "app.core.merge.merge_debevec"
-FALLBACK_MERGE = "opencv-debevec (estimated exposures)"
+def _merge_bracket(paths: list[Path]) -> np.ndarray:
+    """Radiance of one bracket by our core (exposures estimated from the pixels when EXIF has
+    none); linear float32, 1.0 = saturation of the reference frame."""
+    from app.core.io import ensure_exposures, load_stack
+    from app.core.merge import merge_debevec
 
-
-def core_merge_available() -> bool:
-    try:
-        from app.core.io import ensure_exposures, load_stack  # noqa: F401
-        from app.core.merge import merge_debevec  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _merge_bracket(paths: list[Path]) -> tuple[np.ndarray, str]:
-    """Radiance of one bracket (1.0 ~ saturation of the reference frame) and the merger used."""
-    if core_merge_available():
-        from app.core.io import ensure_exposures, load_stack
-        from app.core.merge import merge_debevec
-
-        try:
-            stack = ensure_exposures(load_stack([str(p) for p in paths]))
-            return np.asarray(merge_debevec(stack), np.float32), CORE_MERGE
-        except LumafuseError:
-            pass  # e.g. frames the core refuses; the OpenCV path below still gives a radiance map
-    frames8 = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths]
-    if any(f is None for f in frames8):
-        raise InputError(f"{paths[0].parent}: a bracket frame is unreadable")
-    frames8.sort(key=lambda f: float(f.mean()))
-    exps = _estimate_exposures([f.astype(np.float32) / 255.0 for f in frames8])
-    times = np.asarray(exps, np.float32) / exps[len(exps) // 2]
-    resp = cv2.createCalibrateDebevec(samples=70).process(frames8, times)
-    rad = cv2.createMergeDebevec().process(frames8, times, resp)
-    rad = cv2.cvtColor(rad, cv2.COLOR_BGR2RGB)
-    rad = np.nan_to_num(rad, nan=0.0, posinf=0.0).clip(0, None)
-    return rad.astype(np.float32), FALLBACK_MERGE
+    stack = ensure_exposures(load_stack([str(p) for p in paths]))
+    return np.asarray(merge_debevec(stack), np.float32)
 
 
 def _resize_long(img: np.ndarray, max_side: int) -> np.ndarray:
@@ -114,10 +74,10 @@ def list_sources(data_root: Path) -> list[tuple[str, str, list[Path]]]:
         if d.is_dir() and d.name not in EVAL_EXRS:
             out.append((f"{EXR_SET}/{d.name}", "exr", sorted(d.glob("*.exr"))))
     for s in BRACKET_SETS:
-        for d in sorted((data_root / s).iterdir()):
+        for d in sorted(p for p in (data_root / s).iterdir() if p.is_dir()):
             files = sorted(p for p in d.iterdir()
                            if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
-            if d.is_dir() and len(files) >= 2:
+            if len(files) >= 2:
                 out.append((f"{s}/{d.name}", "bracket", files))
     return out
 
@@ -128,17 +88,18 @@ def build_cache(data_root: Path, cache_dir: Path, max_side: int = 640, log=print
     index_path = cache_dir / "index.json"
     if index_path.is_file():
         index = json.loads(index_path.read_text())
-        stale = core_merge_available() and any(e["merge"] == FALLBACK_MERGE for e in index["images"])
-        if index.get("max_side") == max_side and not stale and all(
+        if index.get("max_side") == max_side and all(
             (cache_dir / e["file"]).is_file() for e in index["images"]
         ):
             return index["images"]
     entries = []
     for i, (name, kind, files) in enumerate(list_sources(data_root)):
-        if kind == "exr":
-            rad, how = _read_exr(files[0]), "exr"
-        else:
-            rad, how = _merge_bracket(files)
+        how = "exr" if kind == "exr" else MERGE
+        try:
+            rad = _read_exr(files[0]) if kind == "exr" else _merge_bracket(files)
+        except LumafuseError as exc:  # e.g. a bracket the core refuses: skip it, say why
+            log(f"skip {name}: {exc}")
+            continue
         rad = _resize_long(rad, max_side)
         if not np.isfinite(rad).all() or rad.max() <= 0:
             log(f"skip {name}: merge gave no valid radiance")

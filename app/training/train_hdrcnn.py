@@ -52,7 +52,8 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
     cache = REPO / dc["cache"]
     entries = data.build_cache(root, cache, int(dc["max_side"]), log=log)
     images = data.load_cache(cache, entries)
-    log(f"{len(images)} ground-truth HDR images ({', '.join(sorted({e['merge'] for e in entries}))})")
+    how = ", ".join(sorted({e["merge"] for e in entries}))
+    log(f"{len(images)} ground-truth HDR images ({how})")
 
     vrng = np.random.default_rng(int(tc["val_seed"]))
     val_x, val_y = data.sample_batch(images, int(tc["val_crops"]), int(dc["crop"]), vrng)
@@ -99,7 +100,8 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
         if step % int(tc["log_every"]) == 0 or last:
             val = f"{validate():.6f}" if (step % int(tc["val_every"]) == 0 or last) else ""
             lr = opt.param_groups[0]["lr"]
-            rows.append((step, f"{run_loss / n_run:.6f}", val, f"{lr:.3g}", f"{time.time() - t0:.0f}"))
+            secs = f"{time.time() - t0:.0f}"
+            rows.append((step, f"{run_loss / n_run:.6f}", val, f"{lr:.3g}", secs))
             log(f"step {step} train {run_loss / n_run:.5f} val {val or '-'} lr {lr:.2e} "
                 f"{time.time() - t0:.0f}s")
             run_loss, n_run = 0.0, 0

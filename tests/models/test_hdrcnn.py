@@ -186,7 +186,8 @@ def test_golden_output_of_the_shipped_weights(tmp_path):
     np.testing.assert_allclose(back, result.image, rtol=1e-3, atol=1e-6)
 
 
-if __name__ == "__main__":  # regenerate the golden file after retraining: python -m tests.models.test_hdrcnn
+# Regenerate the golden file after retraining: python -m tests.models.test_hdrcnn
+if __name__ == "__main__":
     res = run(_stack([golden_input()]), "hdrcnn", device="cpu")
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(GOLDEN, output=res.image, sha256=np.array(res.provenance.weights_sha256))
