@@ -38,25 +38,45 @@ def hat(level: np.ndarray) -> np.ndarray:
     return np.maximum(out, 0.0, out=out)
 
 
+_SUB = 4  # table steps per 8-bit code: 8-bit values hit table entries exactly
+
+
 def _apply_curve(frame: np.ndarray, inv_response: np.ndarray) -> np.ndarray:
-    """Display [0, 1] frame -> linear exposure through the (256,3) table (interpolated per channel:
-    exact for 8-bit codes, smooth for 16-bit data)."""
-    x = np.clip(frame, 0.0, 1.0) * 255.0
+    """Display [0, 1] frame -> linear exposure through the (256,3) table, per channel.
+
+    A lookup in the table resampled at quarter codes (exact for 8-bit data, within 1/8 code for
+    16-bit data): a gather is ~10x faster than np.interp on a 12 MP frame.
+    """
+    n = 255 * _SUB
+    fine = np.linspace(0.0, 255.0, n + 1)
+    idx = np.empty(frame.shape, np.int16)
+    np.rint(np.clip(frame, 0.0, 1.0) * np.float32(n), out=idx, casting="unsafe")
     out = np.empty(frame.shape, np.float32)
-    codes = np.arange(256, dtype=np.float32)
     for c in range(3):
-        out[..., c] = np.interp(x[..., c], codes, inv_response[:, c])
+        table = np.interp(fine, np.arange(256), inv_response[:, c]).astype(np.float32)
+        out[..., c] = np.take(table, idx[..., c])
     return out
 
 
 def _forward_curve(exposure: np.ndarray, inv_response: np.ndarray) -> np.ndarray:
-    """Linear exposure -> display [0, 1], the inverse of :func:`_apply_curve` (per channel)."""
+    """Linear exposure -> display [0, 1], the inverse of :func:`_apply_curve` (per channel).
+
+    Looked up in a 4096-step table over log2 exposure between codes 1 and 255 (below: ~black,
+    above: 1.0): used only to predict frames for the ghost test, where 1/4096 of the range of
+    log exposure is far finer than the tolerance, and ~10x faster than np.interp at 12 MP.
+    """
     out = np.empty(exposure.shape, np.float32)
-    codes = np.arange(256, dtype=np.float32) / 255.0
+    codes = np.arange(256, dtype=np.float64) / 255.0
+    steps = 4095
     for c in range(3):
-        g = inv_response[:, c].astype(np.float64)
-        g = g + np.arange(256) * 1e-9  # strictly increasing for interp
-        out[..., c] = np.interp(exposure[..., c], g, codes)
+        g = inv_response[:, c].astype(np.float64) + np.arange(256) * 1e-9  # strictly increasing
+        lo, hi = np.log2(max(g[1], 1e-12)), np.log2(max(g[255], g[1] * 1.0001))
+        table = np.interp(np.exp2(np.linspace(lo, hi, steps + 1)), g, codes).astype(np.float32)
+        x = np.log2(np.maximum(exposure[..., c], np.float32(1e-12)))
+        x -= np.float32(lo)
+        x *= np.float32(steps / (hi - lo))
+        idx = np.clip(np.rint(x), 0, steps).astype(np.int16)
+        out[..., c] = np.take(table, idx)
     return out
 
 

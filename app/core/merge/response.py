@@ -20,6 +20,7 @@ import numpy as np
 from app.core.errors import InputError
 
 ROBERTSON_PROXY_PIXELS = 100_000
+DEBEVEC_PROXY_PIXELS = 500_000  # samples are picked on a strided proxy of this size
 ROBERTSON_ITERATIONS = 30
 
 
@@ -68,31 +69,33 @@ def _finish(g: np.ndarray) -> np.ndarray:
 
 def sample_locations(ref_codes: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
     """Flat indices of ``samples`` pixels whose grey levels in ``ref_codes`` span 0..255, in
-    smooth areas (local 5x5 variance below the frame's median).
+    smooth areas (local 5x5 variance at most the frame's median): one random pixel per grey-level
+    bin, topped up with random smooth pixels where the frame has no pixel of a bin.
 
     ref_codes: uint8 HxWx3 codes of one frame.
     """
     grey = cv2.cvtColor(ref_codes, cv2.COLOR_RGB2GRAY)
+    g32 = grey.astype(np.float32)
     # local variation: a sample on an edge would mix radiances under misalignment / blur
-    blur = cv2.blur(grey.astype(np.float32), (5, 5))
-    var = cv2.blur(grey.astype(np.float32) ** 2, (5, 5)) - blur * blur
-    flat_grey = grey.ravel()
-    smooth = var.ravel() <= np.percentile(var, 50)
+    mean = cv2.blur(g32, (5, 5))
+    var = (cv2.blur(g32 * g32, (5, 5)) - mean * mean).ravel()
+    smooth = np.flatnonzero(var <= np.median(var))
     rng = np.random.default_rng(seed)
-    edges = np.linspace(0, 256, samples + 1)
-    picks = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        idx = np.flatnonzero((flat_grey >= lo) & (flat_grey < hi) & smooth)
-        if idx.size == 0:
-            idx = np.flatnonzero((flat_grey >= lo) & (flat_grey < hi))
-        if idx.size:
-            picks.append(int(idx[rng.integers(idx.size)]))
-    # grey levels the frame does not have: top up with random smooth pixels
-    if len(picks) < samples:
-        pool = np.flatnonzero(smooth)
-        extra = rng.choice(pool, size=min(samples - len(picks), pool.size), replace=False)
-        picks.extend(int(i) for i in extra)
-    return np.unique(np.asarray(picks, np.int64))
+    smooth = smooth[rng.permutation(smooth.size)]  # random order: first hit per bin is random
+    bins = (grey.ravel()[smooth].astype(np.int64) * samples) // 256
+    _, first = np.unique(bins, return_index=True)
+    picks = smooth[first]
+    if picks.size < samples:
+        rest = np.setdiff1d(smooth[: 4 * samples], picks)[: samples - picks.size]
+        picks = np.concatenate([picks, rest])
+    return np.unique(picks)
+
+
+def _proxy(frame: np.ndarray, pixels: int) -> np.ndarray:
+    """Strided subsample of about ``pixels`` pixels (no resampling: codes stay real codes)."""
+    h, w = frame.shape[:2]
+    step = max(1, int(np.sqrt(h * w / pixels)))
+    return frame[::step, ::step]
 
 
 def debevec_response(
@@ -110,7 +113,7 @@ def debevec_response(
     Returns the inverse response (256, 3) float32 (see module doc).
     """
     _check(frames, exposures)
-    codes = [to_codes(f) for f in frames]
+    codes = [to_codes(_proxy(f, DEBEVEC_PROXY_PIXELS)) for f in frames]
     # locations spread over the grey range of *every* frame: the reference alone gives few
     # samples where the darkest frame is bright, and the top of the curve is then guessed
     loc = np.unique(np.concatenate([sample_locations(c, samples, seed=j) for j, c in enumerate(codes)]))
@@ -162,9 +165,8 @@ def robertson_response(
     Returns the inverse response (256, 3) float32 (see module doc).
     """
     _check(frames, exposures)
-    h, w = frames[0].shape[:2]
-    step = max(1, int(np.sqrt(h * w / ROBERTSON_PROXY_PIXELS)))
-    codes = np.stack([to_codes(f[::step, ::step]) for f in frames]).reshape(len(frames), -1, 3)
+    codes = np.stack([to_codes(_proxy(f, ROBERTSON_PROXY_PIXELS)) for f in frames])
+    codes = codes.reshape(len(frames), -1, 3)
     t = np.asarray(exposures, np.float64)[:, None]
     wz = _robertson_weights()
     g = np.zeros((256, 3))

@@ -112,13 +112,13 @@ def _ghost_bracket(scene):
 def test_deghost_removes_moving_object(scene):
     rad, frames, times, (ys, xs) = _ghost_bracket(scene)
     g = recover_response(scene[1], times)  # response from the clean bracket: test the merge only
+    truth = merge_with_response(scene[1], times, g)  # what the scene merges to without the object
     plain = merge_with_response(frames, times, g)
     clean = merge_with_response(frames, times, g, deghost=True)
-    truth = rad[ys, xs] * times[2]
-    plain_err = np.median(np.abs(plain[ys, xs] / truth - 1))
-    clean_err = np.median(np.abs(clean[ys, xs] / truth - 1))
+    plain_err = np.median(np.abs(plain[ys, xs] / truth[ys, xs] - 1))
+    clean_err = np.median(np.abs(clean[ys, xs] / truth[ys, xs] - 1))
     assert plain_err > 0.3, "the plain merge should show the ghost"
-    assert clean_err < 0.05, f"deghosted error {clean_err:.3f}"
+    assert clean_err < 0.02, f"deghosted error {clean_err:.3f}"
     # away from the object, deghosting changes nothing much
     far = (slice(100, 140), slice(10, 50))
     np.testing.assert_allclose(clean[far], plain[far], rtol=0.02)
@@ -127,8 +127,12 @@ def test_deghost_removes_moving_object(scene):
 def test_deghost_end_to_end_with_recovery(scene):
     rad, frames, times, (ys, xs) = _ghost_bracket(scene)
     out = merge_debevec(ExposureStack(tuple(frames), exposures=times), deghost=True)
-    truth = rad[ys, xs] * times[2]
-    assert np.median(np.abs(out[ys, xs] / truth - 1)) < 0.1
+    plain = merge_debevec(ExposureStack(tuple(frames), exposures=times))
+    # up to the global scale (response pinned at sRGB mid-grey), fitted away from the object
+    far = (slice(100, 140), slice(10, 50))
+    scale = np.median(out[far] / rad[far])
+    assert np.median(np.abs(out[ys, xs] / (rad[ys, xs] * scale) - 1)) < 0.05
+    assert np.median(np.abs(plain[ys, xs] / (rad[ys, xs] * scale) - 1)) > 0.3
 
 
 def test_bad_input(scene):
