@@ -80,7 +80,7 @@ def train(
                 g["lr"] = lr
             ys = torch.from_numpy(sampler.batch(batch))
             fused = deepfuse.fuse_y_train(model, ys)
-            loss = mef_ssim_loss(ys, fused)
+            loss = ms_loss = mef_ssim_loss(ys, fused)
             if lum_weight > 0:  # keep each crop's mean brightness near the prior's blend
                 loss = loss + lum_weight * ((fused.mean((1, 2, 3)) - prior_mean(model, ys)) ** 2).mean()
             opt.zero_grad(set_to_none=True)
@@ -91,9 +91,10 @@ def train(
             avg = value if avg is None else 0.95 * avg + 0.05 * value
             if step % log_every == 0 or step == 1:
                 el = time.perf_counter() - t0
-                rows.append((step, value, 1 - value, lr, el))
+                ms = 1.0 - float(ms_loss.detach())  # the batch's MEF-SSIM without the anchor term
+                rows.append((step, value, ms, lr, el))
                 if log:
-                    log.write(f"{step},{value:.6f},{1 - value:.6f},{lr:.3e},{el:.1f}\n")
+                    log.write(f"{step},{value:.6f},{ms:.6f},{lr:.3e},{el:.1f}\n")
                     log.flush()
                 if verbose:
                     print(f"step {step}/{n_steps} loss {value:.4f} (ema {avg:.4f}) lr {lr:.2e} "
