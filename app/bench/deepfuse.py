@@ -5,7 +5,7 @@
 Quality: for every eval pair (MEFB: the 92 benchmark pairs of manifest ``mefb_benchmark``;
 waterloo-mef and mef-extra: darkest + brightest of each stack) the reference MEF-SSIM
 (app.core.metrics.mef_ssim; inputs as stored 8-bit, outputs rounded to 8 bit as when saved) of
-deepfuse (shipped weights), our mertens (app.core.merge.fuse_mertens on the same two frames),
+deepfuse (shipped weights), our mertens (app.core.merge.fuse_mertens with the registry defaults, on the same two frames),
 OpenCV MergeMertens (8-bit inputs, output clipped to [0, 1]) and "keep the better input"; per set
 the mean and the worst scene, plus the mean grey level (0-255) of deepfuse and mertens.
 Speed: a real pair upscaled to 4000x3000 (12 MP); wall time (best of 2) and peak extra memory
@@ -27,10 +27,13 @@ import numpy as np
 
 from app.core.merge import fuse_mertens
 from app.core.metrics import mef_ssim
+from app.models.registry import get_method
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 SETS = ("mefb", "waterloo-mef", "mef-extra")
+
+MERTENS_DEFAULTS = get_method("mertens").defaults()  # the product's Mertens, as users get it
 
 
 def eval_pairs(data: Path, sets=SETS) -> list[tuple[str, str, Path, Path]]:
@@ -79,7 +82,7 @@ def quality(pairs, model, device: str, proxy: int) -> dict:
         a8, b8 = read_rgb8(pa), read_rgb8(pb)
         fa, fb = a8.astype(np.float32) / 255.0, b8.astype(np.float32) / 255.0
         df = to8(fuse_pair([fa, fb], model, device=device, proxy=proxy))
-        me = to8(fuse_mertens([fa, fb]))
+        me = to8(fuse_mertens([fa, fb], **MERTENS_DEFAULTS))
         cvm = to8(opencv_mertens(a8, b8))
         better = max(mef_ssim([a8, b8], a8), mef_ssim([a8, b8], b8))
         rows.append({
@@ -131,7 +134,8 @@ if sys.argv[1] == 'deepfuse':
     fn = lambda: fuse_pair([a, b], model, device='cpu')
 else:
     from app.core.merge import fuse_mertens
-    fn = lambda: fuse_mertens([a, b])
+    from app.models.registry import get_method
+    fn = lambda: fuse_mertens([a, b], **get_method('mertens').defaults())
 fn()  # warm-up (lazy imports, thread pools)
 times = []
 for _ in range(2):

@@ -37,10 +37,10 @@ def run_mertens(
     """Mertens exposure fusion -> display-referred float32 [0, 1]."""
     image = fuse_mertens(
         _display_frames(stack),
-        contrast=float(params.get("contrast", 1.0)),
-        saturation=float(params.get("saturation", 1.0)),
-        exposedness=float(params.get("exposedness", 1.0)),
-        sigma=float(params.get("sigma", 0.2)),
+        contrast=float(params["contrast"]),
+        saturation=float(params["saturation"]),
+        exposedness=float(params["exposedness"]),
+        sigma=float(params["sigma"]),
         ctx=ctx,
     )
     return MethodOutput(image=image, device="cpu")

@@ -76,7 +76,12 @@ class MethodSpec:
 _MERTENS_PARAMS = (
     ParamSpec("contrast", float, 1.0, "weight exponent of local contrast", 0.0, 4.0),
     ParamSpec("saturation", float, 1.0, "weight exponent of colour saturation", 0.0, 4.0),
-    ParamSpec("exposedness", float, 1.0, "weight exponent of well-exposedness", 0.0, 4.0),
+    ParamSpec(
+        "exposedness", float, 0.5,
+        "weight exponent of well-exposedness (paper: 1; 0.5 scored best on the training "
+        "scenes, both as extreme pairs and as full stacks)",
+        0.0, 4.0,
+    ),
     ParamSpec("sigma", float, 0.2, "width of the well-exposedness Gaussian", 0.01, 1.0),
 )
 
