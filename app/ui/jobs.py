@@ -216,11 +216,16 @@ class JobRunner(QObject):
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Cancel every job and wait for the pools (on quit). True when all threads finished."""
         self.cancel_all()
-        ok = True
         for pool in self._pools.values():
             pool.clear()  # drop queued runnables that never started
-            ok = pool.waitForDone(timeout_ms) and ok
-        return ok
+        # Wait in Python, sleeping with the GIL released: a worker still running Python code
+        # needs the GIL to finish, and a C++-side wait that keeps holding it can deadlock.
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        while time.monotonic() < deadline and any(
+            pool.activeThreadCount() for pool in self._pools.values()
+        ):
+            time.sleep(0.01)
+        return all(pool.waitForDone(0) for pool in self._pools.values())
 
     # -- bridge handlers (GUI thread) --------------------------------------------------------
     def _on_bridge_started(self, job_id: int) -> None:
