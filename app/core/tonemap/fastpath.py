@@ -129,17 +129,16 @@ def render_factored(
     out = np.empty_like(img)
     expo = np.float32(_exponent(gamma))
     pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
-    if curve_factory is not None:
-        curve = curve_factory(prep.stats)
+    if curve_factory is None:
+        _render_constant(prep, out, gain, gamma)
+        return out
+    curve = curve_factory(prep.stats)
 
     def strip(a: int, b: int) -> None:
-        if curve_factory is None:
-            factor = np.full((b - a, img.shape[1]), np.float32(gain) * pre, np.float32)
-        else:
-            # Curves give L_out >= 0 for L >= 0 and clamp at their white; the channel clip
-            # below bounds the result, so L_out needs no clip of its own.
-            factor = curve(prep.lum[a:b])
-            factor *= prep.inv_lum[a:b]  # pre * L_out / L
+        # Curves give L_out >= 0 for L >= 0 and clamp at their white; the channel clip
+        # below bounds the result, so L_out needs no clip of its own.
+        factor = curve(prep.lum[a:b])
+        factor *= prep.inv_lum[a:b]  # pre * L_out / L
         toe = np.flatnonzero(factor < prep.toe_factor[a:b]) if gamma == 0.0 else None
         ratio_toe = factor.reshape(-1)[toe] * np.float32(1.0 / pre) if toe is not None else None
         np.power(factor, expo, out=factor)
@@ -157,3 +156,24 @@ def render_factored(
 
     _run_rows(strip, img.shape[0])
     return out
+
+
+def _render_constant(prep: Prepared, out: np.ndarray, gain: float, gamma: float) -> None:
+    """Operator "none": the factor is the exposure gain for every pixel, so the power segment is
+    one multiply of ``powered`` by a scalar, out = (K g)^(1/2.4) C_s^(1/2.4) - 0.055, and the sRGB
+    toe (g C_s <= 0.0031308) is 12.92 g C_s. The toe is selected branch-free with a masked copy:
+    on dark HDR scenes it holds a large share of the pixels, where a gather/scatter is slow."""
+    pre = float(_SRGB_K) if gamma == 0.0 else 1.0
+    scale = np.float32((gain * pre) ** _exponent(gamma))
+
+    def strip(a: int, b: int) -> None:
+        dst = out[a:b]
+        np.multiply(prep.powered[a:b], scale, out=dst)
+        if gamma == 0.0:
+            dst -= np.float32(0.055)
+            colour = prep.colour[a:b]
+            lin = colour * np.float32(12.92 * gain)
+            np.copyto(dst, lin, where=colour <= np.float32(_SRGB_T / gain))
+        np.minimum(dst, 1.0, out=dst)
+
+    _run_rows(strip, out.shape[0])

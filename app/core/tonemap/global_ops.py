@@ -306,25 +306,68 @@ def ldr_strip(gain: float, saturation: float, gamma: float) -> Callable[[np.ndar
     if saturation != 1.0:
         return lambda src, dst: np.copyto(dst, exact(src))
 
-    # Inputs below this are in the decode toe or land in the encode toe after the gain.
-    toe_in = _SRGB_TD
     if gamma == 0.0:
-        t = _SRGB_T / gain
-        toe_in = max(toe_in, float(encode(np.float32([t]), 0.0)[0])) if t < 1.0 else np.inf
+        return _ldr_srgb_strip(gain, exact)
 
     def fn(src: np.ndarray, dst: np.ndarray) -> None:
-        toe = src < np.float32(toe_in)
+        toe = src < np.float32(_SRGB_TD)  # decode toe: recomputed exactly
         toe_vals = exact(src[toe])
-        if gamma == 0.0:
-            np.multiply(src, np.float32(gain ** (1 / 2.4)), out=dst)
-            dst += np.float32(gain ** (1 / 2.4) * 0.055 - 0.055)
-        else:
-            np.add(src, np.float32(0.055), out=dst)
-            dst *= np.float32(1 / 1.055)
-            np.power(dst, np.float32(2.4 / gamma), out=dst)
-            dst *= np.float32(gain ** (1 / gamma))
+        np.add(src, np.float32(0.055), out=dst)
+        dst *= np.float32(1 / 1.055)
+        np.power(dst, np.float32(2.4 / gamma), out=dst)
+        dst *= np.float32(gain ** (1 / gamma))
         np.fmax(dst, 0.0, out=dst)
         np.minimum(dst, 1.0, out=dst)
         dst[toe] = toe_vals
+
+    return fn
+
+
+def _ldr_srgb_strip(
+    gain: float, exact: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[np.ndarray, np.ndarray], None]:
+    """sRGB in, gain, sRGB out (saturation 1), without gathering the (often many) toe pixels.
+
+    Outside a narrow band of inputs the result is one of two lines in x:
+    A = g^(1/2.4) (x + 0.055) - 0.055 (both power segments) above the band and B = g x (both
+    toes) below it. For g > 1, A has the positive intercept and the smaller slope, so B < A below
+    the band and A < B above it: the result is min(A, B); for g < 1 it is max(A, B). The band
+    holds the inputs where one toe meets the other power segment (x in (0.04045 / g, 0.04045]
+    for g > 1, x in (0.04045, encode(0.0031308 / g)] for g < 1) plus the crossing of A and B
+    (near x = 0.0393 when g is near 1); only those pixels are recomputed exactly.
+    """
+    a = gain ** (1 / 2.4)
+    if gain > 1.0:
+        lo, hi = _SRGB_TD / gain, _SRGB_TD
+    elif gain < 1.0:
+        t = _SRGB_T / gain
+        lo, hi = _SRGB_TD, (1.055 * t ** (1 / 2.4) - 0.055 if t < 1.0 else np.inf)
+    else:
+        lo = hi = _SRGB_TD  # A == B: no band
+    if a != gain:  # gain 1 (or within rounding of it): A == B, nothing crosses
+        cross = 0.055 * (1.0 - a) / (a - gain)
+        lo, hi = min(lo, cross), max(hi, cross)
+    # Margins: float32 rounding near the edges; extra pixels in the band are merely exact.
+    lo32, hi32 = np.float32(lo * (1 - 1e-4)), np.float32(min(hi * (1 + 1e-4), 3.0e38))
+    pick = np.minimum if gain > 1.0 else np.maximum
+    g32, a32, off32 = np.float32(gain), np.float32(a), np.float32(a * 0.055 - 0.055)
+
+    def fn(src: np.ndarray, dst: np.ndarray) -> None:
+        line_b = src * g32
+        np.multiply(src, a32, out=dst)
+        dst += off32
+        pick(dst, line_b, out=dst)
+        np.fmax(dst, 0.0, out=dst)  # NaN -> 0 as in the exact path
+        np.minimum(dst, 1.0, out=dst)
+        if gain == 1.0:
+            return
+        if not (src.flags.c_contiguous and dst.flags.c_contiguous):  # flat views need these
+            band_mask = (src >= lo32) & (src <= hi32)
+            dst[band_mask] = exact(src[band_mask])
+            return
+        flat = src.reshape(-1)
+        band = np.flatnonzero((flat >= lo32) & (flat <= hi32))
+        if band.size:
+            dst.reshape(-1)[band] = exact(flat[band])
 
     return fn
