@@ -45,10 +45,9 @@ def test_hdr_none_matches_reference(ev, gamma, sat):
     rng = np.random.default_rng(12)
     img = (np.exp(rng.normal(-5.0, 3.0, (130, 70, 3))) * rng.random((130, 70, 1))).astype(np.float32)
     img[:3] = 0.0
-    if sat != 1.0 and ev > 3.0:
-        # Known limit of the prepared path (already before the branch-free toe): the float32
-        # saturated colour, times 2^9, is off by more than the tolerance near white.
-        pytest.skip("saturation with a +9 EV gain exceeds the float32 preparation's precision")
+    # Known limit of the prepared path: the float32 saturated colour, times 2^9, carries more
+    # rounding than 3e-6 near white; it must still stay within one 16-bit output step.
+    tol = 1.0 / 65535 if (sat != 1.0 and ev > 3.0) else 3e-6
     tone = ToneParams(exposure_ev=ev, gamma=gamma, saturation=sat, tmo="none")
     fast = render(img, ResultKind.HDR_LINEAR, tone)
-    assert np.max(np.abs(fast - _slow_hdr(img, tone))) < 3e-6
+    assert np.max(np.abs(fast - _slow_hdr(img, tone))) < tol
