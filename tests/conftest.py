@@ -27,3 +27,13 @@ def synthetic_scene():
     """(radiance HxWx3 linear, frames list display [0,1], times seconds)."""
     rad = synthetic.radiance_field()
     return rad, synthetic.photograph(rad), synthetic.TIMES
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small tensors on a shared 2-core machine: one torch thread avoids OpenMP wait storms."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

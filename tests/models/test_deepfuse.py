@@ -31,13 +31,7 @@ GOLDEN_WIDTH = 64
 
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small tensors on a shared 2-core machine: one thread avoids OpenMP wait storms."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _frames(h=48, w=64):
     rad = synthetic.radiance_field(h, w)

@@ -26,13 +26,7 @@ CONFIG = REPO / "app" / "training" / "configs" / "deepfuse.toml"
 
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small tensors on a shared 2-core machine: one thread avoids OpenMP wait storms."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _brute_force_map(seq: np.ndarray, fused: np.ndarray) -> np.ndarray:
     """Single-scale MEF-SSIM map by explicit patch loops, following the reference mef_ssim.m
