@@ -24,6 +24,7 @@ def test_readme_opens_with_exactly_two_commands():
     for cmd in (run_app, run_tests):
         assert cmd.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install ")
         assert "torch==2.13.0" in cmd  # pinned in the commands, not in pyproject
+        assert "pip install -c constraints.txt " in cmd  # tested versions, not the newest
     assert run_app.endswith("&& python main.py")
     assert "-e ." in run_app and "[test]" not in run_app
     assert "-e '.[test]'" in run_tests
@@ -74,3 +75,21 @@ def test_main_py_uses_the_launcher():
     text = (REPO / "main.py").read_text()
     assert "from app.launcher import main" in text
     assert "PySide6" not in text.split('"""', 2)[-1]  # nothing Qt before routing
+
+
+def test_constraints_pin_every_dependency_exactly():
+    """constraints.txt pins each direct dependency (and the test extras) to one version, and
+    torch to the CPU wheel the README installs."""
+    lines = [l.strip() for l in (REPO / "constraints.txt").read_text().splitlines()]
+    pins = {}
+    for line in lines:
+        if line and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version and not any(c in version for c in "<>=*,"), line
+            pins[name.lower().replace("_", "-")] = version
+    project = _pyproject()["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    for dep in wanted:
+        name = re.split(r"[<>=!~ \[]", dep, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+    assert pins["torch"] == "2.13.0"
