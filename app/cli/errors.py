@@ -6,15 +6,17 @@ Exit codes:
     2    bad input, output or usage: unreadable / mismatched files, bad parameters, an output
          that equals an input or cannot be written, an image too large for memory
     3    the method cannot run here (missing dependency or weights, weights failing their check)
-    130  cancelled (Ctrl-C)
+    130  cancelled (Ctrl-C); nothing was written
+    143  terminated (SIGTERM); nothing was written
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
-from typing import TextIO
+from typing import Sequence, TextIO
 
 from app.core.errors import (
     Cancelled,
@@ -30,6 +32,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_CANCELLED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated process
 
 PROG = "lumafuse"
 
@@ -51,20 +54,31 @@ def pixel_limit_text() -> str:
     return f"limit {int(limit):,} pixels ({int(limit) / 1e6:.0f} MP, env LUMAFUSE_MAX_PIXELS)"
 
 
-def describe(exc: BaseException, context: str = "") -> tuple[int, str]:
+def _names_a_file(message: str, names: Sequence[str]) -> bool:
+    return any(n and (n in message or os.path.basename(n) in message) for n in names)
+
+
+def describe(
+    exc: BaseException, context: str = "", names: Sequence[str] = (), signum: int | None = None
+) -> tuple[int, str]:
     """(exit code, one-line message) for an exception raised while running a command.
 
     ``context`` names what was being processed (the inputs), for errors that do not name a file
-    themselves (MemoryError).
+    themselves (MemoryError, "the frames do not overlap ..."): when a bad-input message names
+    none of ``names`` (the command's files), the context is put in front. ``signum``: the
+    signal that cancelled the run (SIGTERM exits 143 "terminated", SIGINT 130 "cancelled").
     """
-    if isinstance(exc, Cancelled):
-        return EXIT_CANCELLED, "cancelled"
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, (Cancelled, KeyboardInterrupt)):
+        if signum == signal.SIGTERM:
+            return EXIT_TERMINATED, "terminated"
         return EXIT_CANCELLED, "cancelled"
     if isinstance(exc, (MethodUnavailable, WeightsError)):
         return EXIT_UNAVAILABLE, one_line(str(exc))
     if isinstance(exc, (InputError, OutputError, LumafuseError)):
-        return EXIT_USAGE, one_line(str(exc))
+        text = one_line(str(exc))
+        if context and names and not _names_a_file(text, names):
+            text = f"{context}: {text}"
+        return EXIT_USAGE, text
     if isinstance(exc, MemoryError):
         limit = pixel_limit_text()
         where = f"{context}: " if context else ""
@@ -81,13 +95,16 @@ def describe(exc: BaseException, context: str = "") -> tuple[int, str]:
     )
 
 
-def report(exc: BaseException, context: str = "", stream: TextIO | None = None) -> int:
+def report(
+    exc: BaseException, context: str = "", stream: TextIO | None = None, *,
+    names: Sequence[str] = (), signum: int | None = None,
+) -> int:
     """Print the one-line message for ``exc`` on stderr and return the exit code."""
     stream = stream or sys.stderr
-    code, message = describe(exc, context)
+    code, message = describe(exc, context, names, signum)
     if code == EXIT_INTERNAL and os.environ.get("LUMAFUSE_DEBUG"):
         traceback.print_exception(exc, file=stream)
-    prefix = f"{PROG}: " if code == EXIT_CANCELLED else f"{PROG}: error: "
+    prefix = f"{PROG}: " if code in (EXIT_CANCELLED, EXIT_TERMINATED) else f"{PROG}: error: "
     stream.write(prefix + message + "\n")
     stream.flush()
     return code

@@ -23,6 +23,8 @@ from app.cli.options import (
 
 DEFAULT_MULTI = "mertens"  # exposure fusion: needs no exposure times, always available
 DEFAULT_SINGLE = "hdrcnn"  # single-image HDR, when registered and its weights are present
+TIME_RANGE_S = (1e-6, 1e5)  # exposure times a camera can take (1 us .. a day), in seconds
+EV_RANGE = 30.0  # stops either side; the core refuses more (app.core.io.stack)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -98,11 +100,9 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
     check_encoding(args.output, args.bit_depth)
     times = ev = None
     if args.times:
-        times = parse_number_list(args.times, "--times", len(inputs))
-        if any(t <= 0 for t in times):
-            raise InputError("--times: exposure times must be positive seconds")
+        times = parse_number_list(args.times, "--times", len(inputs), TIME_RANGE_S, " s")
     if args.ev:
-        ev = parse_number_list(args.ev, "--ev", len(inputs))
+        ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_RANGE, EV_RANGE), " EV")
     from app.core.io import check_output_path, load_stack, write_result
 
     output = check_output_path(args.output, inputs=inputs, force=args.force)
@@ -121,8 +121,9 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
         half=args.half,
         inputs=inputs,
         force=args.force,
+        ctx=ctx,
     )
-    ctx.report(1.0, "written")
+    ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
     h, w = result.image.shape[:2]
     prov = result.provenance
     if not args.quiet:

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lumafuse: bracketed photos to one well-exposed picture (exposure fusion) "
         "or a linear HDR image. Without a command, `python main.py` opens the desktop app.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad input/output/usage, "
-        "3 method unavailable here, 130 cancelled.",
+        "3 method unavailable here, 130 cancelled (Ctrl-C), 143 terminated (SIGTERM).",
     )
     parser.add_argument("--version", action="version", version=f"lumafuse {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -110,20 +110,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return errors.report(exc)
 
     from app.core.progress import TaskContext
-    from app.cli.interrupt import cancel_on_sigint
+    from app.cli.interrupt import cancel_on_signals
 
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     ctx = TaskContext(bar)
+    state = None
     try:
-        with cancel_on_sigint(ctx):
+        with cancel_on_signals(ctx) as state:
             return args.handler(args, ctx)
     except BaseException as exc:  # noqa: BLE001 - mapped to one line + exit code
         if isinstance(exc, SystemExit):
             raise
         bar.finish()
-        return errors.report(exc, _context_label(args))
+        signum = state.signum if state is not None else None
+        return errors.report(exc, _context_label(args), names=_named_files(args), signum=signum)
     finally:
         bar.finish()
+
+
+def _named_files(args: argparse.Namespace) -> list[str]:
+    """The files a command names (inputs and output), so an error message can be checked for
+    naming one of them."""
+    names = list(getattr(args, "inputs", None) or [])
+    for attr in ("input", "output"):
+        if getattr(args, attr, None):
+            names.append(getattr(args, attr))
+    return [str(n) for n in names]
 
 
 if __name__ == "__main__":  # python -m app.cli.main

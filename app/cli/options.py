@@ -64,7 +64,8 @@ def tone_params(args: argparse.Namespace) -> "ToneParams":
             valid = ", ".join(p.name for p in specs) or "none"
             raise InputError(f"operator {args.tmo!r} has no parameter {name!r} (valid: {valid})")
         values[name] = spec.parse(text)
-    if args.gamma < 0 or args.gamma > 10:
+    # written as "not inside" so NaN (which compares False with everything) is refused too
+    if not 0 <= args.gamma <= 10:
         raise InputError(f"--gamma must be 0 (sRGB) or a value in (0, 10], got {args.gamma}")
     if not -20 <= args.exposure <= 20:
         raise InputError(f"--exposure must be within +-20 EV, got {args.exposure}")
@@ -89,15 +90,27 @@ def check_encoding(output: str, bit_depth: int) -> None:
         )
 
 
-def parse_number_list(text: str, option: str, count: int) -> list[float]:
-    """``"1/60,1/15,0.25"`` -> floats; fractions allowed; exactly ``count`` values."""
+def parse_number_list(
+    text: str, option: str, count: int, bounds: tuple[float, float] | None = None, unit: str = ""
+) -> list[float]:
+    """``"1/60,1/15,0.25"`` -> floats; fractions allowed; exactly ``count`` values, each finite
+    and, when ``bounds`` are given, within them (inclusive)."""
     values: list[float] = []
     for part in text.split(","):
         part = part.strip()
         try:
-            values.append(float(Fraction(part)))
+            value = float(Fraction(part))
         except (ValueError, ZeroDivisionError):
             raise InputError(f"{option}: {part!r} is not a number") from None
+        except OverflowError:  # Fraction("1e400") is exact; only its float overflows
+            value = float("inf") if not part.startswith("-") else float("-inf")
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise InputError(
+                f"{option}: {part} is outside the range {bounds[0]:g} to {bounds[1]:g}{unit}"
+            )
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"{option}: {part!r} is not a finite number")
+        values.append(value)
     if len(values) != count:
         raise InputError(f"{option}: {len(values)} values given for {count} input files")
     return values

@@ -76,8 +76,9 @@ def run_tonemap(args: argparse.Namespace, ctx: TaskContext) -> int:
         half=args.half,
         inputs=[src],
         force=args.force,
+        ctx=ctx,
     )
-    ctx.report(1.0, "written")
+    ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
     if not args.quiet:
         sys.stderr.write(f"wrote {output}\n")
     return 0

@@ -8,8 +8,10 @@ stage reports its own progress without knowing where it sits in the whole task. 
 
 from __future__ import annotations
 
+import signal
 import threading
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from app.core.errors import Cancelled
 
@@ -17,17 +19,36 @@ ProgressCallback = Callable[[float, str], None]
 
 
 class CancelToken:
-    """Thread-safe cancel flag shared by a context and all its sub-contexts."""
+    """Thread-safe cancel flag shared by a context and all its sub-contexts.
+
+    Once the task has *committed* (its output is published), a cancel comes too late: it is
+    ignored, so a task never both reports "cancelled" and leaves its complete output behind.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._committed = threading.Event()
+        self._lock = threading.Lock()
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            if not self._committed.is_set():
+                self._event.set()
+
+    def commit(self) -> None:
+        """Mark the task's result as published; raises Cancelled if cancel came first."""
+        with self._lock:
+            if self._event.is_set():
+                raise Cancelled("cancelled by the user")
+            self._committed.set()
 
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+    @property
+    def committed(self) -> bool:
+        return self._committed.is_set()
 
 
 class TaskContext:
@@ -61,6 +82,11 @@ class TaskContext:
     def cancel(self) -> None:
         self.token.cancel()
 
+    def done(self, message: str = "") -> None:
+        """Report completion without checking for cancellation (the work is already done)."""
+        if self._progress is not None:
+            self._progress(self._end, message)
+
     @property
     def cancelled(self) -> bool:
         return self.token.cancelled
@@ -79,3 +105,18 @@ class TaskContext:
 def null_context() -> TaskContext:
     """A context that reports nowhere and is never cancelled (tests, scripts)."""
     return TaskContext()
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back within the block (main thread only; other threads do not
+    receive them in Python). Held signals are delivered when the block ends: used around the
+    commit of an output so its "published" and the task's "committed" cannot be torn apart."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -189,6 +189,10 @@ class ParamSpec:
                     value = False
                 else:
                     raise ValueError(text)
+            elif self.type is int:
+                value = int(text)
+            elif self.type is float:
+                value = float(text)
             else:
                 value = self.type(text)
         except ValueError:
@@ -200,7 +204,12 @@ class ParamSpec:
     def validate(self, value: Any) -> Any:
         """Check range / choices; returns the (type-coerced) value."""
         if self.type in (int, float) and not isinstance(value, bool):
-            value = self.type(value)
+            try:
+                value = self.type(value)
+            except (OverflowError, ValueError):  # int(inf), int(nan)
+                raise InputError(f"parameter {self.name!r} must be a finite number, got {value}") from None
+            if not np.isfinite(value):  # NaN compares False with every bound: refuse it here
+                raise InputError(f"parameter {self.name!r} must be a finite number, got {value}")
             if self.minimum is not None and value < self.minimum:
                 raise InputError(f"parameter {self.name!r} must be >= {self.minimum}, got {value}")
             if self.maximum is not None and value > self.maximum:

@@ -228,7 +228,7 @@ def export_job(
 
         ctx.report(0.1, f"writing {path.name}")
         out = write_result(path, result, tone, bit_depth=bit_depth, quality=quality, half=half,
-                           inputs=inputs, force=force)
+                           inputs=inputs, force=force, ctx=ctx)
         return Path(out) if out else path
 
     return job

@@ -16,6 +16,7 @@ import numpy as np
 import OpenEXR
 
 from app.core.errors import InputError
+from app.core.io.quiet import native_output_silenced
 
 # Rec. 709 / sRGB primaries and D65 white: the EXR default when no chromaticities are stored.
 _REC709_XY = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
@@ -24,11 +25,23 @@ _REC709_XY = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 def exr_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of the first part's data window, reading only the header."""
     try:
-        header = OpenEXR.File(str(path), header_only=True).header()
+        with native_output_silenced():  # the library prints its own diagnostics
+            header = OpenEXR.File(str(path), header_only=True).header()
+        (x0, y0), (x1, y1) = header["dataWindow"]
     except Exception as exc:  # noqa: BLE001 - the binding raises RuntimeError/ValueError/...
-        raise InputError(f"{path}: not a readable OpenEXR file ({_short(exc)})") from None
-    (x0, y0), (x1, y1) = header["dataWindow"]
+        raise InputError(f"{path}: {_why_unreadable(exc)}") from None
     return int(x1 - x0 + 1), int(y1 - y0 + 1)
+
+
+def _why_unreadable(exc: Exception) -> str:
+    """One clause for a failed EXR read. The binding's own texts are often internal ("list index
+    out of range" for a file cut inside its header), so only I/O-looking ones are passed on."""
+    text = _short(exc)
+    if isinstance(exc, OSError) and getattr(exc, "strerror", None):
+        return f"cannot be read ({exc.strerror})"
+    if isinstance(exc, (IndexError, KeyError, TypeError)) or not text:
+        return "not a readable OpenEXR file (truncated or corrupt)"
+    return f"not a readable OpenEXR file, truncated or corrupt ({text})"
 
 
 def _short(exc: Exception) -> str:
@@ -107,15 +120,16 @@ def read_exr_with_depth(path: str | Path) -> tuple[np.ndarray, dict[str, Any], i
     """:func:`read_exr` plus the stored sample size in bits (16 half, 32 float/uint)."""
     path = str(path)
     try:
-        exr = OpenEXR.File(path)
-        part = exr.parts[0]
-        header = dict(part.header)
-        stored = [np.dtype(ch.pixels.dtype).itemsize * 8 for ch in part.channels.values()]
-        rgb = _pick_rgb(part.channels, header, path)
+        with native_output_silenced():  # the library prints its own diagnostics
+            exr = OpenEXR.File(path)
+            part = exr.parts[0]
+            header = dict(part.header)
+            stored = [np.dtype(ch.pixels.dtype).itemsize * 8 for ch in part.channels.values()]
+            rgb = _pick_rgb(part.channels, header, path)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt/truncated files raise various errors
-        raise InputError(f"{path}: not a readable OpenEXR file ({_short(exc)})") from None
+        raise InputError(f"{path}: {_why_unreadable(exc)}") from None
     bad = ~np.isfinite(rgb)
     if bad.any():
         raise InputError(

@@ -17,9 +17,11 @@ Every failure raises :class:`InputError` with one line naming the file.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from PIL import Image
 from app.core.errors import InputError
 from app.core.io.exif import ExifData, apply_orientation, read_exif
 from app.core.io.exr import exr_size, read_exr_with_depth
+from app.core.io.quiet import native_output_silenced
 from app.core.types import FrameInfo
 
 
@@ -92,14 +95,25 @@ def _unsupported(head: bytes) -> str:
 
 
 def _check_file(path: Path) -> None:
-    """Missing, folder, unreadable or empty -> InputError."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
+    """Missing, symlink loop, folder, not a regular file, unreadable or empty -> InputError."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: file not found (a loop of symbolic links)") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else (
+            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket"
+            if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise InputError(f"{path}: is {kind}, not an image file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: cannot be read (permission denied)")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
 
 
@@ -191,13 +205,27 @@ def _jpeg_truncated(data: bytes) -> bool:
 
 
 def _png_truncated(data: bytes) -> bool:
-    return b"IEND" not in data[-64:]
+    """True when the PNG's chunk list ends before its IEND chunk. The chunks are walked by
+    their lengths, so bytes appended after IEND (some tools add them) are allowed."""
+    pos = 8  # after the signature
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return False
+        pos += 12 + length  # length, type, data, CRC
+    return True
 
 
 def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
     """OpenCV decode result -> (float32 HxWx3 RGB, linear, bit depth)."""
     if img.dtype in (np.float64, np.float16):  # cvtColor works on float32
         img = img.astype(np.float32)
+    if img.dtype not in (np.uint8, np.uint16, np.float32):  # before cvtColor, which rejects them
+        raise InputError(
+            f"{path}: unsupported sample type ({img.dtype.itemsize * 8}-bit "
+            f"{'signed integer' if img.dtype.kind == 'i' else img.dtype.name}); "
+            "use 8/16-bit unsigned integer or float images"
+        )
     if img.ndim == 3 and img.shape[2] == 2:  # grey + alpha
         img = np.ascontiguousarray(img[..., 0])
     if img.ndim == 2 or img.shape[2] == 1:
@@ -221,14 +249,16 @@ def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
 
 
 def _quiet_decode(buf: np.ndarray) -> np.ndarray | None:
-    """cv2.imdecode without OpenCV's own log lines on stderr (we raise one clear error instead)."""
+    """cv2.imdecode without OpenCV's log lines or libpng/libtiff warnings on stderr (we raise one
+    clear error instead)."""
     logging = cv2.utils.logging
     old = logging.getLogLevel()
     logging.setLogLevel(logging.LOG_LEVEL_SILENT)
     try:
-        # IMREAD_UNCHANGED: keep 16-bit/float depth and alpha, and ignore the EXIF orientation
-        # (applied by read_frame, so it happens exactly once for every format).
-        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        with native_output_silenced():
+            # IMREAD_UNCHANGED: keep 16-bit/float depth and alpha, and ignore the EXIF
+            # orientation (applied by read_frame, so it happens exactly once for every format).
+            return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     finally:
         logging.setLogLevel(old)
 

@@ -20,6 +20,9 @@ from app.core.progress import TaskContext, null_context
 from app.core.types import ExposureStack, FrameInfo
 
 
+_MIN_TIME_S, _MAX_TIME_S = 1e-6, 1e5  # 1 microsecond .. about a day
+
+
 def _name(path: str) -> str:
     return os.path.basename(path) or path
 
@@ -32,8 +35,12 @@ def _check_counts(n: int, times: Sequence[float] | None, ev: Sequence[float] | N
             raise InputError(f"{len(values)} {label} given for {n} input files")
     if times is not None:
         for t in times:
-            if not np.isfinite(t) or t <= 0:
-                raise InputError(f"exposure times must be positive seconds, got {t}")
+            # bounded so t * ISO / N^2 stays finite (1e308 s would overflow to inf)
+            if not (_MIN_TIME_S <= t <= _MAX_TIME_S):
+                raise InputError(
+                    f"exposure times must be positive seconds from {_MIN_TIME_S:g} to "
+                    f"{_MAX_TIME_S:g}, got {t:g}"
+                )
     if ev is not None:
         for e in ev:
             if not np.isfinite(e) or abs(e) > 30:

@@ -1,8 +1,10 @@
 """Write results: EXR (half/float), Radiance .hdr, PNG 8/16, TIFF 8/16, JPEG.
 
 Every write is atomic: the file is written as a hidden temporary file in the target folder,
-flushed to disk and renamed over the target with ``os.replace``; on any failure the temporary
-file is removed and an existing target is left untouched. An output never replaces one of the
+flushed to disk and published under its name: hard-linked (which fails when a file of that name
+appeared meanwhile, so another process's output is never replaced) or, with ``force``, renamed
+over it with ``os.replace``. On any failure, cancel or SIGINT/SIGTERM the temporary file is
+removed and an existing target is left untouched. An output never replaces one of the
 inputs (same resolved path or same file through a link), and an existing output is refused
 unless ``force``. Failures raise :class:`OutputError` with one line naming the file.
 
@@ -14,9 +16,11 @@ through :func:`app.core.tonemap.render` (what the preview shows is what is expor
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -25,9 +29,10 @@ import numpy as np
 from PIL import Image
 
 from app.core import tonemap
-from app.core.errors import OutputError
+from app.core.errors import Cancelled, OutputError
 from app.core.io import filemeta
 from app.core.io.exr import write_exr_file
+from app.core.progress import TaskContext, signals_held
 from app.core.tonemap.display import to_uint
 from app.core.types import Provenance, Result, ToneParams
 
@@ -57,11 +62,13 @@ def output_format(path: PathLike) -> str:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
+    """True when two paths name one file (same resolved path, or hard/soft links to it).
+    os.path.realpath never raises (a symlink loop stays unresolved); os.stat reports it."""
+    if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
+        return os.path.samefile(a, b)
+    except OSError:  # missing, or a loop: not the same existing file
         return False
 
 
@@ -74,36 +81,99 @@ def check_output_path(path: PathLike, inputs: Iterable[PathLike] = (), force: bo
     p = Path(path).expanduser()
     output_format(p)
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        raise OutputError(f"{p}: the output folder {parent} does not exist")
-    if not parent.is_dir():
+    try:
+        parent_st = os.stat(parent)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{p}: the output folder {parent} is a loop of symbolic links") from None
+        raise OutputError(f"{p}: the output folder {parent} does not exist") from None
+    if not stat.S_ISDIR(parent_st.st_mode):
         raise OutputError(f"{p}: {parent} is not a folder")
+    if os.path.islink(p) and not os.path.exists(p):
+        # a dangling link or a loop: writing "through" it would land somewhere unexpected
+        raise OutputError(f"{p}: is a broken symbolic link (or a loop of links); give another name")
     if p.is_dir():
         raise OutputError(f"{p}: is a folder, give a file name")
     for inp in inputs:
         if inp and _same_file(p, Path(inp)):
             raise OutputError(f"{p}: refusing to overwrite the input file {inp}")
-    if p.exists() and not force:
+    if os.path.lexists(p) and not force:
         raise OutputError(f"{p}: file exists (use --force to replace it)")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{p}: cannot write to the folder {parent} (permission denied)")
+        raise OutputError(f"{p}: cannot write to the folder {parent} ({_why_not_writable(parent)})")
     return p
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Run ``write(temp_path)`` then rename the temp file onto ``path``; clean up on failure."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+def _why_not_writable(folder: Path) -> str:
+    """'read-only file system' or 'permission denied' for a folder os.access refused."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except (OSError, AttributeError):
+        pass
+    return "permission denied"
+
+
+_NAME_MAX = 255  # bytes in one file name on every common file system
+_TMP_EXTRA = len(".") + len(".") + 8 + len(".tmp")  # around the target's name
+
+
+def _temp_path(path: Path) -> Path:
+    """Hidden temporary name beside ``path``: ``.NAME.XXXXXXXX.tmp``, NAME shortened (by bytes,
+    on a character boundary) so a legal 255-byte output name still gets a legal temp name."""
+    raw = os.fsencode(path.name)[: _NAME_MAX - _TMP_EXTRA]
+    name = os.fsdecode(raw.decode("utf-8", "ignore").encode("utf-8")) if raw else "out"
+    return path.with_name(f".{name}.{secrets.token_hex(4)}.tmp")
+
+
+def _publish(tmp: Path, path: Path, force: bool) -> None:
+    """Give the finished temp file its final name. Without ``force`` an existing file is never
+    replaced, even one created by another process since the checks: link() fails with EEXIST
+    where rename() would silently replace."""
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputError(f"{path}: file exists (use --force to replace it)") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        # a file system without hard links (FAT, some network mounts): check, then rename
+        if os.path.lexists(path):
+            raise OutputError(f"{path}: file exists (use --force to replace it)") from None
+        os.rename(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _atomic_write(
+    path: Path, write: Callable[[str], None], *, force: bool = False,
+    ctx: TaskContext | None = None,
+) -> None:
+    """Run ``write(temp_path)``, then publish the temp file as ``path``; clean up on failure.
+
+    The publish is the task's commit: with SIGINT/SIGTERM held back, ``ctx`` is checked one
+    last time (a cancel before it leaves nothing) and committed (a cancel after it is ignored,
+    the command reports success). Any failure or interrupt before that removes the temp file.
+    """
+    tmp = _temp_path(path)
     try:
         # O_EXCL: never clobber anything; 0o666 & umask gives the usual permissions.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write to the folder {path.parent} ({exc.strerror})") from None
+        why = "read-only file system" if exc.errno == errno.EROFS else exc.strerror
+        raise OutputError(f"{path}: cannot write to the folder {path.parent} ({why})") from None
     try:
         os.close(fd)
         write(str(tmp))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with signals_held():
+            if ctx is not None:
+                ctx.token.commit()  # raises Cancelled when a cancel came first
+            _publish(tmp, path, force)
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -113,18 +183,18 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
             raise
         if isinstance(exc, OSError):
             raise OutputError(f"{path}: writing failed ({exc.strerror or exc})") from None
-        if isinstance(exc, Exception):
+        if isinstance(exc, Exception) and not isinstance(exc, Cancelled):
             text = " ".join(str(exc).split())[:160] or type(exc).__name__
             raise OutputError(f"{path}: writing failed ({text})") from None
-        raise  # KeyboardInterrupt etc.: temp removed, propagate unchanged
+        raise  # Cancelled, KeyboardInterrupt etc.: temp removed, propagate unchanged
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: Path, data: bytes, *, force: bool, ctx: TaskContext | None) -> None:
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
 
-    _atomic_write(path, write)
+    _atomic_write(path, write, force=force, ctx=ctx)
 
 
 def _meta(provenance: MetaLike) -> dict[str, str]:
@@ -153,6 +223,7 @@ def write_exr(
     half: bool = True,
     inputs: Iterable[PathLike] = (),
     force: bool = False,
+    ctx: TaskContext | None = None,
 ) -> Path:
     """Write linear float HxWx3 as OpenEXR (half by default, else float; ZIP, lossless).
 
@@ -165,7 +236,7 @@ def write_exr(
     if not np.isfinite(img).all():
         raise OutputError(f"{p}: the image holds NaN or infinite values; nothing written")
     attrs = _meta(provenance)
-    _atomic_write(p, lambda tmp: write_exr_file(tmp, img, attrs, half=half))
+    _atomic_write(p, lambda tmp: write_exr_file(tmp, img, attrs, half=half), force=force, ctx=ctx)
     return p
 
 
@@ -176,6 +247,7 @@ def write_hdr_file(
     *,
     inputs: Iterable[PathLike] = (),
     force: bool = False,
+    ctx: TaskContext | None = None,
 ) -> Path:
     """Write linear float HxWx3 as Radiance RGBE (.hdr, ~1% precision); provenance as header comments."""
     p = check_output_path(path, _all_inputs(inputs, provenance), force)
@@ -190,7 +262,7 @@ def write_hdr_file(
     meta = _meta(provenance)
     if meta:
         data = filemeta.hdr_add_header_lines(data, meta)
-    _write_bytes(p, data)
+    _write_bytes(p, data, force=force, ctx=ctx)
     return p
 
 
@@ -232,6 +304,7 @@ def write_display(
     provenance: MetaLike = None,
     inputs: Iterable[PathLike] = (),
     force: bool = False,
+    ctx: TaskContext | None = None,
 ) -> Path:
     """Write a display-encoded image as PNG (8/16), TIFF (8/16, Deflate) or JPEG (8, ``quality``).
 
@@ -258,7 +331,7 @@ def write_display(
     data = _encode(p, fmt, img, int(quality), _meta(provenance))
     if not data:
         raise OutputError(f"{p}: could not encode the image as {fmt.upper()}")
-    _write_bytes(p, data)
+    _write_bytes(p, data, force=force, ctx=ctx)
     return p
 
 
@@ -272,8 +345,12 @@ def write_result(
     half: bool = True,
     inputs: Iterable[PathLike] = (),
     force: bool = False,
+    ctx: TaskContext | None = None,
 ) -> Path:
     """Write a method's Result; the extension picks the format.
+
+    ``ctx``: checked for cancellation right before the output is published, then committed
+    (see :func:`_atomic_write`): a cancelled write leaves nothing, a published one stands.
 
     .exr / .hdr: ``result.image`` as is (linear radiance for HDR results; an LDR fused result
     is written as its display values). .png / .tif / .tiff / .jpg / .jpeg: the display rendering
@@ -284,9 +361,13 @@ def write_result(
     # Validate the target before the (possibly slow) rendering.
     check_output_path(path, _all_inputs(inputs, result.provenance), force)
     if fmt == "exr":
-        return write_exr(path, result.image, result.provenance, half=half, inputs=inputs, force=force)
+        return write_exr(
+            path, result.image, result.provenance, half=half, inputs=inputs, force=force, ctx=ctx
+        )
     if fmt == "hdr":
-        return write_hdr_file(path, result.image, result.provenance, inputs=inputs, force=force)
+        return write_hdr_file(
+            path, result.image, result.provenance, inputs=inputs, force=force, ctx=ctx
+        )
     if bit_depth not in (8, 16):
         raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
     if fmt == "jpeg" and bit_depth != 8:
@@ -311,4 +392,5 @@ def write_result(
         provenance=meta,
         inputs=tuple(inputs) + tuple(result.provenance.inputs),
         force=force,
+        ctx=ctx,
     )
