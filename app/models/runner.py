@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from app.core.errors import InputError, MethodUnavailable
+from app.core.io.stack import check_bracket
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack, Provenance, Result
 from app.models.registry import MethodOutput, get_method, runnable_on
@@ -59,6 +60,7 @@ def run(
         raise InputError(f"alignment must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
+    check_bracket(stack)  # one rule for GUI, CLI and batch: duplicates, nothing usable
 
     t0 = time.perf_counter()
     work_ctx = ctx
@@ -74,6 +76,9 @@ def run(
     image = np.ascontiguousarray(out.image, dtype=np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or not np.isfinite(image).all():
         raise RuntimeError(f"method {spec.id} returned an invalid image {image.shape}")
+    if not np.any(image[::4, ::4] > 0) and not np.any(image > 0):
+        # a merge that found no exposure to trust (everything black, noise or clipped)
+        raise InputError(f"{spec.id}: no usable exposure, the result would be all black")
     prov = Provenance(
         method=spec.id,
         params={**resolved, "align": align},

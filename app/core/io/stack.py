@@ -93,6 +93,37 @@ def _check_identical_pixels(frames: Sequence[np.ndarray], infos: Sequence[FrameI
                 )
 
 
+_USABLE_SHARE = 0.001  # a frame with fewer informative pixels than this carries no picture
+_DARK_CODE, _CLIPPED_CODE = 8 / 255, 247 / 255
+
+
+def _usable_share(frame: np.ndarray, linear: bool) -> float:
+    """Share of pixels (on a 1/4 subsample) that are neither black nor clipped in every channel.
+    Linear frames: any positive value counts (their scale is arbitrary)."""
+    f = frame[::4, ::4]
+    if linear:
+        return float(np.count_nonzero(f.max(axis=2) > 0)) / max(1, f.shape[0] * f.shape[1])
+    ok = (f.max(axis=2) > _DARK_CODE) & (f.min(axis=2) < _CLIPPED_CODE)
+    return float(np.count_nonzero(ok)) / max(1, ok.size)
+
+
+def check_bracket(stack: ExposureStack) -> None:
+    """Checks on a bracket's pixels that every front end applies alike (``run()`` calls it):
+    no two frames with the same pixels (one exposure given twice), and at least one frame
+    with usable pixels (not all black, not all clipped). InputError naming the files."""
+    names = [_name(i.path) if i.path else f"frame {k + 1}" for k, i in enumerate(stack.infos)]
+    infos = [replace(i, path=n) for i, n in zip(stack.infos, names)]
+    if stack.n > 1:
+        _check_identical_pixels(stack.frames, infos)
+    if all(_usable_share(f, stack.linear) < _USABLE_SHARE for f in stack.frames):
+        shown = ", ".join(names[:4]) + (f" (+{len(names) - 4} more)" if len(names) > 4 else "")
+        what = "black" if stack.linear else "black or clipped white"
+        raise InputError(
+            f"no usable exposure: {shown}: every frame is (nearly) {what}, there is no picture "
+            "to fuse or merge"
+        )
+
+
 def _check_user_order(
     order: Sequence[int], exposures: Sequence[float], lum: Sequence[float], names: Sequence[str],
     source: str,
@@ -177,7 +208,6 @@ def load_stack(
     if len(frames) > 1:
         if exposures is not None:
             check_distinct(exposures, names)
-        _check_identical_pixels(frames, infos)
 
     linear = infos[0].linear
     lum = [mean_luminance(f, linear) for f in frames]
@@ -187,10 +217,12 @@ def load_stack(
             _check_user_order(order, exposures, lum, names, source)
     else:
         order = sorted(range(len(frames)), key=lambda i: lum[i])
-    return ExposureStack(
+    stack = ExposureStack(
         frames=tuple(frames[i] for i in order),
         exposures=tuple(exposures[i] for i in order) if exposures is not None else None,
         infos=tuple(infos[i] for i in order),
         linear=linear,
         metadata={"exposure_source": source},
     )
+    check_bracket(stack)  # before any method runs (run() checks again, for other front ends)
+    return stack
