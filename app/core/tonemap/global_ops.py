@@ -87,9 +87,11 @@ def log_floor(stats: SceneStats) -> float:
 def reinhard_curve(stats: SceneStats, gain: float, key: float = 0.18, white: float = 0.0) -> Curve:
     """Reinhard et al. 2002 global operator (eq. 4): Ls = key / Lavg * L,
     L_out = Ls (1 + Ls / Lw^2) / (1 + Ls). ``white`` = Lw in key-scaled units, 0 = the scene's
-    peak (so the brightest area maps exactly to white at exposure 0)."""
+    peak *after* the exposure gain, so the brightest area maps exactly to white and an exposure
+    push brightens the rest along the curve instead of clipping it (with Lw fixed at the
+    unpushed peak, +4.5 EV turned a low-contrast frame 100 % white)."""
     scale = np.float32(key / stats.log_average * gain)
-    lw = white if white > 0 else key / stats.log_average * stats.peak
+    lw = white if white > 0 else key / stats.log_average * stats.peak * gain
     lw = max(float(lw), 1e-6)
     inv_lw2 = np.float32(1.0 / (lw * lw))
 

@@ -32,7 +32,7 @@ def _curve(name, lum, st, g):
     """The global operators' formulas, float64, straight from their papers."""
     if name == "reinhard":
         ls = 0.18 / st.log_average * g * lum
-        lw = 0.18 / st.log_average * st.peak
+        lw = 0.18 / st.log_average * st.peak * g  # the peak after the exposure maps to white
         ls = np.minimum(ls, lw)
         return ls * (1 + ls / lw**2) / (1 + ls)
     if name == "drago":
@@ -138,3 +138,16 @@ def test_prepared_cache_follows_in_place_changes(monkeypatch):
     assert not np.array_equal(changed, first)
     monkeypatch.setattr(fastpath, "CACHE_MAX_PIXELS", 100)  # export-size path: no caching
     assert np.array_equal(render(img, "hdr_linear", tone), changed)
+
+
+def test_reinhard_exposure_push_does_not_blow_out_the_frame():
+    """+4.5 EV with Reinhard on a low-contrast scene (peak 4x the average): the brightest area
+    is white, the rest brightens along the curve; before, 100 % of the pixels clipped."""
+    rng = np.random.default_rng(2)
+    grey = np.exp2(rng.uniform(-1.0, 1.0, (60, 80))).astype(np.float32)
+    scene = grey[..., None] * np.array([1.0, 0.9, 0.8], np.float32)
+    out = render(scene, ResultKind.HDR_LINEAR, ToneParams(exposure_ev=4.5, tmo="reinhard"))
+    white = (out >= 1.0 - 1e-6).all(axis=2).mean()
+    assert white < 0.02, f"{white:.0%} of the frame is white"
+    base = render(scene, ResultKind.HDR_LINEAR, ToneParams(tmo="reinhard"))
+    assert out.mean() > base.mean() + 0.1  # the push still brightens
