@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "extension picks the format: .exr/.hdr get the result as is (linear radiance for HDR "
         "methods), .png/.tif/.jpg get the display rendering (tone mapped for HDR results).",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, one per exposure")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, one per exposure, or a folder of them")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output file (.exr .hdr .png .tif .tiff .jpg .jpeg)")
     p.add_argument("-m", "--method", metavar="METHOD",
@@ -86,7 +87,10 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
     from app.models.registry import runnable_on
     from app.models.runner import resolve_params, run
 
-    inputs = [Path(p) for p in args.inputs]
+    from app.core.io.files import expand_paths
+
+    # a folder stands for the images inside it, as in the GUI
+    inputs = [Path(p) for p in expand_paths(args.inputs, strict=True)]
     spec = choose_method(args.method, len(inputs))
     params = resolve_params(spec.id, parse_assignments(args.param, "--param"))
     ok, reason = runnable_on(spec, len(inputs))
@@ -124,6 +128,11 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
         ctx=ctx,
     )
     ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
+    if not result.is_hdr and (args.tmo is not None or args.tmo_param) and not args.quiet:
+        sys.stderr.write(
+            f"note: --tmo/--tmo-param not applied: {spec.id} gives a display image, not HDR "
+            "radiance (exposure, saturation and gamma apply)\n"
+        )
     h, w = result.image.shape[:2]
     prov = result.provenance
     if not args.quiet:

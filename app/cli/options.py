@@ -15,9 +15,12 @@ if TYPE_CHECKING:  # numpy-free at import: `--help` stays fast
 def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "reinhard") -> None:
     """Display-rendering and output-encoding options (used for .png/.tif/.jpg outputs)."""
     g = parser.add_argument_group("display rendering (PNG/TIFF/JPEG outputs)")
-    g.add_argument("--tmo", default=default_tmo, metavar="NAME",
+    # default None: whether the user asked for an operator is known (fuse says when a fused
+    # result ignores it); tone_params() fills in the default
+    g.add_argument("--tmo", default=None, metavar="NAME",
                    help=f"tone-mapping operator for HDR results (default {default_tmo}; "
                         "'none' clips); see list-methods --json for the names")
+    parser.set_defaults(default_tmo=default_tmo)
     g.add_argument("--tmo-param", action="append", default=[], metavar="NAME=VALUE",
                    help="operator parameter, repeatable")
     g.add_argument("--exposure", type=float, default=0.0, metavar="EV",
@@ -52,17 +55,18 @@ def tone_params(args: argparse.Namespace) -> "ToneParams":
     from app.core.tonemap import OPERATOR_PARAMS, OPERATORS
     from app.core.types import ToneParams
 
-    if args.tmo not in OPERATORS:
+    tmo = args.tmo if args.tmo is not None else args.default_tmo
+    if tmo not in OPERATORS:
         raise InputError(
-            f"unknown tone-mapping operator {args.tmo!r}; valid: {', '.join(sorted(OPERATORS))}"
+            f"unknown tone-mapping operator {tmo!r}; valid: {', '.join(sorted(OPERATORS))}"
         )
-    specs: Sequence["ParamSpec"] = OPERATOR_PARAMS.get(args.tmo, ())
+    specs: Sequence["ParamSpec"] = OPERATOR_PARAMS.get(tmo, ())
     values: dict[str, Any] = {}
     for name, text in parse_assignments(args.tmo_param, "--tmo-param").items():
         spec = next((p for p in specs if p.name == name), None)
         if spec is None:
             valid = ", ".join(p.name for p in specs) or "none"
-            raise InputError(f"operator {args.tmo!r} has no parameter {name!r} (valid: {valid})")
+            raise InputError(f"operator {tmo!r} has no parameter {name!r} (valid: {valid})")
         values[name] = spec.parse(text)
     # written as "not inside" so NaN (which compares False with everything) is refused too
     if not 0 <= args.gamma <= 10:
@@ -76,7 +80,7 @@ def tone_params(args: argparse.Namespace) -> "ToneParams":
     return ToneParams(
         exposure_ev=float(args.exposure),
         gamma=float(args.gamma),
-        tmo=args.tmo,
+        tmo=tmo,
         tmo_params=values,
         saturation=float(args.saturation),
     )

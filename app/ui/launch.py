@@ -47,20 +47,44 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.ui import settings as settings_mod
-    from app.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(settings_mod.ORGANISATION)
     app.setApplicationName(settings_mod.APPLICATION)
-    # A screenshot has a fixed, documented size, whatever window geometry was saved last time.
-    window = MainWindow(restore_geometry=args.screenshot is None)
-    if args.method and not window.method.set_method(args.method):
-        print(f"lumafuse: method {args.method!r} is unknown or cannot run here", file=sys.stderr)
-        return 2
+    # A screenshot (a headless, scripted run) has a fixed, documented size and the default
+    # settings, and leaves the user's settings and Open Recent list untouched: it works on a
+    # throw-away settings file.
+    scratch = None
+    settings = None
+    if args.screenshot is not None:
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        scratch = tempfile.TemporaryDirectory(prefix="lumafuse-screenshot-")
+        settings = settings_mod.Settings(
+            QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat))
+    try:
+        return _run_window(app, args, settings)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _run_window(app, args: argparse.Namespace, settings) -> int:
+    from PySide6.QtCore import QTimer
+
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(settings=settings, restore_geometry=args.screenshot is None)
+    if args.method:
+        if not window.method.set_method(args.method):
+            print(f"lumafuse: method {args.method!r} is unknown or cannot run here", file=sys.stderr)
+            return 2
+        window.requested_method = args.method  # refused, not replaced, if the files don't fit
     files = args.files or sample_files()
     if not files:
         window.messages.show_message(

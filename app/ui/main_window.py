@@ -60,6 +60,10 @@ class MainWindow(QMainWindow):
         self.output: session.MergeOutput | None = None
         self.errors: list[str] = []  # every message shown this session (screenshot exit code)
         self._awaiting_ready = False
+        # a method asked for by name (--method): refused loudly, never silently replaced
+        self.requested_method: str | None = None
+        self._estimated: tuple[list[float] | None, str] = (None, "")
+        self._choosing_method = False  # default-method choice after a load: no auto re-run
 
         self.messages = MessageBar()
         self.preview = PreviewPanel()
@@ -79,6 +83,7 @@ class MainWindow(QMainWindow):
         self.stack.remove_requested.connect(self._on_stack_remove_requested)
         self.stack.exposure_edited.connect(self._on_stack_exposure_edited)
         self.method.run_requested.connect(self.run_method)
+        self.method.method_changed.connect(self._on_method_changed)
         self.tone.changed.connect(self.renderer.set_tone)
         self.tone.save_default_requested.connect(self._on_tone_save_default)
         self.preview.before_changed.connect(self._on_preview_before_changed)
@@ -103,7 +108,7 @@ class MainWindow(QMainWindow):
         lv.setContentsMargins(4, 4, 0, 4)
         lv.addWidget(self.messages)
         lv.addWidget(self.preview, 1)
-        self.stack.scroll.setFixedHeight(180)  # load errors show below it
+        self.stack.scroll.setFixedHeight(198)  # load errors show below it
         lv.addWidget(self.stack)
         side = QWidget()
         sv = QVBoxLayout(side)
@@ -195,39 +200,111 @@ class MainWindow(QMainWindow):
             self.output = None
             self.renderer.set_output(None)
         if autorun:
-            self._choose_default_method()
+            if not self._choose_default_method():
+                return  # the requested method cannot run: said so, nothing else is run
             if self.method.is_runnable(self.method.method_id())[0]:
                 self.run_method()
             else:
-                self.failed.emit(f"no method can run on {len(self.frames)} exposure(s)")
+                self._refuse(f"no method can run on {len(self.frames)} exposure(s)")
 
     def _set_frames(self, frames: list[session.LoadedFrame], changed: bool = False) -> None:
         self.frames = frames
-        if changed:
-            self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
-        cards = []
-        for f in frames:
-            exif = f.info.relative_exposure is not None and f.user_exposure is None
-            text = session.format_exposure(f.info.exposure_time if exif else f.user_exposure)
-            tip = f"{f.path}\n{f.image.shape[1]}×{f.image.shape[0]}, {'linear' if f.info.linear else 'display'}"
-            cards.append(FrameCardData(f.name, f.thumb, text, exif, tip))
-        self.stack.set_frames(cards)
+        self._estimated = (None, "")
         self.method.set_frame_count(len(frames))
+        self._show_cards()
         self.preview.set_inputs([f.name for f in frames])
-
-    def _choose_default_method(self) -> None:
-        if len(self.frames) == 1:
-            try:
-                ok, reason = runnable_on(get_method(SINGLE_IMAGE_METHOD), 1)
-            except LumafuseError:
-                ok, reason = False, "it is not installed in this build"
+        if changed:
+            spec = self.method.spec()
+            ok, reason = self.method.is_runnable(spec.id)
             if ok:
-                self.method.set_method(SINGLE_IMAGE_METHOD)
+                self.status_label.setText("Bracket changed: press Run (Ctrl+R)")
             else:
-                self._show_info(f"One photo loaded: the single-image HDR method ({SINGLE_IMAGE_METHOD}) "
-                                f"is unavailable: {reason}. Load two or more exposures to fuse them.")
-        elif not self.method.is_runnable(self.method.method_id())[0]:
-            self.method.set_method(DEFAULT_METHOD)
+                self.status_label.setText(
+                    f"Bracket changed: {spec.title} cannot run on {len(frames)} exposure(s); "
+                    "pick another method" if frames else "No exposures: drop photos here")
+            self._mark_stale("the bracket changed")
+        if len(frames) > 1 and not all(f.exposure is not None for f in frames):
+            # show what the merge will use: the estimate, computed in the background
+            self.runner.submit(session.estimate_job(frames), slot="estimate",
+                               on_finished=lambda value, fr=frames: self._on_estimated(fr, value))
+
+    def _show_cards(self) -> None:
+        estimated, error = self._estimated
+        labels = session.exposure_labels(self.frames, estimated, error)
+        cards = []
+        for f, lab in zip(self.frames, labels):
+            tip = f"{f.path}\n{f.image.shape[1]}×{f.image.shape[0]}, {'linear' if f.info.linear else 'display'}"
+            cards.append(FrameCardData(f.name, f.thumb, lab.text, lab.source == "EXIF", tip,
+                                       placeholder=lab.placeholder, source=lab.source,
+                                       exposure_tip=lab.tooltip))
+        self.stack.set_frames(cards)
+
+    def _on_estimated(self, frames: list[session.LoadedFrame], value: tuple) -> None:
+        if frames is not self.frames:
+            return  # the strip changed meanwhile; a newer estimate is on its way
+        self._estimated = value
+        self._show_cards()
+
+    def _choose_default_method(self) -> bool:
+        """Pick a method that can run on the loaded frames; False when a method asked for by
+        name (``requested_method``) cannot, which is reported instead of replaced."""
+        self._choosing_method = True
+        try:
+            return self._choose_method_for(len(self.frames))
+        finally:
+            self._choosing_method = False
+
+    def _choose_method_for(self, n: int) -> bool:
+        requested, self.requested_method = self.requested_method, None
+        if requested is not None:
+            ok, reason = runnable_on(get_method(requested), n)
+            if not ok:
+                self._refuse(f"{get_method(requested).title} cannot run: {reason} "
+                             f"({n} exposure(s) loaded)")
+                return False
+            self.method.set_method(requested)
+            return True
+        current = self.method.spec()
+        if self.method.is_runnable(current.id)[0]:
+            return True
+        fallback = SINGLE_IMAGE_METHOD if n == 1 else DEFAULT_METHOD
+        try:
+            ok, reason = runnable_on(get_method(fallback), n)
+        except LumafuseError:
+            ok, reason = False, "it is not installed in this build"
+        if ok:
+            self.method.set_method(fallback)
+            self._show_info(f"{n} exposure(s) loaded: {current.title} cannot run on them, "
+                            f"switched to {get_method(fallback).title}.")
+        elif n == 1:
+            self._show_info(f"One photo loaded: the single-image HDR method ({SINGLE_IMAGE_METHOD}) "
+                            f"is unavailable: {reason}. Load two or more exposures to fuse them.")
+        return True
+
+    def _on_method_changed(self, method_id: str) -> None:
+        """Another method picked: classical ones (seconds) re-run at once on the shown bracket;
+        learned ones wait for Run, and the preview says it shows the previous method."""
+        if self._choosing_method or not self.frames or self.output is None:
+            return
+        if self.output.result.provenance.method == method_id:
+            self.preview.set_stale("")
+            return
+        spec = get_method(method_id)
+        ok, _reason = self.method.is_runnable(method_id)
+        if ok and spec.kind != "learned":
+            self.run_method()
+            return
+        self._mark_stale(f"press Run for {spec.title} (Ctrl+R)" if ok else
+                         f"{spec.title} cannot run on this bracket")
+
+    def _mark_stale(self, reason: str) -> None:
+        """Say the preview no longer matches the controls (which result it shows, and why)."""
+        if self.output is None:
+            return
+        shown = self.output.result.provenance.method
+        text = f"Out of date: showing the {shown} result; {reason}"
+        self.preview.set_stale(text)
+        self.status_label.setText(text)
 
     # -- stack edits -------------------------------------------------------------------------
     def _on_stack_move_requested(self, index: int, delta: int) -> None:
@@ -243,10 +320,11 @@ class MainWindow(QMainWindow):
 
     def _on_stack_exposure_edited(self, index: int, text: str) -> None:
         try:
-            self.frames[index].user_exposure = session.parse_exposure(text)
+            value, ev = session.parse_exposure_entry(text)
         except LumafuseError as exc:
             self._show_error(str(exc))
             return
+        self.frames[index].user_exposure, self.frames[index].user_ev = value, ev
         self._set_frames(self.frames, changed=True)
 
     # -- running -----------------------------------------------------------------------------
@@ -255,12 +333,12 @@ class MainWindow(QMainWindow):
         try:
             stack = session.build_stack(self.frames)
         except LumafuseError as exc:
-            self._show_error(str(exc))
+            self._refuse(str(exc))
             return None
         spec = self.method.spec()
         ok, reason = runnable_on(spec, stack.n)
         if not ok:
-            self._show_error(f"{spec.title} cannot run: {reason}")
+            self._refuse(f"{spec.title} cannot run: {reason}")
             return None
         self.messages.clear()
         self.status_label.setText(f"Running {spec.id}…")
@@ -318,6 +396,7 @@ class MainWindow(QMainWindow):
             self.output = value
             prov = value.result.provenance
             self.tone.set_hdr(value.result.is_hdr)
+            self.preview.set_stale("")
             self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
             self._awaiting_ready = True
             self.renderer.set_output(value)
@@ -367,6 +446,11 @@ class MainWindow(QMainWindow):
     def _show_error(self, message: str, details: str = "") -> None:
         self.errors.append(message)
         self.messages.show_message(message, details, "error")
+
+    def _refuse(self, message: str) -> None:
+        """A run that cannot start: shown, and reported at once (--screenshot exits on it)."""
+        self._show_error(message)
+        self.failed.emit(message)
 
     def _show_info(self, message: str) -> None:
         self.messages.show_message(message, "", "info")

@@ -26,9 +26,6 @@ from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
 PROXY_LONG_SIDE = 1600  # preview proxy: big enough to look sharp, small enough for 16 ms renders
 HIST_LONG_SIDE = 256  # histogram input: 256 bins need no more than ~50k pixels
 THUMB_LONG_SIDE = 160
-IMAGE_SUFFIXES = frozenset(
-    ".jpg .jpeg .png .tif .tiff .exr .hdr .pic .dng .cr2 .cr3 .nef .arw .raf .orf .rw2 .pef .srw".split()
-)
 
 
 @dataclass
@@ -42,6 +39,7 @@ class LoadedFrame:
     proxy: np.ndarray  # uint8 display, long side <= PROXY_LONG_SIDE (before/after compare)
     mean_luma: float
     user_exposure: float | None = None  # relative exposure in seconds-equivalent units
+    user_ev: float | None = None  # the EV as typed ('+1 EV'), None when a time was typed
 
     @property
     def exposure(self) -> float | None:
@@ -71,44 +69,122 @@ class MergeOutput:
 
 
 # -- file discovery ---------------------------------------------------------------------------
-def expand_paths(paths: Iterable[str | Path]) -> list[str]:
-    """Files as given, folders replaced by the image files inside them (sorted by name)."""
-    out: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            out.extend(
-                str(c) for c in sorted(path.iterdir())
-                if c.is_file() and c.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
-            out.append(str(path))
-    return out
+# one rule for the GUI and the command line: app.core.io.files
+from app.core.io.files import IMAGE_SUFFIXES, expand_paths  # noqa: E402,F401 - re-exported
 
 
 # -- exposure values typed by the user --------------------------------------------------------
 _EV_RE = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*ev\s*$", re.IGNORECASE)
 
 
-def parse_exposure(text: str) -> float | None:
-    """Parse '1/60', '0.5', '2 s' (seconds) or '+1.5 EV' (2^EV relative). '' -> None.
+MAX_TYPED_EV = 30.0  # stops either side, as the command line's --ev
 
-    Raises InputError for anything else or a non-positive time.
+
+def parse_exposure_entry(text: str) -> tuple[float | None, float | None]:
+    """(relative exposure, EV as typed or None) of a strip entry: '1/60', '0.5', '2 s'
+    (seconds) or '+1.5 EV' (2^EV relative). '' -> (None, None).
+
+    Raises InputError for anything else, a non-positive time or an EV beyond +-30.
     """
     t = text.strip()
     if not t:
-        return None
+        return None, None
     m = _EV_RE.match(t)
     if m:
-        return float(2.0 ** float(m.group(1)))
+        ev = float(m.group(1))
+        if not abs(ev) <= MAX_TYPED_EV:
+            raise InputError(f"exposure {text!r}: EV must be within +-{MAX_TYPED_EV:g}")
+        return float(2.0**ev), ev
     t = t.lower().removesuffix("s").strip()
     try:
         value = float(Fraction(t))
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise InputError(f"exposure {text!r}: write a time like 1/60 or 0.5, or an EV like +1 EV")
-    if not np.isfinite(value) or value <= 0:
-        raise InputError(f"exposure {text!r} must be a positive time")
-    return value
+    if not np.isfinite(value) or not 1e-6 <= value <= 1e5:
+        raise InputError(f"exposure {text!r} must be a time from 1/1000000 s to 100000 s")
+    return value, None
+
+
+def parse_exposure(text: str) -> float | None:
+    """The relative exposure of :func:`parse_exposure_entry` (None for '')."""
+    return parse_exposure_entry(text)[0]
+
+
+def format_ev(ev: float) -> str:
+    """'+1 EV', '-0.7 EV', '0 EV'."""
+    return f"{ev:+.2g} EV" if abs(ev) >= 0.005 else "0 EV"
+
+
+@dataclass(frozen=True)
+class ExposureLabel:
+    """What a strip card shows for one frame's exposure: ``text`` is the value in the field
+    (editable entries keep what was typed), ``placeholder`` a greyed value that is only shown
+    (estimated), ``source`` where the value used comes from: 'EXIF', 'typed', 'estimated' or ''."""
+
+    text: str
+    placeholder: str
+    source: str
+    tooltip: str
+
+
+def exposure_labels(
+    frames: Sequence[LoadedFrame], estimated: Sequence[float] | None = None, estimate_error: str = ""
+) -> list[ExposureLabel]:
+    """The exposure each frame will be merged with, and where it comes from.
+
+    A bracket uses EXIF/typed values only when every frame has one (app.ui.session.build_stack);
+    otherwise all are estimated from the pixels (``estimated``: relative exposures, strip order,
+    from :func:`estimate_job`), and values typed for some frames are not used: the tooltip says so.
+    """
+    every = bool(frames) and all(f.exposure is not None for f in frames)
+    out = []
+    for k, f in enumerate(frames):
+        if f.user_exposure is not None:
+            typed = format_ev(f.user_ev) if f.user_ev is not None else format_exposure(f.user_exposure)
+        else:
+            typed = ""
+        if every:
+            if f.user_exposure is not None:
+                out.append(ExposureLabel(typed, "", "typed", "Exposure typed by you"))
+            else:
+                out.append(ExposureLabel(format_exposure(f.info.exposure_time), "", "EXIF",
+                                         "Exposure time from EXIF"))
+            continue
+        unused = (" The value typed here is not used until every frame has one."
+                  if f.user_exposure is not None else "")
+        if estimated is not None and len(estimated) == len(frames):
+            ev = float(np.log2(estimated[k] / min(estimated)))
+            out.append(ExposureLabel(
+                typed, f"≈ {format_ev(ev)}", "estimated",
+                "Estimated from the pixels (relative to the darkest frame). Type a time (1/60) "
+                "or an EV (+1 EV) for every frame to use your values instead." + unused))
+        elif estimate_error:
+            out.append(ExposureLabel(typed, "time or EV?", "unknown",
+                                     f"Cannot estimate: {estimate_error}" + unused))
+        else:
+            out.append(ExposureLabel(typed, "time or EV?", "", "No EXIF exposure time: type one "
+                                     "(1/60, 0.5) or an EV (+1 EV), or leave empty to estimate "
+                                     "it from the pixels" + unused))
+    return out
+
+
+def estimate_job(frames: Sequence[LoadedFrame]) -> Callable[[TaskContext], tuple]:
+    """A job estimating relative exposures (strip order) as the methods will: returns
+    (list of relative exposures or None, error text)."""
+    images = [f.image for f in frames]
+    linear = bool(frames) and frames[0].info.linear
+    names = [f.name for f in frames]
+
+    def job(ctx: TaskContext) -> tuple:
+        from app.core.io import estimate_relative_exposures
+
+        ctx.check()
+        try:
+            return estimate_relative_exposures(images, linear=linear, names=names), ""
+        except LumafuseError as exc:
+            return None, str(exc)
+
+    return job
 
 
 def format_exposure(seconds: float | None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,10 +40,15 @@ class FloatSlider(QWidget):
         *,
         decimals: int = 2,
         step: float = 0.01,
+        fine: tuple[float, float] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._min, self._max = float(minimum), float(maximum)
+        # The slider spans ``fine`` (precise dragging); Shift held when the drag starts spans
+        # the whole range for that drag. The spin box always takes the whole range.
+        self._fine = (max(fine[0], self._min), min(fine[1], self._max)) if fine else None
+        self._lo, self._hi = self._fine or (self._min, self._max)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, _STEPS)
         self.slider.setTracking(True)  # emit while dragging: the preview follows the slider
@@ -57,9 +62,36 @@ class FloatSlider(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.spin)
+        if self._fine:
+            self.slider.installEventFilter(self)
+            self.slider.setToolTip(
+                f"{self._fine[0]:+g} to {self._fine[1]:+g}; hold Shift while dragging for "
+                f"{self._min:+g} to {self._max:+g}, or type any value in the box")
         self.setValue(value)
         self.slider.valueChanged.connect(self._on_slider_value_changed)
         self.spin.valueChanged.connect(self._on_spin_value_changed)
+
+    def slider_span(self) -> tuple[float, float]:
+        """The values the slider's two ends stand for right now."""
+        return self._lo, self._hi
+
+    def set_coarse(self, coarse: bool) -> None:
+        """Switch the slider to the whole range (coarse) or back to the fine range."""
+        if not self._fine:
+            return
+        self._lo, self._hi = (self._min, self._max) if coarse else self._fine
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._to_pos(self.value()))
+        self.slider.blockSignals(False)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        from PySide6.QtCore import QEvent
+
+        if obj is self.slider and event.type() == QEvent.Type.MouseButtonPress:
+            self.set_coarse(bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+        elif obj is self.slider and event.type() == QEvent.Type.MouseButtonRelease:
+            QTimer.singleShot(0, lambda: self.set_coarse(False))
+        return False
 
     def value(self) -> float:
         return float(self.spin.value())
@@ -72,7 +104,8 @@ class FloatSlider(QWidget):
         self.valueChanged.emit(self.value())
 
     def _to_pos(self, value: float) -> int:
-        return round((value - self._min) / (self._max - self._min) * _STEPS)
+        pos = round((value - self._lo) / (self._hi - self._lo) * _STEPS)
+        return min(max(pos, 0), _STEPS)  # beyond the fine span: the handle rests at its end
 
     def _sync(self, value: float) -> None:
         for w in (self.slider, self.spin):
@@ -83,7 +116,7 @@ class FloatSlider(QWidget):
             w.blockSignals(False)
 
     def _on_slider_value_changed(self, pos: int) -> None:
-        value = self._min + (self._max - self._min) * pos / _STEPS
+        value = self._lo + (self._hi - self._lo) * pos / _STEPS
         self.spin.blockSignals(True)
         self.spin.setValue(value)
         self.spin.blockSignals(False)
@@ -106,10 +139,12 @@ class ParamForm(QWidget):
     changed = Signal()
 
     def __init__(
-        self, specs: Sequence[ParamSpec] = (), *, sliders: bool = False, parent: QWidget | None = None
+        self, specs: Sequence[ParamSpec] = (), *, sliders: bool = False,
+        labels: Mapping[str, str] | None = None, parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._sliders = sliders
+        self._labels = dict(labels or {})  # parameter name -> row label, where the name clashes
         self._layout = QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -129,7 +164,7 @@ class ParamForm(QWidget):
         for spec in self._specs:
             editor = self._make_editor(spec)
             editor.setToolTip(spec.help)
-            label = QLabel(spec.name.replace("_", " ").capitalize())
+            label = QLabel(self._labels.get(spec.name, spec.name.replace("_", " ").capitalize()))
             label.setToolTip(spec.help)
             self._layout.addRow(label, editor)
             self._editors[spec.name] = editor

@@ -216,6 +216,11 @@ class PreviewPanel(QWidget):
         self.split.setRange(0, 1000)
         self.split.setValue(500)
         self.split.setToolTip("Position of the split divider")
+        self.stale = QLabel()
+        self.stale.setObjectName("staleLabel")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("QLabel { background: #6b4a00; color: #ffe9b0; padding: 3px 6px; }")
+        self.stale.setVisible(False)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -228,6 +233,7 @@ class PreviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.stale)
         layout.addWidget(self.view, 1)
 
         self.fit_button.clicked.connect(self.view.fit)
@@ -237,6 +243,14 @@ class PreviewPanel(QWidget):
         self.split.valueChanged.connect(self._on_compare_changed)
         self.before.currentIndexChanged.connect(self._on_before_index_changed)
         self._on_compare_changed()
+
+    def set_stale(self, text: str) -> None:
+        """Mark the shown result as out of date with ``text`` ('' clears the mark)."""
+        self.stale.setText(text)
+        self.stale.setVisible(bool(text))
+
+    def stale_text(self) -> str:
+        return self.stale.text() if self.stale.isVisible() else ""
 
     def compare_mode(self) -> str:
         return str(self.compare.currentData())

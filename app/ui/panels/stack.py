@@ -33,7 +33,9 @@ THUMB_BOX = 132  # px: thumbnails are scaled into a square of this size
 
 @dataclass(frozen=True)
 class FrameCardData:
-    """What one card shows. ``exposure_text`` is '' when unknown; ``from_exif`` locks the field."""
+    """What one card shows. ``exposure_text`` is '' when unknown; ``from_exif`` locks the field;
+    ``placeholder`` is a greyed value shown but not typed (an estimate); ``source`` says where
+    the exposure used comes from (EXIF / typed / estimated), under the field."""
 
     name: str
     thumb: np.ndarray  # uint8 hxwx3
@@ -41,6 +43,9 @@ class FrameCardData:
     from_exif: bool
     tooltip: str = ""
     error: str = ""  # invalid user entry, shown on the field
+    placeholder: str = "time or EV?"
+    source: str = ""
+    exposure_tip: str = ""
 
 
 def urls_to_paths(mime) -> list[str]:
@@ -75,16 +80,21 @@ class FrameCard(QFrame):
         self.exposure.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.exposure.setReadOnly(data.from_exif)
         if data.from_exif:
-            self.exposure.setToolTip("Exposure time from EXIF")
+            self.exposure.setToolTip(data.exposure_tip or "Exposure time from EXIF")
             self.exposure.setStyleSheet("QLineEdit { background: transparent; border: none; }")
         else:
-            self.exposure.setPlaceholderText("time or EV?")
+            self.exposure.setPlaceholderText(data.placeholder)
             self.exposure.setToolTip(
-                data.error or "No EXIF exposure time: type one (1/60, 0.5) or an EV (+1 EV),\n"
-                "or leave empty to estimate it from the pixels"
+                data.error or data.exposure_tip or "No EXIF exposure time: type one (1/60, 0.5) "
+                "or an EV (+1 EV),\nor leave empty to estimate it from the pixels"
             )
             if data.error:
                 self.exposure.setStyleSheet("QLineEdit { border: 1px solid #d04040; }")
+        self.source = QLabel(data.source)
+        self.source.setObjectName("exposureSource")
+        self.source.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.source.setStyleSheet("color: palette(placeholder-text); font-size: 10px;")
+        self.source.setToolTip(data.exposure_tip)
         self.exposure.editingFinished.connect(self._on_exposure_editing_finished)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
@@ -105,6 +115,7 @@ class FrameCard(QFrame):
         layout.addWidget(thumb)
         layout.addWidget(name)
         layout.addWidget(self.exposure)
+        layout.addWidget(self.source)
         layout.addLayout(buttons)
         layout.addStretch(1)
         self._text = data.exposure_text

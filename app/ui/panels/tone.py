@@ -22,7 +22,10 @@ from PySide6.QtWidgets import (
 from app.core.types import ToneParams
 from app.ui.panels.params import FloatSlider, ParamForm
 
-EXPOSURE_RANGE = (-8.0, 8.0)  # stops
+EXPOSURE_RANGE = (-10.0, 10.0)  # stops: the spin box, and the slider with Shift held
+EXPOSURE_FINE = (-3.0, 3.0)  # stops the slider spans by default: ~0.02-0.03 EV per pixel
+# operator parameters whose name would repeat a row of this panel get their own label
+OPERATOR_LABELS = {"saturation": "Colour (operator)"}
 GAMMA_RANGE = (1.0, 3.0)  # display gamma when sRGB is unticked
 SATURATION_RANGE = (0.0, 2.0)
 
@@ -39,14 +42,14 @@ class TonePanel(QGroupBox):
 
         self._operator_params = OPERATOR_PARAMS
         self._defaults = ToneParams()
-        self.exposure = FloatSlider(*EXPOSURE_RANGE, 0.0, decimals=2, step=0.1)
+        self.exposure = FloatSlider(*EXPOSURE_RANGE, 0.0, decimals=2, step=0.1, fine=EXPOSURE_FINE)
         self.srgb = QCheckBox("sRGB")
         self.srgb.setToolTip("Use the sRGB transfer curve instead of a plain gamma")
         self.gamma = FloatSlider(*GAMMA_RANGE, 2.2, decimals=2, step=0.05)
         self.operator = QComboBox()
         self.operator.setObjectName("operatorCombo")
         self.operator.addItems(list(OPERATORS))
-        self.operator_form = ParamForm(sliders=True)
+        self.operator_form = ParamForm(sliders=True, labels=OPERATOR_LABELS)
         self.saturation = FloatSlider(*SATURATION_RANGE, 1.0, decimals=2, step=0.05)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to the default tone settings")
