@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
                 self.status_label.setText(
                     f"Bracket changed: {spec.title} cannot run on {len(frames)} exposure(s); "
                     "pick another method" if frames else "No exposures: drop photos here")
-            self._mark_stale("the bracket changed")
+            self._mark_stale("the bracket changed", status=False)
         if len(frames) > 1 and not all(f.exposure is not None for f in frames):
             # show what the merge will use: the estimate, computed in the background
             self.runner.submit(session.estimate_job(frames), slot="estimate",
@@ -297,14 +297,16 @@ class MainWindow(QMainWindow):
         self._mark_stale(f"press Run for {spec.title} (Ctrl+R)" if ok else
                          f"{spec.title} cannot run on this bracket")
 
-    def _mark_stale(self, reason: str) -> None:
-        """Say the preview no longer matches the controls (which result it shows, and why)."""
+    def _mark_stale(self, reason: str, status: bool = True) -> None:
+        """Say the preview no longer matches the controls (which result it shows, and why);
+        ``status``: the status bar says it too (else it keeps its own, more specific text)."""
         if self.output is None:
             return
         shown = self.output.result.provenance.method
         text = f"Out of date: showing the {shown} result; {reason}"
         self.preview.set_stale(text)
-        self.status_label.setText(text)
+        if status:
+            self.status_label.setText(text)
 
     # -- stack edits -------------------------------------------------------------------------
     def _on_stack_move_requested(self, index: int, delta: int) -> None:
