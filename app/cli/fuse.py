@@ -133,6 +133,9 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
             f"note: --tmo/--tmo-param not applied: {spec.id} gives a display image, not HDR "
             "radiance (exposure, saturation and gamma apply)\n"
         )
+    if not args.quiet:
+        for message in result.messages:
+            sys.stderr.write(f"note: {message}\n")
     h, w = result.image.shape[:2]
     prov = result.provenance
     if not args.quiet:

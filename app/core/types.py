@@ -142,6 +142,13 @@ class Result:
     image: np.ndarray
     kind: ResultKind
     provenance: Provenance
+    # what the method assumed, for the user: e.g. "ev", "exposure_source", "response",
+    # "messages" (one-line notes: estimated exposures, a refused response curve)
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return tuple(self.notes.get("messages", ()))
 
     @property
     def is_hdr(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from app.core.merge import fuse_mertens, merge_debevec, merge_robertson
+from app.core.merge import fuse_mertens, merge_hdr
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 from app.models.registry import MethodOutput
@@ -46,24 +46,32 @@ def run_mertens(
     return MethodOutput(image=image, device="cpu")
 
 
+def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
+                ctx: TaskContext) -> MethodOutput:
+    report = merge_hdr(stack, method, deghost=bool(params.get("deghost", False)),
+                       samples=int(params.get("samples", 70)), ctx=ctx)
+    notes = {
+        "exposures_estimated": report.exposure_source == "estimated",
+        "exposure_source": report.exposure_source,
+        "exposure_confidence": report.exposure_confidence,
+        "ev": list(report.ev),
+        "response": None if report.response is None else report.response.tolist(),
+        "messages": list(report.messages),
+    }
+    return MethodOutput(image=report.radiance, device="cpu", notes=notes)
+
+
 def run_debevec(
     stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
 ) -> MethodOutput:
-    """Debevec response recovery + HDR merge -> linear radiance (1.0 = reference clipping)."""
-    estimated = stack.exposures is None
-    image = merge_debevec(
-        stack,
-        deghost=bool(params.get("deghost", False)),
-        samples=int(params.get("samples", 70)),
-        ctx=ctx,
-    )
-    return MethodOutput(image=image, device="cpu", notes={"exposures_estimated": estimated})
+    """Debevec response recovery + HDR merge -> linear radiance (1.0 = reference clipping);
+    notes: exposures used and where from, the response curve, messages for the user."""
+    return _hdr_output(stack, "debevec", params, ctx)
 
 
 def run_robertson(
     stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
 ) -> MethodOutput:
-    """Robertson response recovery + HDR merge -> linear radiance (1.0 = reference clipping)."""
-    estimated = stack.exposures is None
-    image = merge_robertson(stack, deghost=bool(params.get("deghost", False)), ctx=ctx)
-    return MethodOutput(image=image, device="cpu", notes={"exposures_estimated": estimated})
+    """Robertson response recovery + HDR merge -> linear radiance (1.0 = reference clipping);
+    notes as :func:`run_debevec`."""
+    return _hdr_output(stack, "robertson", params, ctx)

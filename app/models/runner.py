@@ -88,4 +88,4 @@ def run(
         duration_s=time.perf_counter() - t0,
     )
     ctx.report(1.0, "done")
-    return Result(image=image, kind=spec.output, provenance=prov)
+    return Result(image=image, kind=spec.output, provenance=prov, notes=dict(out.notes))

@@ -29,6 +29,7 @@ from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.messages import MessageBar
 from app.ui.panels.method import MethodPanel
 from app.ui.panels.preview import PreviewPanel
+from app.ui.panels.response import ResponsePanel
 from app.ui.panels.stack import FrameCardData, StackPanel
 from app.ui.panels.status import RunStatusBar
 from app.ui.panels.tone import TonePanel
@@ -62,7 +63,7 @@ class MainWindow(QMainWindow):
         self._awaiting_ready = False
         # a method asked for by name (--method): refused loudly, never silently replaced
         self.requested_method: str | None = None
-        self._estimated: tuple[list[float] | None, str] = (None, "")
+        self._estimated: tuple[list[float] | None, str, str] = (None, "", "")
         self._choosing_method = False  # default-method choice after a load: no auto re-run
 
         self.messages = MessageBar()
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.method = MethodPanel()
         self.tone = TonePanel()
         self.histogram = HistogramPanel()
+        self.response = ResponsePanel()
         self.tone.set_defaults(self.settings.tone_defaults())
         self.tone.reset()
         self.renderer = PreviewController(self.runner, self.preview, self.histogram, self)
@@ -116,6 +118,7 @@ class MainWindow(QMainWindow):
         sv.addWidget(self.histogram)
         sv.addWidget(self.method)
         sv.addWidget(self.tone)
+        sv.addWidget(self.response)
         sv.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -209,7 +212,7 @@ class MainWindow(QMainWindow):
 
     def _set_frames(self, frames: list[session.LoadedFrame], changed: bool = False) -> None:
         self.frames = frames
-        self._estimated = (None, "")
+        self._estimated = (None, "", "")
         self.method.set_frame_count(len(frames))
         self._show_cards()
         self.preview.set_inputs([f.name for f in frames])
@@ -229,8 +232,8 @@ class MainWindow(QMainWindow):
                                on_finished=lambda value, fr=frames: self._on_estimated(fr, value))
 
     def _show_cards(self) -> None:
-        estimated, error = self._estimated
-        labels = session.exposure_labels(self.frames, estimated, error)
+        estimated, error, confidence = self._estimated
+        labels = session.exposure_labels(self.frames, estimated, error, confidence)
         cards = []
         for f, lab in zip(self.frames, labels):
             tip = f"{f.path}\n{f.image.shape[1]}×{f.image.shape[0]}, {'linear' if f.info.linear else 'display'}"
@@ -399,6 +402,13 @@ class MainWindow(QMainWindow):
             prov = value.result.provenance
             self.tone.set_hdr(value.result.is_hdr)
             self.preview.set_stale("")
+            notes = value.result.notes
+            source = notes.get("exposure_source", "")
+            caption = (f"{prov.method}: exposures {', '.join(f'{e:+.1f}' for e in notes['ev'])} EV "
+                       f"({source})" if notes.get("ev") else "")
+            self.response.set_response(notes.get("response"), caption)
+            for message in value.result.messages:
+                self._show_info(message[:1].upper() + message[1:])
             self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
             self._awaiting_ready = True
             self.renderer.set_output(value)

@@ -128,7 +128,8 @@ class ExposureLabel:
 
 
 def exposure_labels(
-    frames: Sequence[LoadedFrame], estimated: Sequence[float] | None = None, estimate_error: str = ""
+    frames: Sequence[LoadedFrame], estimated: Sequence[float] | None = None, estimate_error: str = "",
+    confidence: str = "",
 ) -> list[ExposureLabel]:
     """The exposure each frame will be merged with, and where it comes from.
 
@@ -154,10 +155,14 @@ def exposure_labels(
                   if f.user_exposure is not None else "")
         if estimated is not None and len(estimated) == len(frames):
             ev = float(np.log2(estimated[k] / min(estimated)))
+            source = f"estimated · {confidence}" if confidence else "estimated"
+            doubt = (" The pixels disagree about the ratios: the estimate may be far off."
+                     if confidence == "low" else "")
             out.append(ExposureLabel(
-                typed, f"≈ {format_ev(ev)}", "estimated",
-                "Estimated from the pixels (relative to the darkest frame). Type a time (1/60) "
-                "or an EV (+1 EV) for every frame to use your values instead." + unused))
+                typed, f"≈ {format_ev(ev)}", source,
+                "Estimated from the pixels (relative to the darkest frame), confidence "
+                f"{confidence or 'unknown'}.{doubt} Type a time (1/60) or an EV (+1 EV) for "
+                "every frame to use your values instead." + unused))
         elif estimate_error:
             out.append(ExposureLabel(typed, "time or EV?", "unknown",
                                      f"Cannot estimate: {estimate_error}" + unused))
@@ -170,19 +175,20 @@ def exposure_labels(
 
 def estimate_job(frames: Sequence[LoadedFrame]) -> Callable[[TaskContext], tuple]:
     """A job estimating relative exposures (strip order) as the methods will: returns
-    (list of relative exposures or None, error text)."""
+    (list of relative exposures or None, error text, confidence)."""
     images = [f.image for f in frames]
     linear = bool(frames) and frames[0].info.linear
     names = [f.name for f in frames]
 
     def job(ctx: TaskContext) -> tuple:
-        from app.core.io import estimate_relative_exposures
+        from app.core.io.exposure import estimate_exposures
 
         ctx.check()
         try:
-            return estimate_relative_exposures(images, linear=linear, names=names), ""
+            est = estimate_exposures(images, linear=linear, names=names)
+            return est.relative, "", est.confidence
         except LumafuseError as exc:
-            return None, str(exc)
+            return None, str(exc), ""
 
     return job
 

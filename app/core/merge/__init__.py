@@ -2,8 +2,10 @@
 (linear, 1.0 = clipping level of the reference frame), with camera-response recovery."""
 
 from app.core.merge.hdr import (
+    HdrMerge,
     hat,
     merge_debevec,
+    merge_hdr,
     merge_linear,
     merge_robertson,
     merge_with_response,
@@ -12,7 +14,9 @@ from app.core.merge.mertens import fuse_mertens
 from app.core.merge.response import recover_response
 
 __all__ = [
+    "HdrMerge",
     "fuse_mertens",
+    "merge_hdr",
     "hat",
     "merge_debevec",
     "merge_linear",

@@ -17,6 +17,7 @@ noise-aware tolerance (in a display-like, roughly noise-uniform encoding) are dr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -241,23 +242,72 @@ def _stack_exposures(stack: ExposureStack) -> ExposureStack:
     return ensure_exposures(stack)
 
 
-def _merge_stack(stack: ExposureStack, method: str, deghost: bool, samples: int,
-                 ctx: TaskContext | None) -> np.ndarray:
-    from app.core.merge.response import recover_response
+@dataclass(frozen=True)
+class HdrMerge:
+    """An HDR merge and what it assumed, for the user to see.
+
+    radiance: float32 HxWx3 >= 0, 1.0 = clipping level of the reference frame.
+    response: the inverse camera response used, (256, 3) code -> linear exposure (None for
+        linear frames, which need none).
+    ev: each merged frame's exposure in stops over the darkest, dark to bright.
+    exposure_source: "user times", "user EV offsets", "exif" or "estimated".
+    exposure_confidence: "high" / "medium" / "low" when estimated, else None.
+    messages: one line each, for the status bar / stderr (estimates, a refused curve).
+    """
+
+    radiance: np.ndarray
+    response: np.ndarray | None
+    ev: tuple[float, ...]
+    exposure_source: str
+    exposure_confidence: str | None
+    messages: tuple[str, ...]
+
+
+def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = False,
+              samples: int = 70, ctx: TaskContext | None = None) -> HdrMerge:
+    """Debevec or Robertson merge of a stack with the report of :class:`HdrMerge`.
+
+    Missing exposures are estimated from the pixels (app.core.io.ensure_exposures) and said so;
+    a recovered response that no camera could have is replaced by a fitted sRGB-like curve and
+    said so (app.core.merge.response.recover_response_checked).
+    """
+    from app.core.merge.response import recover_response_checked
 
     ctx = ctx or TaskContext()
     if stack.n < 2:
         raise InputError(f"an HDR merge needs at least 2 frames, got {stack.n}")
+    source = str(stack.metadata.get("exposure_source", "user" if stack.exposures else "none"))
     stack = _stack_exposures(stack)
     assert stack.exposures is not None
+    ev = tuple(float(np.log2(e / stack.exposures[0])) for e in stack.exposures)
+    confidence = stack.metadata.get("exposure_confidence")
+    messages: list[str] = []
+    if stack.metadata.get("exposure_source") == "estimated":
+        source = "estimated"
+        steps = ", ".join(f"{e:+.1f}" for e in ev)
+        messages.append(
+            f"exposures estimated from the pixels: {steps} EV (confidence {confidence}); "
+            + ("they may be far off: " if confidence == "low" else "")
+            + "give the times or EVs for an exact merge"
+        )
     if stack.linear:
-        return merge_linear(stack.frames, stack.exposures, deghost=deghost,
-                            reference=stack.reference, ctx=ctx)
+        rad = merge_linear(stack.frames, stack.exposures, deghost=deghost,
+                           reference=stack.reference, ctx=ctx)
+        return HdrMerge(rad, None, ev, source, confidence, tuple(messages))
     ctx.report(0.0, f"recovering the camera response ({method})")
-    g = recover_response(stack.frames, stack.exposures, method=method, samples=samples)
+    g, note = recover_response_checked(stack.frames, stack.exposures, method=method,
+                                       samples=samples)
+    if note:
+        messages.append(note)
     ctx.check()
-    return merge_with_response(stack.frames, stack.exposures, g, deghost=deghost,
-                               reference=stack.reference, ctx=ctx.sub(0.2, 1.0))
+    rad = merge_with_response(stack.frames, stack.exposures, g, deghost=deghost,
+                              reference=stack.reference, ctx=ctx.sub(0.2, 1.0))
+    return HdrMerge(rad, g, ev, source, confidence, tuple(messages))
+
+
+def _merge_stack(stack: ExposureStack, method: str, deghost: bool, samples: int,
+                 ctx: TaskContext | None) -> np.ndarray:
+    return merge_hdr(stack, method, deghost=deghost, samples=samples, ctx=ctx).radiance
 
 
 def merge_debevec(stack: ExposureStack, *, deghost: bool = False, samples: int = 70,
