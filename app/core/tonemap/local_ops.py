@@ -23,6 +23,7 @@ WORK_SIDE = 1024  # long side of the working copy
 _GF_RADIUS = 2  # guided-upsampling window radius, in working-copy pixels
 _GF_EPS = 1e-2  # regularisation in (natural log luminance)^2: edges above ~0.1 log-unit kept
 WHITE_PERCENTILE = 99.9  # of the Mantiuk result, mapped to display white
+MANTIUK_HEADROOM = 4.0  # input capped this far (2 stops) above the 99th percentile
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
@@ -112,9 +113,17 @@ def reinhard_local(
     log_full = np.log(np.maximum(ls, floor))
     adapt_full = np.exp(guided_upsample(log_small, log_adapt, log_full))
 
+    # White follows the exposure (as in the global operator): with Lw fixed at the unpushed
+    # peak, a +2 EV push clamped the sun to Lw while its local adaptation kept growing, and
+    # L / (1 + V) turned the brightest pixels dark (specks in window panes, a grey sun).
+    lw_e = np.float32(lw * gain if white <= 0 else lw)
     ls_e = ls * np.float32(gain)  # exposure after the key normalisation
-    np.minimum(ls_e, np.float32(lw), out=ls_e)
-    lout = ls_e * (1.0 + ls_e / np.float32(lw * lw)) / (1.0 + adapt_full * np.float32(gain))
+    at_white = ls_e >= lw_e
+    np.minimum(ls_e, lw_e, out=ls_e)
+    lout = ls_e * (1.0 + ls_e / (lw_e * lw_e)) / (1.0 + adapt_full * np.float32(gain))
+    # Eq. 4's promise, kept locally: what reaches the white point is white, and nothing at or
+    # above it is darker than a dimmer pixel would be mapped by the global curve.
+    lout[at_white] = 1.0
     np.minimum(lout, 1.0, out=lout)
     return _apply_ratio(linear, lum, lout, 1.0)
 
@@ -139,13 +148,24 @@ def mantiuk(
     # OpenCV's solver needs a bounded range: zeros make NaN (log 0) and specular pixels far above
     # the scene white break its contrast pyramid. Above the robust peak is white anyway.
     lo = max(float(floor), stats.peak * 2.0**-20)
-    small = np.clip(small, lo, max(stats.peak, lo)).astype(np.float32)
+    # A light source (the sun, a lamp) is a huge step at its edge; the contrast pyramid spreads
+    # that step into a bright halo around it (the ring next to a 2000x sun came out 5x brighter
+    # than without the sun; 1.25x with the cap). It is white anyway: cap it 2 stops above the
+    # 99th percentile (bright windows covering 1 % of the frame keep their detail).
+    hi = max(min(stats.peak, float(np.percentile(small, 99.0)) * MANTIUK_HEADROOM), lo)
+    small = np.clip(small, lo, hi).astype(np.float32)
     if float(small.max()) <= float(small.min()) * 1.0001:
         # No contrast to map (OpenCV's solver asserts on it): a flat field goes to white.
         mapped_l = np.ones_like(small)
     else:
         grey = cv2.merge([small, small, small])
-        mapped_l = cv2.createTonemapMantiuk(1.0, float(scale), 1.0).process(grey)[..., 1]
+        logging = cv2.utils.logging
+        level = logging.getLogLevel()
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)  # a deprecation WARN about MatExpr
+        try:
+            mapped_l = cv2.createTonemapMantiuk(1.0, float(scale), 1.0).process(grey)[..., 1]
+        finally:
+            logging.setLogLevel(level)
     log_out = np.log(np.maximum(mapped_l, 1e-6))
     # OpenCV normalises the result by its min / max, so a few specular pixels would darken the
     # whole picture: place white at the 99.9th percentile instead (brighter pixels clip).
