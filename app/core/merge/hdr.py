@@ -43,19 +43,23 @@ TRUSTED_LEVELS = (2.5 / 255, 250.5 / 255)  # outside: quantised black / (near-)c
 
 
 def merge_weights(level: np.ndarray) -> np.ndarray:
-    """Per-channel merge weight of a display-like [0, 1] frame, float32 HxWx3.
+    """Merge weight of a display-like [0, 1] frame, float32 HxWx3.
 
-    The hat of each channel's own level, and none at all for near-black codes (0-2: noise and
-    quantisation, the curve is flat there) and near-clipped codes (251-255: a channel that clips
-    before the others would pull its colour toward grey, the usual magenta/cyan highlights).
-    Per channel, not on the brightest channel: the dark channel of a saturated colour is noisy
-    in a frame where the bright one is well exposed. Virtual-camera tuning set: +0.7 dB log PSNR
-    over the hat of the brightest channel, colour error unchanged.
+    The hat of the pixel's brightest channel, the same for its three channels: where one frame
+    takes over from another, all channels switch together, so an error in the curve's shape
+    changes brightness, never colour (per-channel hats made colour rings on bright walls and
+    hard-edged green/red streaks in a sky that clips in one channel first). On top of that,
+    per channel, no weight for near-black codes (0-2: noise and quantisation, the curve is flat
+    there), and none for the whole pixel once its brightest channel is near clipping (251-255):
+    a channel that clips before the others would pull the colour toward grey (magenta/cyan
+    highlights). Pixels no frame sees are filled from one frame for all channels (see _merge).
     """
-    w = hat(level)
-    lo, hi = TRUSTED_LEVELS
-    w[(level <= lo) | (level >= hi)] = 0.0
-    return w
+    mx = _max_channel(level)
+    w = hat(mx)
+    w[mx >= TRUSTED_LEVELS[1]] = 0.0
+    out = cv2.merge([w, w, w])
+    out[level <= TRUSTED_LEVELS[0]] = 0.0
+    return out
 
 
 _SUB = 4  # table steps per 8-bit code: 8-bit values hit table entries exactly
@@ -122,7 +126,8 @@ def _merge(
     ctx: TaskContext,
 ) -> np.ndarray:
     """Shared weighted average. levels[j]: display-like [0,1] encoding of frame j (for weights and
-    ghost tests); to_linear(j) -> frame j's linear exposure (1.0 = its clipping);
+    ghost tests); to_linear(j, top=None) -> frame j's linear exposure (1.0 = its clipping),
+    its levels first capped at ``top`` when given;
     to_level(linear) -> display-like encoding of a linear exposure (to predict a frame)."""
     n = len(levels)
     exps = np.asarray(exposures, np.float64)
@@ -153,10 +158,12 @@ def _merge(
     # brightest frame (the best information there is about them)
     empty = den < _MIN_WEIGHT
     if empty.any():
-        dark = to_linear(0) / np.float32(exps[0])
+        # capped at the last trusted code: the curve's top codes are its least certain part, and
+        # a sky that clips in every frame must fade to white smoothly, not in bands
+        dark = to_linear(0, TRUSTED_LEVELS[1]) / np.float32(exps[0])
         bright = to_linear(n - 1) / np.float32(exps[n - 1])
-        high = levels[0] > 0.5
-        fill = np.where(high, dark, bright)
+        high = _max_channel(levels[0]) > 0.5  # one source frame for all channels of a pixel
+        fill = np.where(high[..., None], dark, bright)
         num[empty] = fill[empty]
         den[empty] = 1.0
     rad = num / den
@@ -193,7 +200,7 @@ def merge_with_response(
     levels = [np.asarray(f, dtype=np.float32) for f in frames]
     return _merge(
         levels,
-        lambda j: _apply_curve(levels[j], g),
+        lambda j, top=None: _apply_curve(levels[j] if top is None else np.minimum(levels[j], top), g),
         lambda lin: _forward_curve(lin, g),
         exposures,
         ref,
@@ -225,7 +232,8 @@ def merge_linear(
     levels = [np.clip(x, 0.0, 1.0) ** np.float32(1 / 2.2) for x in lins]
     rad = _merge(
         levels,
-        lambda j: lins[j] * np.float32(whites[j] / white_ref),
+        # linear frames know their white exactly: no cap needed (top ignored)
+        lambda j, top=None: lins[j] * np.float32(whites[j] / white_ref),
         lambda lin: np.clip(lin, 0.0, 1.0) ** np.float32(1 / 2.2),
         exposures,
         ref,

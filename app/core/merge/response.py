@@ -22,6 +22,11 @@ from app.core.errors import InputError
 ROBERTSON_PROXY_PIXELS = 100_000
 DEBEVEC_PROXY_PIXELS = 500_000  # samples are picked on a strided proxy of this size
 ROBERTSON_ITERATIONS = 30
+SMOOTH_FLOOR = 16.0
+"""Least weight of Debevec's curvature penalty per code (the hat weight elsewhere). With the
+plain hat (1 at the ends) the curve's last 20 codes were almost free: on a real bracket
+(colour-hdri-frobisher) it flattened over codes 230-240 and then shot up 0.5 stop per code,
+and a sky whose channels sat at 238 / 251 came out in hard-edged green and red bands."""
 
 
 def to_codes(frame: np.ndarray) -> np.ndarray:
@@ -150,6 +155,7 @@ def debevec_response(
     loc = np.unique(np.concatenate([sample_locations(c, samples, seed=j) for j, c in enumerate(codes)]))
     ns, nf = loc.size, len(frames)
     w = hat_weights_codes() + 1.0  # +1: keep end-code equations alive (weakly) for the solve
+    ws = np.maximum(w, SMOOTH_FLOOR)  # curvature penalty: see SMOOTH_FLOOR
     log_t = np.log(np.asarray(exposures, np.float64))
     g_log = np.zeros((256, 3))
     rows = ns * nf + 1 + 254
@@ -167,9 +173,9 @@ def debevec_response(
         a[k, 128] = 1.0  # fixes the arbitrary scale
         m = np.arange(1, 255)
         rr = k + 1 + np.arange(254)
-        a[rr, m - 1] = smoothness * w[m]
-        a[rr, m] = -2.0 * smoothness * w[m]
-        a[rr, m + 1] = smoothness * w[m]
+        a[rr, m - 1] = smoothness * ws[m]
+        a[rr, m] = -2.0 * smoothness * ws[m]
+        a[rr, m + 1] = smoothness * ws[m]
         # normal equations: the system is small (~600 x 330) and well conditioned by the
         # smoothness rows; solving A^T A is far cheaper than an SVD-based lstsq
         sol = np.linalg.solve(a.T @ a, a.T @ b)
