@@ -18,9 +18,10 @@ import numpy as np
 
 CASES = {
     # name: (folder, method, crop x, y, w, h in full-resolution pixels, exposure EV)
-    "misalign_debevec": ("pmef-dynamic/misalign", "debevec", 700, 350, 420, 300, 0.0),
-    "frobisher_robertson": ("colour-hdri-frobisher/frobisher_001", "robertson", 900, 500, 420, 300, 0.0),
-    "villa_debevec": ("mef-extra/Villa", "debevec", 300, 60, 420, 300, 0.0),
+    "misalign_debevec": ("pmef-dynamic/misalign", "debevec", 150, 40, 320, 240, 0.0),
+    "frobisher_robertson": ("colour-hdri-frobisher/frobisher_001", "robertson", 0, 0, 420, 300, 0.0),
+    "frobisher_debevec": ("colour-hdri-frobisher/frobisher_001", "debevec", 0, 0, 420, 300, 0.0),
+    "villa_debevec": ("mef-extra/Villa", "debevec", 300, 0, 420, 300, 0.0),
 }
 
 
