@@ -8,6 +8,7 @@ file is written. The output is written once, atomically, after the method finish
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files, one per exposure, or a folder of them")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                   help="output file (.exr .hdr .png .tif .tiff .jpg .jpeg)")
+    p.add_argument("-o", "--output", required=True, action="append", metavar="OUTPUT",
+                   help="output file (.exr .hdr .png .tif .tiff .jpg .jpeg); repeat it for "
+                        "several files from one run (e.g. -o x.exr -o x.tif)")
     p.add_argument("-m", "--method", metavar="METHOD",
                    help=f"method id (default: {DEFAULT_MULTI} for 2+ inputs, "
                         f"{DEFAULT_SINGLE} for one); see list-methods")
@@ -101,32 +103,36 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
             raise InputError(f"{reason} (inputs: {', '.join(p.name for p in inputs)})")
         raise MethodUnavailable(f"{spec.id}: {reason}")
     tone = tone_params(args)
-    check_encoding(args.output, args.bit_depth)
+    for out in args.output:
+        check_encoding(out, args.bit_depth)
     times = ev = None
     if args.times:
         times = parse_number_list(args.times, "--times", len(inputs), TIME_RANGE_S, " s")
     if args.ev:
         ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_RANGE, EV_RANGE), " EV")
-    from app.core.io import check_output_path, load_stack, write_result
+    from app.core.io import check_output_path, load_stack, published_together, write_result
 
-    output = check_output_path(args.output, inputs=inputs, force=args.force)
+    outputs = [check_output_path(o, inputs=inputs, force=args.force) for o in args.output]
+    _check_distinct_outputs(outputs)
 
     stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15))
     result = run(
         stack, spec.id, params, ctx.sub(0.15, 0.95), align=args.align, device=args.device
     )
     ctx.check()  # a Ctrl-C during the last stage: stop before writing anything
-    write_result(
-        output,
-        result,
-        tone,
-        bit_depth=args.bit_depth,
-        quality=args.quality,
-        half=args.half,
-        inputs=inputs,
-        force=args.force,
-        ctx=ctx,
-    )
+    with published_together(ctx):  # all outputs or none, from the one merge
+        for output in outputs:
+            write_result(
+                output,
+                result,
+                tone,
+                bit_depth=args.bit_depth,
+                quality=args.quality,
+                half=args.half,
+                inputs=inputs,
+                force=args.force,
+                ctx=ctx,
+            )
     ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
     if not result.is_hdr and (args.tmo is not None or args.tmo_param) and not args.quiet:
         sys.stderr.write(
@@ -140,7 +146,16 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
     prov = result.provenance
     if not args.quiet:
         sys.stderr.write(
-            f"wrote {output} ({spec.id}, {result.kind.value}, {w}x{h}, "
+            f"wrote {', '.join(map(str, outputs))} ({spec.id}, {result.kind.value}, {w}x{h}, "
             f"{prov.duration_s:.2f} s on {prov.device})\n"
         )
     return 0
+
+
+def _check_distinct_outputs(outputs: list[Path]) -> None:
+    seen: set[str] = set()
+    for out in outputs:
+        key = os.path.realpath(out)
+        if key in seen:
+            raise InputError(f"{out}: given twice as an output")
+        seen.add(key)

@@ -133,8 +133,11 @@ def _named_files(args: argparse.Namespace) -> list[str]:
     naming one of them."""
     names = list(getattr(args, "inputs", None) or [])
     for attr in ("input", "output"):
-        if getattr(args, attr, None):
-            names.append(getattr(args, attr))
+        value = getattr(args, attr, None)
+        if isinstance(value, list):  # fuse -o may be repeated
+            names.extend(value)
+        elif value:
+            names.append(value)
     return [str(n) for n in names]
 
 

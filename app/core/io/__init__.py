@@ -6,7 +6,8 @@ Public API (see each module for value ranges):
 * :func:`load_stack` (stack): files -> ExposureStack, dark to bright, with all input checks.
 * :func:`ensure_exposures`, :func:`estimate_relative_exposures` (exposure).
 * :func:`check_output_path`, :func:`write_exr`, :func:`write_hdr_file`, :func:`write_display`,
-  :func:`write_result` (writers): atomic, never over an input.
+  :func:`write_result` (writers): atomic, never over an input; :func:`published_together`
+  publishes several outputs in one commit.
 * :func:`read_exr` (exr): EXR pixels + header, for tools and round-trip tests.
 """
 
@@ -19,6 +20,7 @@ from app.core.io.writers import (
     FORMATS,
     check_output_path,
     output_format,
+    published_together,
     write_display,
     write_exr,
     write_hdr_file,
@@ -37,6 +39,7 @@ __all__ = [
     "ev_to_relative",
     "load_stack",
     "output_format",
+    "published_together",
     "read_exif",
     "read_exr",
     "read_frame",

@@ -16,13 +16,15 @@ through :func:`app.core.tonemap.render` (what the preview shows is what is expor
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import io
 import os
 import secrets
 import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -148,6 +150,59 @@ def _publish(tmp: Path, path: Path, force: bool) -> None:
     os.unlink(tmp)
 
 
+class _Batch:
+    """Outputs written to temp files, published together by :func:`published_together`."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path, bool]] = []  # (temp, target, force)
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("lumafuse_batch", default=None)
+
+
+@contextmanager
+def published_together(ctx: TaskContext | None = None) -> Iterator[None]:
+    """Within the block, writers leave their outputs as temp files; at its end all are
+    published in one commit (one last cancel check with SIGINT/SIGTERM held back), so a
+    command with several outputs (``-o x.exr -o x.tif``) writes all of them or none. If a
+    publish fails (a file of that name appeared meanwhile), the ones already published are
+    removed again; on any failure or cancel every temp file is removed."""
+    batch = _Batch()
+    token = _batch.set(batch)
+    try:
+        yield
+    except BaseException:
+        _batch.reset(token)
+        for tmp, _path, _force in batch.pending:
+            _unlink_quietly(tmp)
+        raise
+    _batch.reset(token)
+    done: list[Path] = []
+    try:
+        with signals_held():
+            if ctx is not None:
+                ctx.token.commit()  # raises Cancelled when a cancel came first
+            for tmp, path, force in batch.pending:
+                _publish(tmp, path, force)
+                done.append(path)
+    except BaseException as exc:
+        for tmp, _path, _force in batch.pending:
+            _unlink_quietly(tmp)
+        for path in done:
+            if not any(f for _t, p, f in batch.pending if p == path):
+                _unlink_quietly(path)  # published by us just now, not a replaced file
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"{path}: writing failed ({exc.strerror or exc})") from None
+        raise
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _atomic_write(
     path: Path, write: Callable[[str], None], *, force: bool = False,
     ctx: TaskContext | None = None,
@@ -157,6 +212,7 @@ def _atomic_write(
     The publish is the task's commit: with SIGINT/SIGTERM held back, ``ctx`` is checked one
     last time (a cancel before it leaves nothing) and committed (a cancel after it is ignored,
     the command reports success). Any failure or interrupt before that removes the temp file.
+    Inside :func:`published_together` the publish is left to the end of that block.
     """
     tmp = _temp_path(path)
     try:
@@ -170,15 +226,16 @@ def _atomic_write(
         write(str(tmp))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        batch = _batch.get()
+        if batch is not None:
+            batch.pending.append((tmp, path, force))
+            return
         with signals_held():
             if ctx is not None:
                 ctx.token.commit()  # raises Cancelled when a cancel came first
             _publish(tmp, path, force)
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink_quietly(tmp)
         if isinstance(exc, OutputError):
             raise
         if isinstance(exc, OSError):
