@@ -48,6 +48,7 @@ FORMATS = {
     ".jpeg": "jpeg",
 }
 HDR_FORMATS = frozenset({"exr", "hdr"})
+TIFF_LZW = 5  # libtiff COMPRESSION_LZW
 
 MetaLike = Provenance | Mapping[str, str] | None
 PathLike = str | os.PathLike[str]
@@ -343,7 +344,9 @@ def _encode(p: Path, fmt: str, img: np.ndarray, quality: int, meta: dict[str, st
         ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
         data = buf.tobytes() if ok else b""
         return filemeta.png_add_text(data, meta) if ok and meta else data
-    ok, buf = cv2.imencode(".tif", bgr, [cv2.IMWRITE_TIFF_COMPRESSION, 8])  # Deflate
+    # LZW, not Deflate: measured on a rendered 12 MP HDR result, 0.36 s vs 1.52 s to encode
+    # for 2 % more bytes (8-bit; 16-bit: 0.58 s vs 2.37 s, 9 % more), both lossless
+    ok, buf = cv2.imencode(".tif", bgr, [cv2.IMWRITE_TIFF_COMPRESSION, TIFF_LZW])
     data = buf.tobytes() if ok else b""
     if ok and meta:
         data = filemeta.tiff_add_description(
@@ -363,7 +366,7 @@ def write_display(
     force: bool = False,
     ctx: TaskContext | None = None,
 ) -> Path:
-    """Write a display-encoded image as PNG (8/16), TIFF (8/16, Deflate) or JPEG (8, ``quality``).
+    """Write a display-encoded image as PNG (8/16), TIFF (8/16, LZW) or JPEG (8, ``quality``).
 
     display_rgb01: float HxWx3 in [0, 1] (quantised to ``bit_depth``), or uint8 / uint16 (the
     dtype sets the depth). Provenance: PNG text chunks, TIFF ImageDescription (JSON) and

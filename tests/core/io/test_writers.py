@@ -94,6 +94,7 @@ def test_tiff_round_trip_with_description(tmp_path, bits):
     tags = Image.open(out).tag_v2
     assert json.loads(tags[270])["lumafuse:method"] == "mertens"
     assert tags[305] == "lumafuse"
+    assert tags[259] == 5  # LZW: lossless, 4x faster to encode than Deflate (writers.py)
 
 
 def test_jpeg_round_trip_with_comment(tmp_path):
