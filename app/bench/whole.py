@@ -1,0 +1,131 @@
+"""Whole-command speed as the user times it: ours vs enfuse and Luminance HDR, paired runs.
+
+    python -m app.bench.whole [--sizes 2,12] [--pairs 3] [--out bench_out]
+
+Brackets: the bundled Desk sample (resources/samples, 3 JPEGs) upscaled to each size in
+megapixels (JPEG q92, no EXIF, so exposure times are given on the command line to everyone).
+Rows (each one process from start-up to files on disk, decode and encode included):
+
+* fusion to an 8-bit TIFF: ``python main.py fuse -m mertens -o x.tif`` vs ``enfuse -o x.tif``;
+* HDR to an EXR and a tone-mapped TIFF: ``python main.py fuse -m debevec -o x.exr -o x.tif``
+  vs ``luminance-hdr-cli -e ... -s x.exr -o x.tif --tmo reinhard02``.
+
+Runs alternate ours / anchor, ``--pairs`` times; the table gives the median and range of the
+per-pair time ratio ours/anchor, peak RSS of each (``/usr/bin/time``), and the 1-minute load
+average when the row started. Installs nothing: an anchor that is not on PATH (Debian packages
+``enfuse``, ``luminance-hdr``) is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = sorted((REPO / "resources" / "samples").glob("desk_*.jpg"))
+SAMPLE_TIMES = ("1/500", "1/50", "1/5")  # the Desk sample's EXIF times, dark to bright
+
+
+def make_bracket(folder: Path, megapixels: float) -> list[Path]:
+    out = []
+    for i, src in enumerate(SAMPLES):
+        img = cv2.imread(str(src))
+        h, w = img.shape[:2]
+        s = (megapixels * 1e6 / (h * w)) ** 0.5
+        big = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
+        p = folder / f"f{i}.jpg"
+        cv2.imwrite(str(p), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        out.append(p)
+    return out
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of one whole process, by /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as log:
+        proc = subprocess.run(["/usr/bin/time", "-o", log.name, "-f", "%e %M", *cmd], cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[0]} failed: {proc.stderr.strip()[-300:]}")
+        seconds, kib = log.read().split()[-2:]
+    return float(seconds), float(kib) / 1024
+
+
+def _clean(folder: Path, names: list[str]) -> None:
+    for n in names:
+        (folder / n).unlink(missing_ok=True)
+
+
+def row(label: str, ours: list[str], anchor: list[str] | None, folder: Path, outputs: list[str],
+        pairs: int) -> dict:
+    load = os.getloadavg()[0]
+    res = {"job": label, "load": load, "ours": [], "anchor": [], "ours_rss": 0.0, "anchor_rss": 0.0}
+    for _ in range(pairs):
+        _clean(folder, outputs)
+        t, rss = timed(ours, folder)
+        res["ours"].append(t)
+        res["ours_rss"] = max(res["ours_rss"], rss)
+        if anchor is not None:
+            _clean(folder, outputs)
+            t, rss = timed(anchor, folder)
+            res["anchor"].append(t)
+            res["anchor_rss"] = max(res["anchor_rss"], rss)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m app.bench.whole")
+    ap.add_argument("--sizes", default="2,12", help="megapixels, comma separated (48 is slow)")
+    ap.add_argument("--pairs", type=int, default=3)
+    args = ap.parse_args(argv)
+    enfuse = shutil.which("enfuse")
+    lhdr = shutil.which("luminance-hdr-cli")
+    for name, exe in (("enfuse", enfuse), ("luminance-hdr-cli", lhdr)):
+        if exe is None:
+            print(f"note: {name} not found: its rows run ours only")
+    py = [sys.executable, str(REPO / "main.py")]
+    rows = []
+    for mp in (float(x) for x in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            files = [p.name for p in make_bracket(folder, mp)]
+            times = ",".join(SAMPLE_TIMES)
+            rows.append(row(
+                f"{len(files)} x {mp:g} MP fusion to 8-bit TIFF",
+                [*py, "fuse", *files, "-m", "mertens", "-q", "-o", "o.tif"],
+                [enfuse, "-o", "e.tif", *files] if enfuse else None,
+                folder, ["o.tif", "e.tif"], args.pairs))
+            evs = "0,3.3219,6.6439"  # log2 of the time ratios
+            rows.append(row(
+                f"{len(files)} x {mp:g} MP HDR merge to EXR + tone-mapped TIFF",
+                [*py, "fuse", *files, "-m", "debevec", "--times", times, "-q",
+                 "-o", "o.exr", "-o", "o.tif"],
+                [lhdr, "-e", evs, "-s", "l.exr", "-o", "l.tif", "--tmo", "reinhard02", *files]
+                if lhdr else None,
+                folder, ["o.exr", "o.tif", "l.exr", "l.tif"], args.pairs))
+    print("| job | ours s (median) | anchor s (median) | ratio ours/anchor median (min-max) "
+          "| ours peak MiB | anchor peak MiB | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        ours = statistics.median(r["ours"])
+        if r["anchor"]:
+            ratios = [a / b for a, b in zip(r["ours"], r["anchor"])]
+            anchor = f"{statistics.median(r['anchor']):.2f}"
+            ratio = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+            arss = f"{r['anchor_rss']:.0f}"
+        else:
+            anchor = ratio = arss = "-"
+        print(f"| {r['job']} | {ours:.2f} | {anchor} | {ratio} | {r['ours_rss']:.0f} | {arss} "
+              f"| {r['load']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
