@@ -283,7 +283,7 @@ def write_exr(
     force: bool = False,
     ctx: TaskContext | None = None,
 ) -> Path:
-    """Write linear float HxWx3 as OpenEXR (half by default, else float; ZIP, lossless).
+    """Write linear float HxWx3 as OpenEXR (half by default, else float; PIZ, lossless).
 
     Values are written as they are (NaN/inf refused); half floats clip above 65504.
     Provenance goes into string attributes of the header.
