@@ -237,8 +237,8 @@ def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
     dtype = rgb.dtype
     if dtype == np.uint8 or dtype == np.uint16:
         bits = 8 if dtype == np.uint8 else 16
-        out = rgb.astype(np.float32)
-        out *= np.float32(1.0 / (2**bits - 1))
+        # one multithreaded OpenCV pass (convert + scale): ~2x faster than astype then *=
+        out = cv2.addWeighted(rgb, 1.0 / (2**bits - 1), rgb, 0.0, 0.0, dtype=cv2.CV_32F)
         return out, False, bits
     if dtype in (np.float32, np.float16):
         out = rgb.astype(np.float32, copy=False)
