@@ -28,7 +28,7 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._committed = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may cancel mid-call
 
     def cancel(self) -> None:
         with self._lock:
