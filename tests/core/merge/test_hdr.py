@@ -145,3 +145,17 @@ def test_bad_input(scene):
         recover_response(frames, times, method="magic")
     with pytest.raises(InputError):
         merge_with_response(frames, times, np.ones((10, 3)))
+
+
+def test_strip_parallel_merge_equals_one_piece(monkeypatch):
+    """The merge runs on row strips in threads; every pixel is merged on its own, so the
+    result is the same as in one piece, pixel for pixel (clipped and black areas included)."""
+    import app.core.merge.hdr as hdr
+
+    rad = synthetic.radiance_field(300, 160)
+    frames = synthetic.photograph(rad, synthetic.TIMES[:3])
+    g = recover_response(frames, synthetic.TIMES[:3])
+    strips = merge_with_response(frames, synthetic.TIMES[:3], g)
+    monkeypatch.setattr(hdr, "_STRIPS", 1)
+    whole = merge_with_response(frames, synthetic.TIMES[:3], g)
+    np.testing.assert_array_equal(strips, whole)
