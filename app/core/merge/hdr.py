@@ -100,6 +100,10 @@ def eight_bit_codes(frame: np.ndarray) -> np.ndarray | None:
     if not np.allclose(probe * 255.0, np.rint(probe * 255.0), atol=1e-3) or probe.min() < 0 \
             or probe.max() > 1:
         return None
+    # black and white are "8-bit" in any depth: the verdict needs mid-tones (a 16-bit frame's
+    # mid-tones are multiples of 1/255 with a chance of 1/257 each)
+    if np.count_nonzero((probe > 0) & (probe < 1)) < 64:
+        return None
     return cv2.convertScaleAbs(np.ascontiguousarray(f), alpha=255.0)
 
 

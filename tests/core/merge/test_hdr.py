@@ -159,3 +159,22 @@ def test_strip_parallel_merge_equals_one_piece(monkeypatch):
     monkeypatch.setattr(hdr, "_STRIPS", 1)
     whole = merge_with_response(frames, synthetic.TIMES[:3], g)
     np.testing.assert_array_equal(strips, whole)
+
+
+def test_eight_bit_fast_path_only_for_eight_bit_frames(monkeypatch):
+    """8-bit frames go through OpenCV lookup tables; 16-bit ones (and frames with no mid-tones
+    to tell by) through the exact quarter-code table, with the same answer on 8-bit values."""
+    import app.core.merge.hdr as hdr
+    from app.core.merge.hdr import _apply_curve, eight_bit_codes
+
+    rng = np.random.default_rng(0)
+    eight = (rng.integers(0, 256, (64, 80, 3)) / 255).astype(np.float32)
+    sixteen = (rng.integers(0, 65536, (64, 80, 3)) / 65535).astype(np.float32)
+    assert eight_bit_codes(eight) is not None
+    assert eight_bit_codes(sixteen) is None
+    assert eight_bit_codes(np.zeros((64, 80, 3), np.float32)) is None
+    g = recover_response(synthetic.photograph(synthetic.radiance_field()), synthetic.TIMES)
+    fast = _apply_curve(eight, g)
+    monkeypatch.setattr(hdr, "eight_bit_codes", lambda frame: None)  # force the general path
+    slow = _apply_curve(eight, g)
+    np.testing.assert_allclose(fast, slow, rtol=1e-6)
