@@ -154,11 +154,16 @@ def test_strip_parallel_merge_equals_one_piece(monkeypatch):
 
     rad = synthetic.radiance_field(300, 160)
     frames = synthetic.photograph(rad, synthetic.TIMES[:3])
+    frames[0][140:170, 40:90] = 0.9  # a moving object right on a strip boundary (row 150)
     g = recover_response(frames, synthetic.TIMES[:3])
     strips = merge_with_response(frames, synthetic.TIMES[:3], g)
+    strips_ghost = merge_with_response(frames, synthetic.TIMES[:3], g, deghost=True)
     monkeypatch.setattr(hdr, "_STRIPS", 1)
     whole = merge_with_response(frames, synthetic.TIMES[:3], g)
+    whole_ghost = merge_with_response(frames, synthetic.TIMES[:3], g, deghost=True)
     np.testing.assert_array_equal(strips, whole)
+    np.testing.assert_array_equal(strips_ghost, whole_ghost)
+    assert not np.array_equal(strips_ghost, strips)  # the ghost was found
 
 
 def test_eight_bit_fast_path_only_for_eight_bit_frames(monkeypatch):
