@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from app.core.errors import InputError, MethodUnavailable
+from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext
 from app.cli.options import (
     add_tone_options,
@@ -24,8 +25,6 @@ from app.cli.options import (
 
 DEFAULT_MULTI = "mertens"  # exposure fusion: needs no exposure times, always available
 DEFAULT_SINGLE = "hdrcnn"  # single-image HDR, when registered and its weights are present
-TIME_RANGE_S = (1e-6, 1e5)  # exposure times a camera can take (1 us .. a day), in seconds
-EV_RANGE = 30.0  # stops either side; the core refuses more (app.core.io.stack)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -109,7 +108,7 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
     if args.times:
         times = parse_number_list(args.times, "--times", len(inputs), TIME_RANGE_S, " s")
     if args.ev:
-        ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_RANGE, EV_RANGE), " EV")
+        ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_LIMIT, EV_LIMIT), " EV")
     from app.core.io import check_output_path, load_stack, published_together, write_result
 
     outputs = [check_output_path(o, inputs=inputs, force=args.force) for o in args.output]

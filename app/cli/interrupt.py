@@ -20,9 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from app.core.progress import TaskContext
-
-HANDLED = (signal.SIGINT, signal.SIGTERM)
+from app.core.progress import CANCEL_SIGNALS, TaskContext
 
 
 @dataclass
@@ -53,7 +51,7 @@ def cancel_on_signals(ctx: TaskContext) -> Iterator[SignalState]:
         sys.stderr.flush()
 
     previous = {}
-    for sig in HANDLED:
+    for sig in CANCEL_SIGNALS:
         # Started with the signal ignored (a background job, nohup): keep it that way.
         if signal.getsignal(sig) is not signal.SIG_IGN:
             previous[sig] = signal.signal(sig, _handler)
@@ -63,7 +61,3 @@ def cancel_on_signals(ctx: TaskContext) -> Iterator[SignalState]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-
-def cancel_on_sigint(ctx: TaskContext):
-    """Alias of :func:`cancel_on_signals` (SIGTERM is handled too)."""
-    return cancel_on_signals(ctx)

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from app.core.errors import Cancelled
 
 ProgressCallback = Callable[[float, str], None]
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # what cancels a command line task
 
 
 class CancelToken:
@@ -115,7 +116,7 @@ def signals_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
     try:
         yield
     finally:

@@ -51,7 +51,6 @@ def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
     report = merge_hdr(stack, method, deghost=bool(params.get("deghost", False)),
                        samples=int(params.get("samples", 70)), ctx=ctx)
     notes = {
-        "exposures_estimated": report.exposure_source == "estimated",
         "exposure_source": report.exposure_source,
         "exposure_confidence": report.exposure_confidence,
         "ev": list(report.ev),

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from app.core.channels import channel_max
 from app.core.errors import InputError
 from app.core.progress import TaskContext
 from app.models.registry import MethodOutput
@@ -41,18 +42,9 @@ def build_model(**hparams: Any) -> Any:
     return _build(**{**DEFAULT_HPARAMS, **hparams})
 
 
-def _max_channel(x: np.ndarray) -> np.ndarray:
-    """HxW float32 maximum over the channels (two OpenCV passes: numpy's max over a length-3
-    last axis is ~10x slower; at 12 MP it was a second of the whole command)."""
-    import cv2
-
-    r, g, b = cv2.split(np.ascontiguousarray(x, dtype=np.float32))
-    return cv2.max(cv2.max(r, g), b)
-
-
 def saturation_mask(x: np.ndarray, tau: float = TAU) -> np.ndarray:
     """alpha = clamp((max_c x - tau) / (1 - tau), 0, 1) of display [0,1] x; HxWx1 float32."""
-    m = _max_channel(x)[..., None]
+    m = channel_max(x)[..., None]
     m -= np.float32(tau)
     m *= np.float32(1.0 / (1.0 - tau))
     return np.clip(m, 0.0, 1.0, out=m)
@@ -165,6 +157,6 @@ def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str) -> Metho
     out = reconstruct(model, frame, ctx, gamma=float(params.get("gamma", 1.0)),
                       scale=float(params.get("scale", 1.0)),
                       net_size=int(params.get("net_size", 1024)), device=dev)
-    notes = {"saturated_fraction": float(np.count_nonzero(_max_channel(frame) > TAU)) / frame[..., 0].size,
+    notes = {"saturated_fraction": float(np.count_nonzero(channel_max(frame) > TAU)) / frame[..., 0].size,
              "net_shape": net_shape(*frame.shape[:2], int(params.get("net_size", 1024)))}
     return MethodOutput(image=out, weights_sha256=digest, device=dev, notes=notes)

@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from app.core.errors import InputError, LumafuseError
+from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
 
@@ -77,9 +78,6 @@ from app.core.io.files import IMAGE_SUFFIXES, expand_paths  # noqa: E402,F401 - 
 _EV_RE = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*ev\s*$", re.IGNORECASE)
 
 
-MAX_TYPED_EV = 30.0  # stops either side, as the command line's --ev
-
-
 def parse_exposure_entry(text: str) -> tuple[float | None, float | None]:
     """(relative exposure, EV as typed or None) of a strip entry: '1/60', '0.5', '2 s'
     (seconds) or '+1.5 EV' (2^EV relative). '' -> (None, None).
@@ -92,16 +90,17 @@ def parse_exposure_entry(text: str) -> tuple[float | None, float | None]:
     m = _EV_RE.match(t)
     if m:
         ev = float(m.group(1))
-        if not abs(ev) <= MAX_TYPED_EV:
-            raise InputError(f"exposure {text!r}: EV must be within +-{MAX_TYPED_EV:g}")
+        if not abs(ev) <= EV_LIMIT:
+            raise InputError(f"exposure {text!r}: EV must be within +-{EV_LIMIT:g}")
         return float(2.0**ev), ev
     t = t.lower().removesuffix("s").strip()
     try:
         value = float(Fraction(t))
     except (ValueError, ZeroDivisionError, OverflowError):
         raise InputError(f"exposure {text!r}: write a time like 1/60 or 0.5, or an EV like +1 EV")
-    if not np.isfinite(value) or not 1e-6 <= value <= 1e5:
-        raise InputError(f"exposure {text!r} must be a time from 1/1000000 s to 100000 s")
+    if not np.isfinite(value) or not TIME_RANGE_S[0] <= value <= TIME_RANGE_S[1]:
+        raise InputError(f"exposure {text!r} must be a time from {TIME_RANGE_S[0]:g} s to "
+                         f"{TIME_RANGE_S[1]:g} s")
     return value, None
 
 

@@ -72,6 +72,24 @@ def assert_one_line_error(proc: Proc, *fragments: str, code: int = 2) -> str:
     return line
 
 
+def write_big_bracket(folder: Path, h: int, w: int) -> list[Path]:
+    """A 3-frame h x w PNG bracket in ``folder``, big enough that a run can be signalled mid-way."""
+    rad = synthetic.radiance_field(h, w)
+    return [write_png(folder / f"big{i}.png", f)
+            for i, f in enumerate(synthetic.photograph(rad, synthetic.TIMES[:3]))]
+
+
+def start_fuse(paths: list[Path], out: Path, **popen) -> tuple[subprocess.Popen, str]:
+    """Start ``python main.py fuse PATHS -o OUT``; returns (process, first stderr line) once the
+    first progress line shows that the run has started."""
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "fuse", *map(str, paths), "-o", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, **popen,
+    )
+    return proc, proc.stderr.readline()
+
+
 def folder_files(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 

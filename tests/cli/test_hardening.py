@@ -25,8 +25,14 @@ from app.core.io import load_stack, write_result
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack, FrameInfo, Provenance, Result, ResultKind, ToneParams
 from app.models.runner import run
-from tests import synthetic
-from tests.cli.helpers import assert_one_line_error, cli, cli_inproc, folder_files, write_png
+from tests.cli.helpers import (
+    assert_one_line_error,
+    cli,
+    cli_inproc,
+    folder_files,
+    start_fuse,
+    write_big_bracket,
+)
 
 
 @pytest.fixture
@@ -90,21 +96,10 @@ def test_sigterm_while_writing_cleans_up(bracket, tmp_path, capsys, monkeypatch,
 
 def test_sigterm_in_a_subprocess_leaves_no_temp_file(tmp_path):
     """A real SIGTERM to a real process while it works: exit 143 and nothing left."""
-    rad = synthetic.radiance_field(1500, 2000)
-    paths = [write_png(tmp_path / f"big{i}.png", f)
-             for i, f in enumerate(synthetic.photograph(rad, synthetic.TIMES[:3]))]
+    paths = write_big_bracket(tmp_path, 1500, 2000)
     out = tmp_path / "out.tif"
     before = folder_files(tmp_path)
-    import sys
-
-    from tests.cli.helpers import REPO
-
-    proc = subprocess.Popen(
-        [sys.executable, "main.py", "fuse", *map(str, paths), "-o", str(out)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    first = proc.stderr.readline()
+    proc, first = start_fuse(paths, out)
     assert "%" in first, first
     proc.send_signal(signal.SIGTERM)
     rest = proc.stderr.read()

@@ -10,14 +10,12 @@ to fd 2 are caught too. Derandomised: the same examples every run.
 from __future__ import annotations
 
 import hashlib
-import io
 import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import OpenEXR
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 

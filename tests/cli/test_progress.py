@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from app.cli.interrupt import cancel_on_sigint
+from app.cli.interrupt import cancel_on_signals
 from app.cli.progress import ProgressBar
 from app.core.errors import Cancelled
 from app.core.progress import TaskContext
@@ -66,7 +66,7 @@ def interactive_sigint():
 def test_first_sigint_cancels_the_context_second_aborts(interactive_sigint):
     ctx = TaskContext()
     with pytest.raises(KeyboardInterrupt):
-        with cancel_on_sigint(ctx):
+        with cancel_on_signals(ctx):
             os.kill(os.getpid(), signal.SIGINT)
             assert ctx.cancelled
             with pytest.raises(Cancelled):
@@ -81,7 +81,7 @@ def test_an_ignored_sigint_stays_ignored():
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ctx = TaskContext()
-        with cancel_on_sigint(ctx):
+        with cancel_on_signals(ctx):
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
             os.kill(os.getpid(), signal.SIGINT)
         assert not ctx.cancelled

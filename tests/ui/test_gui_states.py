@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
-import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel

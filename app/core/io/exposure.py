@@ -13,6 +13,7 @@ confidence; EXIF or user-given times are always preferred.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -104,23 +105,25 @@ def estimate_relative_exposures(
     return estimate_exposures(frames, linear=linear, names=names).relative
 
 
+@dataclass(frozen=True)
 class ExposureEstimate:
-    """Estimated relative exposures (input order, darkest = 1.0) and how far to trust them.
+    """Estimated relative exposures (input order, darkest = 1.0) and how far to trust them:
+    per neighbouring pair, the spread (EV) of the pixels' ratios and how many pixels gave one."""
 
-    confidence: "high" (pixels agree on each ratio within ~0.15 EV), "medium", or "low" (they
-    disagree by 0.35 EV or more, or too few pixels are well exposed in a pair): an estimate of
-    a display-referred bracket also rests on the CAMERA_CONTRAST prior, so even "high" can be
-    ~15 % off for a camera with an unusual curve.
-    """
+    relative: list[float]
+    spreads: list[float]
+    counts: list[int]
 
-    def __init__(self, relative: list[float], spreads: list[float], counts: list[int]):
-        self.relative = relative
-        self.spreads = spreads
-        self.counts = counts
-        worst = max(spreads, default=0.0)
-        few = min(counts, default=10**9) < 4 * _MIN_SAMPLES
-        self.confidence = ("low" if worst >= 0.35 or few
-                           else "high" if worst < 0.15 else "medium")
+    @property
+    def confidence(self) -> str:
+        """"high" (pixels agree on each ratio within ~0.15 EV), "medium", or "low" (they
+        disagree by 0.35 EV or more, or too few pixels are well exposed in a pair). An estimate
+        of a display-referred bracket also rests on the CAMERA_CONTRAST prior, so even "high"
+        can be ~15 % off for a camera with an unusual curve."""
+        worst = max(self.spreads, default=0.0)
+        if worst >= 0.35 or min(self.counts, default=10**9) < 4 * _MIN_SAMPLES:
+            return "low"
+        return "high" if worst < 0.15 else "medium"
 
     @property
     def ev(self) -> list[float]:

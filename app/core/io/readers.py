@@ -107,14 +107,22 @@ def _check_file(path: Path) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a folder, not an image file")
     if not stat.S_ISREG(st.st_mode):
-        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else (
-            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket"
-            if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-        raise InputError(f"{path}: is {kind}, not an image file")
+        raise InputError(f"{path}: is {_file_kind(st.st_mode)}, not an image file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: cannot be read (permission denied)")
     if st.st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, for the message ("file is empty" would mislead)."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def available_memory() -> int | None:

@@ -16,11 +16,9 @@ import numpy as np
 from app.core.errors import InputError
 from app.core.io.exposure import check_distinct, ev_to_relative, mean_luminance
 from app.core.io.readers import available_memory, read_frame
+from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext, null_context
 from app.core.types import ExposureStack, FrameInfo
-
-
-_MIN_TIME_S, _MAX_TIME_S = 1e-6, 1e5  # 1 microsecond .. about a day
 
 
 def _name(path: str) -> str:
@@ -35,16 +33,15 @@ def _check_counts(n: int, times: Sequence[float] | None, ev: Sequence[float] | N
             raise InputError(f"{len(values)} {label} given for {n} input files")
     if times is not None:
         for t in times:
-            # bounded so t * ISO / N^2 stays finite (1e308 s would overflow to inf)
-            if not (_MIN_TIME_S <= t <= _MAX_TIME_S):
+            if not (TIME_RANGE_S[0] <= t <= TIME_RANGE_S[1]):
                 raise InputError(
-                    f"exposure times must be positive seconds from {_MIN_TIME_S:g} to "
-                    f"{_MAX_TIME_S:g}, got {t:g}"
+                    f"exposure times must be positive seconds from {TIME_RANGE_S[0]:g} to "
+                    f"{TIME_RANGE_S[1]:g}, got {t:g}"
                 )
     if ev is not None:
         for e in ev:
-            if not np.isfinite(e) or abs(e) > 30:
-                raise InputError(f"EV offsets must be finite stops within +-30, got {e}")
+            if not np.isfinite(e) or abs(e) > EV_LIMIT:
+                raise InputError(f"EV offsets must be finite stops within +-{EV_LIMIT:g}, got {e}")
 
 
 def _check_duplicates(paths: Sequence[str]) -> None:

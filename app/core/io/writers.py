@@ -151,47 +151,51 @@ def _publish(tmp: Path, path: Path, force: bool) -> None:
     os.unlink(tmp)
 
 
-class _Batch:
-    """Outputs written to temp files, published together by :func:`published_together`."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[Path, Path, bool]] = []  # (temp, target, force)
-
-
-_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("lumafuse_batch", default=None)
+Pending = tuple[Path, Path, bool]  # (finished temp file, target, force)
+_batch: contextvars.ContextVar[list[Pending] | None] = contextvars.ContextVar(
+    "lumafuse_batch", default=None
+)
 
 
 @contextmanager
 def published_together(ctx: TaskContext | None = None) -> Iterator[None]:
     """Within the block, writers leave their outputs as temp files; at its end all are
-    published in one commit (one last cancel check with SIGINT/SIGTERM held back), so a
-    command with several outputs (``-o x.exr -o x.tif``) writes all of them or none. If a
-    publish fails (a file of that name appeared meanwhile), the ones already published are
-    removed again; on any failure or cancel every temp file is removed."""
-    batch = _Batch()
-    token = _batch.set(batch)
+    published in one commit (:func:`_commit`), so a command with several outputs
+    (``-o x.exr -o x.tif``) writes all of them or none."""
+    pending: list[Pending] = []
+    token = _batch.set(pending)
     try:
         yield
     except BaseException:
-        _batch.reset(token)
-        for tmp, _path, _force in batch.pending:
+        for tmp, _path, _force in pending:
             _unlink_quietly(tmp)
         raise
-    _batch.reset(token)
-    done: list[Path] = []
+    finally:
+        _batch.reset(token)
+    _commit(pending, ctx)
+
+
+def _commit(pending: list[Pending], ctx: TaskContext | None) -> None:
+    """Publish finished temp files: the task's commit. With SIGINT/SIGTERM held back, ``ctx``
+    is checked one last time (a cancel before it leaves nothing) and committed (a cancel after
+    it is ignored, the command reports success). If a publish fails (a file of that name
+    appeared meanwhile), the files this commit already linked are removed again; on any failure
+    every temp file is removed."""
+    linked: list[Path] = []  # published without --force: ours alone, safe to take back
+    path = None
     try:
         with signals_held():
             if ctx is not None:
                 ctx.token.commit()  # raises Cancelled when a cancel came first
-            for tmp, path, force in batch.pending:
+            for tmp, path, force in pending:
                 _publish(tmp, path, force)
-                done.append(path)
+                if not force:
+                    linked.append(path)
     except BaseException as exc:
-        for tmp, _path, _force in batch.pending:
+        for tmp, _path, _force in pending:
             _unlink_quietly(tmp)
-        for path in done:
-            if not any(f for _t, p, f in batch.pending if p == path):
-                _unlink_quietly(path)  # published by us just now, not a replaced file
+        for done in linked:
+            _unlink_quietly(done)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise OutputError(f"{path}: writing failed ({exc.strerror or exc})") from None
         raise
@@ -208,13 +212,9 @@ def _atomic_write(
     path: Path, write: Callable[[str], None], *, force: bool = False,
     ctx: TaskContext | None = None,
 ) -> None:
-    """Run ``write(temp_path)``, then publish the temp file as ``path``; clean up on failure.
-
-    The publish is the task's commit: with SIGINT/SIGTERM held back, ``ctx`` is checked one
-    last time (a cancel before it leaves nothing) and committed (a cancel after it is ignored,
-    the command reports success). Any failure or interrupt before that removes the temp file.
-    Inside :func:`published_together` the publish is left to the end of that block.
-    """
+    """Run ``write(temp_path)``, then publish the temp file as ``path`` (:func:`_commit`), or,
+    inside :func:`published_together`, at the end of that block. Any failure or interrupt
+    before the publish removes the temp file."""
     tmp = _temp_path(path)
     try:
         # O_EXCL: never clobber anything; 0o666 & umask gives the usual permissions.
@@ -227,14 +227,6 @@ def _atomic_write(
         write(str(tmp))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        batch = _batch.get()
-        if batch is not None:
-            batch.pending.append((tmp, path, force))
-            return
-        with signals_held():
-            if ctx is not None:
-                ctx.token.commit()  # raises Cancelled when a cancel came first
-            _publish(tmp, path, force)
     except BaseException as exc:
         _unlink_quietly(tmp)
         if isinstance(exc, OutputError):
@@ -245,6 +237,11 @@ def _atomic_write(
             text = " ".join(str(exc).split())[:160] or type(exc).__name__
             raise OutputError(f"{path}: writing failed ({text})") from None
         raise  # Cancelled, KeyboardInterrupt etc.: temp removed, propagate unchanged
+    batch = _batch.get()
+    if batch is not None:
+        batch.append((tmp, path, force))
+    else:
+        _commit([(tmp, path, force)], ctx)
 
 
 def _write_bytes(path: Path, data: bytes, *, force: bool, ctx: TaskContext | None) -> None:

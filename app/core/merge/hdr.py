@@ -24,6 +24,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from app.core.channels import channel_max as _max_channel
 from app.core.errors import InputError
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
@@ -79,13 +80,6 @@ def merge_weights(level: np.ndarray) -> np.ndarray:
 
 _HAT_TABLE = _hat_table()  # brightest-channel code -> weight (float32, 256)
 _SUB = 4  # table steps per 8-bit code: 8-bit values hit table entries exactly
-
-
-def _max_channel(img: np.ndarray) -> np.ndarray:
-    """Per-pixel maximum over the 3 channels, float32 HxW (numpy's max over a length-3 last axis
-    is ~10x slower than two OpenCV max passes)."""
-    r, g, b = cv2.split(np.ascontiguousarray(img, dtype=np.float32))
-    return cv2.max(cv2.max(r, g), b)
 
 
 def eight_bit_codes(frame: np.ndarray) -> np.ndarray | None:
@@ -355,7 +349,8 @@ class HdrMerge:
     response: the inverse camera response used, (256, 3) code -> linear exposure (None for
         linear frames, which need none).
     ev: each merged frame's exposure in stops over the darkest, dark to bright.
-    exposure_source: "user times", "user EV offsets", "exif" or "estimated".
+    exposure_source: "user times", "user EV offsets", "exif", "estimated", or "given" for a
+        stack built with exposures but no record of where they came from.
     exposure_confidence: "high" / "medium" / "low" when estimated, else None.
     messages: one line each, for the status bar / stderr (estimates, a refused curve).
     """
@@ -381,14 +376,13 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = 
     ctx = ctx or TaskContext()
     if stack.n < 2:
         raise InputError(f"an HDR merge needs at least 2 frames, got {stack.n}")
-    source = str(stack.metadata.get("exposure_source", "user" if stack.exposures else "none"))
     stack = _stack_exposures(stack)
+    source = str(stack.metadata.get("exposure_source", "given"))
     assert stack.exposures is not None
     ev = tuple(float(np.log2(e / stack.exposures[0])) for e in stack.exposures)
     confidence = stack.metadata.get("exposure_confidence")
     messages: list[str] = []
-    if stack.metadata.get("exposure_source") == "estimated":
-        source = "estimated"
+    if source == "estimated":
         steps = ", ".join(f"{e:+.1f}" for e in ev)
         messages.append(
             f"exposures estimated from the pixels: {steps} EV (confidence {confidence}); "
@@ -410,11 +404,6 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = 
     return HdrMerge(rad, g, ev, source, confidence, tuple(messages))
 
 
-def _merge_stack(stack: ExposureStack, method: str, deghost: bool, samples: int,
-                 ctx: TaskContext | None) -> np.ndarray:
-    return merge_hdr(stack, method, deghost=deghost, samples=samples, ctx=ctx).radiance
-
-
 def merge_debevec(stack: ExposureStack, *, deghost: bool = False, samples: int = 70,
                   ctx: TaskContext | None = None) -> np.ndarray:
     """Debevec HDR merge of a stack: response from ``samples`` pixels, hat-weighted average.
@@ -423,11 +412,11 @@ def merge_debevec(stack: ExposureStack, *, deghost: bool = False, samples: int =
     Missing exposures are estimated from the pixels (app.core.io.ensure_exposures).
     Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
     """
-    return _merge_stack(stack, "debevec", deghost, samples, ctx)
+    return merge_hdr(stack, "debevec", deghost=deghost, samples=samples, ctx=ctx).radiance
 
 
 def merge_robertson(stack: ExposureStack, *, deghost: bool = False,
                     ctx: TaskContext | None = None) -> np.ndarray:
     """Robertson HDR merge of a stack (iterative response recovery on a proxy, hat-weighted
     average). Same conventions as :func:`merge_debevec`."""
-    return _merge_stack(stack, "robertson", deghost, 70, ctx)
+    return merge_hdr(stack, "robertson", deghost=deghost, ctx=ctx).radiance

@@ -25,6 +25,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from app.core.channels import channel_min
 from app.core.tonemap.display import REC709
 from app.core.tonemap.global_ops import _STRIP_ROWS, SceneStats, _pool, luminance_stats
 
@@ -70,8 +71,7 @@ def _prepare(img: np.ndarray, saturation: float, gamma: float) -> Prepared:
         np.power(colour[a:b], np.float32(_exponent(gamma)), out=powered[a:b])
 
     _run_rows(strip, img.shape[0])
-    r, g, b = cv2.split(colour)  # numpy's min over a length-3 last axis is ~10x slower
-    low = cv2.min(cv2.min(r, g), b)
+    low = channel_min(colour)
     toe_factor = np.divide(np.float32(_SRGB_T) * pre, np.maximum(low, np.float32(1e-30)))
     return Prepared(stats, lum, inv_lum, colour, powered, toe_factor)
 

@@ -43,10 +43,9 @@ class HistogramPanel(QGroupBox):
             return
         import pyqtgraph as pg
 
-        plot = pg.PlotWidget(background=(30, 30, 30))
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(x=False, y=False)
-        plot.hideButtons()
+        from app.ui.panels.plots import fixed_plot
+
+        plot = fixed_plot()
         plot.getAxis("left").setStyle(showValues=False)
         plot.getAxis("left").setWidth(6)
         self.curve = plot.plot(

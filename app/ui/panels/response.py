@@ -33,10 +33,9 @@ class ResponsePanel(QGroupBox):
             return
         import pyqtgraph as pg
 
-        plot = pg.PlotWidget(background=(30, 30, 30))
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(x=False, y=False)
-        plot.hideButtons()
+        from app.ui.panels.plots import fixed_plot
+
+        plot = fixed_plot()
         plot.setLabel("bottom", "code")
         plot.setLabel("left", "log2 exposure")
         plot.setFixedHeight(150)
