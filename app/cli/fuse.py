@@ -8,11 +8,10 @@ file is written. The output is written once, atomically, after the method finish
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from app.core.errors import InputError, MethodUnavailable
+from app.core.errors import InputError
 from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext
 from app.cli.options import (
@@ -23,9 +22,7 @@ from app.cli.options import (
     tone_params,
 )
 
-DEFAULT_MULTI = "mertens"  # exposure fusion: needs no exposure times, always available
-DEFAULT_SINGLE = "hdrcnn"  # single-image HDR, when registered and its weights are present
-
+from app.models.recipe import DEFAULT_MULTI, DEFAULT_SINGLE
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -61,82 +58,58 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_fuse, needs_ctx=True)
 
 
-def choose_method(method: str | None, n_inputs: int):
-    """The MethodSpec to run: ``method`` if given, else the default for the input count."""
-    from app.models.registry import METHODS, availability, get_method
+def recipe_from_args(args: argparse.Namespace, formats: list[str]):
+    """The validated Recipe for ``fuse``-style flags (method, --param, --align, --deghost,
+    tone options, encoding); ``formats``: output format names (exr, tif, ...)."""
+    from app.models.recipe import OutputOptions, make_recipe
 
-    if method:
-        return get_method(method)
-    if n_inputs >= 2:
-        return get_method(DEFAULT_MULTI)
-    single = next((m for m in METHODS if m.id == DEFAULT_SINGLE), None)
-    if single is None:
-        raise InputError(
-            "one input image: fusion and HDR merging need at least 2 exposures, and no "
-            "single-image method is installed"
-        )
-    ok, reason = availability(single)
-    if not ok:
-        raise MethodUnavailable(
-            f"one input image: fusion and HDR merging need at least 2 exposures, and "
-            f"single-image HDR ({single.id}) is not available: {reason}"
-        )
-    return single
+    tone = tone_params(args)
+    return make_recipe(
+        args.method,
+        parse_assignments(args.param, "--param"),
+        align=args.align,
+        deghost=getattr(args, "deghost", False),
+        tone=tone,
+        output=OutputOptions(formats=tuple(formats), bit_depth=args.bit_depth, quality=args.quality,
+                             half=args.half, **_naming(args)),
+        device=args.device,
+    )
+
+
+def _naming(args: argparse.Namespace) -> dict:
+    naming = getattr(args, "naming", None)
+    return {"naming": naming} if naming else {}
 
 
 def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
-    from app.models.registry import runnable_on
-    from app.models.runner import resolve_params, run
-
     from app.core.io.files import expand_paths
+    from app.models.pipeline import check_outputs, process
 
     # a folder stands for the images inside it, as in the GUI
     inputs = [Path(p) for p in expand_paths(args.inputs, strict=True)]
-    spec = choose_method(args.method, len(inputs))
-    params = resolve_params(spec.id, parse_assignments(args.param, "--param"))
-    ok, reason = runnable_on(spec, len(inputs))
-    if not ok:
-        if len(inputs) < spec.min_exposures or (
-            spec.max_exposures is not None and len(inputs) > spec.max_exposures
-        ):
-            raise InputError(f"{reason} (inputs: {', '.join(p.name for p in inputs)})")
-        raise MethodUnavailable(f"{spec.id}: {reason}")
-    tone = tone_params(args)
+    from app.core.io import output_format
+
     for out in args.output:
         check_encoding(out, args.bit_depth)
+    # the files are named by -o; the recipe holds their formats once each
+    recipe = recipe_from_args(args, list(dict.fromkeys(output_format(o) for o in args.output)))
+    try:
+        fixed = recipe.for_inputs(len(inputs))
+    except InputError as exc:
+        raise InputError(f"{exc} (inputs: {', '.join(p.name for p in inputs)})") from None
     times = ev = None
     if args.times:
         times = parse_number_list(args.times, "--times", len(inputs), TIME_RANGE_S, " s")
     if args.ev:
         ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_LIMIT, EV_LIMIT), " EV")
-    from app.core.io import check_output_path, load_stack, published_together, write_result
+    check_outputs(args.output, inputs, args.force)  # before any pixel is read
 
-    outputs = [check_output_path(o, inputs=inputs, force=args.force) for o in args.output]
-    _check_distinct_outputs(outputs)
-
-    stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15))
-    result = run(
-        stack, spec.id, params, ctx.sub(0.15, 0.95), align=args.align, device=args.device
-    )
-    ctx.check()  # a Ctrl-C during the last stage: stop before writing anything
-    with published_together(ctx):  # all outputs or none, from the one merge
-        for output in outputs:
-            write_result(
-                output,
-                result,
-                tone,
-                bit_depth=args.bit_depth,
-                quality=args.quality,
-                half=args.half,
-                inputs=inputs,
-                force=args.force,
-                ctx=ctx,
-            )
-    ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
+    done = process(inputs, fixed, args.output, ctx, times=times, ev=ev, force=args.force)
+    result = done.result
     if not result.is_hdr and (args.tmo is not None or args.tmo_param) and not args.quiet:
         sys.stderr.write(
-            f"note: --tmo/--tmo-param not applied: {spec.id} gives a display image, not HDR "
-            "radiance (exposure, saturation and gamma apply)\n"
+            f"note: --tmo/--tmo-param not applied: {fixed.method} gives a display image, not "
+            "HDR radiance (exposure, saturation and gamma apply)\n"
         )
     if not args.quiet:
         for message in result.messages:
@@ -145,16 +118,7 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
     prov = result.provenance
     if not args.quiet:
         sys.stderr.write(
-            f"wrote {', '.join(map(str, outputs))} ({spec.id}, {result.kind.value}, {w}x{h}, "
-            f"{prov.duration_s:.2f} s on {prov.device})\n"
+            f"wrote {', '.join(map(str, done.outputs))} ({fixed.method}, {result.kind.value}, "
+            f"{w}x{h}, {prov.duration_s:.2f} s on {prov.device})\n"
         )
     return 0
-
-
-def _check_distinct_outputs(outputs: list[Path]) -> None:
-    seen: set[str] = set()
-    for out in outputs:
-        key = os.path.realpath(out)
-        if key in seen:
-            raise InputError(f"{out}: given twice as an output")
-        seen.add(key)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from app.core.errors import InputError
 
 if TYPE_CHECKING:  # numpy-free at import: `--help` stays fast
-    from app.core.types import ParamSpec, ToneParams
+    from app.core.types import ToneParams
 
 
 def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "reinhard") -> None:
@@ -51,39 +51,22 @@ def parse_assignments(items: Sequence[str], option: str) -> dict[str, str]:
 
 
 def tone_params(args: argparse.Namespace) -> "ToneParams":
-    """Validated ToneParams from the parsed options (operator name, its parameters, ranges)."""
-    from app.core.tonemap import OPERATOR_PARAMS, OPERATORS
+    """Validated ToneParams from the parsed options (operator name, its parameters, ranges;
+    the checks are :func:`app.models.recipe.check_tone`, shared with presets and the GUI)."""
     from app.core.types import ToneParams
+    from app.models.recipe import check_tone
 
     tmo = args.tmo if args.tmo is not None else args.default_tmo
-    if tmo not in OPERATORS:
-        raise InputError(
-            f"unknown tone-mapping operator {tmo!r}; valid: {', '.join(sorted(OPERATORS))}"
-        )
-    specs: Sequence["ParamSpec"] = OPERATOR_PARAMS.get(tmo, ())
-    values: dict[str, Any] = {}
-    for name, text in parse_assignments(args.tmo_param, "--tmo-param").items():
-        spec = next((p for p in specs if p.name == name), None)
-        if spec is None:
-            valid = ", ".join(p.name for p in specs) or "none"
-            raise InputError(f"operator {tmo!r} has no parameter {name!r} (valid: {valid})")
-        values[name] = spec.parse(text)
-    # written as "not inside" so NaN (which compares False with everything) is refused too
-    if not 0 <= args.gamma <= 10:
-        raise InputError(f"--gamma must be 0 (sRGB) or a value in (0, 10], got {args.gamma}")
-    if not -20 <= args.exposure <= 20:
-        raise InputError(f"--exposure must be within +-20 EV, got {args.exposure}")
-    if not 0 <= args.saturation <= 4:
-        raise InputError(f"--saturation must be in [0, 4], got {args.saturation}")
+    tone = ToneParams(
+        exposure_ev=args.exposure,
+        gamma=args.gamma,
+        tmo=tmo,
+        tmo_params=parse_assignments(args.tmo_param, "--tmo-param"),
+        saturation=args.saturation,
+    )
     if not 1 <= args.quality <= 100:
         raise InputError(f"--quality must be in 1..100, got {args.quality}")
-    return ToneParams(
-        exposure_ev=float(args.exposure),
-        gamma=float(args.gamma),
-        tmo=tmo,
-        tmo_params=values,
-        saturation=float(args.saturation),
-    )
+    return check_tone(tone)
 
 
 def check_encoding(output: str, bit_depth: int) -> None:

@@ -8,6 +8,8 @@ estimation. Pixel data is never touched here except by :func:`apply_orientation`
 from __future__ import annotations
 
 import logging
+import math
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,17 @@ class ExifData:
     iso: float | None = None
     f_number: float | None = None
     orientation: int = 1  # EXIF 1..8, 1 = as stored
+    captured: float | None = None  # DateTimeOriginal (+ sub-seconds) as seconds, camera clock
+    bias: float | None = None  # ExposureBiasValue in EV (bracket offset on many cameras)
+    camera: str | None = None  # "Make Model"
+
+    @property
+    def exposure_ev(self) -> float | None:
+        """log2 of the light let in (t * ISO / N^2): equal for equal exposures; None without a
+        time. A missing ISO or f-number counts as equal across the bracket."""
+        if self.exposure_time is None:
+            return None
+        return math.log2(self.exposure_time * (self.iso or 100.0) / (self.f_number or 1.0) ** 2)
 
 
 def _first_number(tag: object) -> float | None:
@@ -59,7 +72,39 @@ def read_exif(path: str | Path) -> ExifData:
         iso=_lookup(tags, "ISOSpeedRatings", "PhotographicSensitivity", "ISOSpeed"),
         f_number=_lookup(tags, "FNumber"),
         orientation=int(orientation) if orientation and 1 <= orientation <= 8 else 1,
+        captured=_capture_time(tags),
+        bias=_signed(tags.get("EXIF ExposureBiasValue")),
+        camera=" ".join(str(tags[k]).strip() for k in ("Image Make", "Image Model")
+                        if k in tags) or None,
     )
+
+
+def _capture_time(tags: dict) -> float | None:
+    """DateTimeOriginal (else DateTimeDigitized, DateTime) plus SubSecTimeOriginal, as seconds
+    on the camera's clock (no time zone: only differences between frames are used)."""
+    for key, sub in (("EXIF DateTimeOriginal", "EXIF SubSecTimeOriginal"),
+                     ("EXIF DateTimeDigitized", "EXIF SubSecTimeDigitized"),
+                     ("Image DateTime", "EXIF SubSecTime")):
+        text = str(tags.get(key, "")).strip()
+        try:
+            stamp = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S").timestamp()
+        except ValueError:
+            continue
+        digits = "".join(ch for ch in str(tags.get(sub, "")) if ch.isdigit())
+        return stamp + (float("0." + digits) if digits else 0.0)
+    return None
+
+
+def _signed(tag: object) -> float | None:
+    """A signed rational tag (may be 0 or negative) as a float; None when absent."""
+    values = getattr(tag, "values", None)
+    if isinstance(values, (list, tuple)):
+        values = values[0] if values else None
+    try:
+        num = float(values)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return num if math.isfinite(num) else None
 
 
 def _lookup(tags: dict, *names: str) -> float | None:

@@ -1,0 +1,100 @@
+"""The one pipeline: read a bracket -> run() -> write every output, used by ``fuse``, ``batch``
+(local processes or Ray) and the GUI's export (which already holds a result and calls
+:func:`write_outputs`, the pipeline's last stage).
+
+Outputs are written atomically and published together (all or none), never over an input;
+a cancelled or failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from app.core.errors import InputError
+from app.core.progress import TaskContext
+from app.core.types import Result
+from app.models.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What :func:`process` made: the result (linear radiance or display [0, 1], see Result),
+    the files written and the whole time (read, run, write) in seconds."""
+
+    result: Result
+    outputs: tuple[Path, ...]
+    seconds: float
+
+
+def check_outputs(
+    outputs: Sequence[str | os.PathLike[str]], inputs: Sequence[str | Path], force: bool
+) -> list[Path]:
+    """Each output checked (extension, folder, never an input, exists only with ``force``) and
+    no file named twice; returns them as Paths."""
+    from app.core.io import check_output_path
+
+    paths = [check_output_path(o, inputs=inputs, force=force) for o in outputs]
+    seen: set[str] = set()
+    for out in paths:
+        key = os.path.realpath(out)
+        if key in seen:
+            raise InputError(f"{out}: given twice as an output")
+        seen.add(key)
+    return paths
+
+
+def write_outputs(
+    result: Result,
+    recipe: Recipe,
+    outputs: Sequence[Path],
+    *,
+    inputs: Sequence[str | Path],
+    force: bool = False,
+    ctx: TaskContext | None = None,
+) -> tuple[Path, ...]:
+    """Write ``result`` to every output (the extension picks the format; PNG/TIFF/JPEG are
+    rendered with ``recipe.tone``), all published in one commit."""
+    from app.core.io import published_together, write_result
+
+    ctx = ctx or TaskContext()
+    opts = recipe.output
+    with published_together(ctx):
+        for output in outputs:
+            write_result(output, result, recipe.tone, bit_depth=opts.bit_depth,
+                         quality=opts.quality, half=opts.half, inputs=inputs, force=force,
+                         ctx=ctx)
+    ctx.done("written")  # published and committed: a late cancel no longer applies
+    return tuple(outputs)
+
+
+def process(
+    inputs: Sequence[str | Path],
+    recipe: Recipe,
+    outputs: Sequence[str | os.PathLike[str]],
+    ctx: TaskContext | None = None,
+    *,
+    times: Sequence[float] | None = None,
+    ev: Sequence[float] | None = None,
+    force: bool = False,
+) -> Processed:
+    """Read the bracket ``inputs`` (files; EXIF times unless ``times``/``ev`` are given), run the
+    recipe's method and write ``outputs``. Everything that can be checked without pixels
+    (method for this many frames, parameters, output paths) is checked before reading."""
+    from app.core.io import load_stack
+    from app.models.runner import run
+
+    ctx = ctx or TaskContext()
+    t0 = time.perf_counter()
+    inputs = [Path(p) for p in inputs]
+    fixed = recipe.for_inputs(len(inputs))
+    paths = check_outputs(outputs, inputs, force)
+    stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15))
+    result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
+                 device=fixed.device)
+    ctx.check()  # a cancel during the last stage: stop before writing anything
+    written = write_outputs(result, fixed, paths, inputs=inputs, force=force, ctx=ctx)
+    return Processed(result, written, time.perf_counter() - t0)
