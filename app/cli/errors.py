@@ -6,6 +6,7 @@ Exit codes:
     2    bad input, output or usage: unreadable / mismatched files, bad parameters, an output
          that equals an input or cannot be written, an image too large for memory
     3    the method cannot run here (missing dependency or weights, weights failing their check)
+    4    ``batch``: some brackets failed (the others were processed; the report says which)
     130  cancelled (Ctrl-C); nothing was written
     143  terminated (SIGTERM); nothing was written
 """

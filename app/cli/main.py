@@ -14,7 +14,7 @@ from typing import NoReturn, Sequence
 from app.cli import errors
 from app.cli.progress import ProgressBar
 
-COMMANDS = ("fuse", "list-methods", "tonemap")
+COMMANDS = ("fuse", "batch", "list-methods", "tonemap")
 """Subcommand names; the launcher (app/launcher.py) routes argv starting with one to the CLI."""
 
 
@@ -38,18 +38,19 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import fuse, list_methods, tonemap
+    from app.cli import batch, fuse, list_methods, tonemap
 
     parser = _Parser(
         prog=errors.PROG,
         description="Lumafuse: bracketed photos to one well-exposed picture (exposure fusion) "
         "or a linear HDR image. Without a command, `python main.py` opens the desktop app.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad input/output/usage, "
-        "3 method unavailable here, 130 cancelled (Ctrl-C), 143 terminated (SIGTERM).",
+        "3 method unavailable here, 4 some brackets of a batch failed, 130 cancelled (Ctrl-C), 143 terminated (SIGTERM).",
     )
     parser.add_argument("--version", action="version", version=f"lumafuse {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     fuse.add_parser(sub)
+    batch.add_parser(sub)
     list_methods.add_parser(sub)
     tonemap.add_parser(sub)
     return parser
@@ -98,12 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return args.handler(args)
         except BrokenPipeError:
-            # stdout closed early (`lumafuse-cli list-methods | head`): not an error; silence
-            # the flush at interpreter exit too.
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return errors.EXIT_OK
+            return _stdout_closed()
         except BaseException as exc:  # noqa: BLE001 - mapped to one line + exit code
             if isinstance(exc, SystemExit):
                 raise
@@ -118,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with cancel_on_signals(ctx) as state:
             return args.handler(args, ctx)
+    except BrokenPipeError:
+        return _stdout_closed()
     except BaseException as exc:  # noqa: BLE001 - mapped to one line + exit code
         if isinstance(exc, SystemExit):
             raise
@@ -126,6 +124,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return errors.report(exc, _context_label(args), names=_named_files(args), signum=signum)
     finally:
         bar.finish()
+
+
+def _stdout_closed() -> int:
+    """stdout closed early (`lumafuse-cli list-methods | head`): not an error; silence the flush
+    at interpreter exit too."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return errors.EXIT_OK
 
 
 def _named_files(args: argparse.Namespace) -> list[str]:

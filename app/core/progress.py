@@ -26,7 +26,8 @@ class CancelToken:
     ignored, so a task never both reports "cancelled" and leaves its complete output behind.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, parent: "CancelToken | None" = None) -> None:
+        self._parent = parent  # a cancel of the parent reaches this token (until committed)
         self._event = threading.Event()
         self._committed = threading.Event()
         self._lock = threading.RLock()  # re-entrant: a signal handler may cancel mid-call
@@ -39,13 +40,15 @@ class CancelToken:
     def commit(self) -> None:
         """Mark the task's result as published; raises Cancelled if cancel came first."""
         with self._lock:
-            if self._event.is_set():
+            if self.cancelled:
                 raise Cancelled("cancelled by the user")
             self._committed.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        if self._event.is_set():
+            return True
+        return self._parent is not None and not self.committed and self._parent.cancelled
 
     @property
     def committed(self) -> bool:
@@ -91,6 +94,12 @@ class TaskContext:
     @property
     def cancelled(self) -> bool:
         return self.token.cancelled
+
+    def fork(self, *, progress: bool = True) -> "TaskContext":
+        """A context for one task of many (a bracket of a batch): its own commit, cancelled with
+        this one; reporting here (``progress``) or nowhere."""
+        return TaskContext(self._progress if progress else None, CancelToken(parent=self.token),
+                           _start=self._start, _end=self._end)
 
     def sub(self, start: float, end: float) -> "TaskContext":
         """Child context mapping its [0, 1] onto [start, end] of this context."""

@@ -41,7 +41,7 @@ class OutputOptions:
     pattern of :data:`NAME_FIELDS`), ``bit_depth`` 8/16 for PNG/TIFF, JPEG ``quality`` 1-100,
     ``half``: 16-bit EXR floats (else 32-bit)."""
 
-    formats: tuple[str, ...] = ("tif",)
+    formats: tuple[str, ...] = ("tif",)  # extensions: exr hdr png tif jpg
     naming: str = DEFAULT_NAMING
     bit_depth: int = 8
     quality: int = 95
@@ -173,10 +173,10 @@ def check_output_options(out: OutputOptions) -> OutputOptions:
         if key not in FORMAT_EXTENSIONS:
             raise InputError(f"unknown output format {fmt!r}; valid: "
                              f"{', '.join(sorted(set(FORMAT_EXTENSIONS)))}")
-        formats.append(key)
+        formats.append(FORMAT_EXTENSIONS[key])  # one name per format: tiff -> tif
     if not formats:
         raise InputError("no output format given")
-    exts = [FORMAT_EXTENSIONS[f] for f in formats]
+    exts = formats
     if len(set(exts)) != len(exts):
         raise InputError(f"an output format is given twice: {', '.join(formats)}")
     if out.bit_depth not in (8, 16):

@@ -77,7 +77,7 @@ class Group:
     files: tuple[str, ...]
     ev: tuple[float | None, ...]
     ev_source: str
-
+    pixels: int = 0  # width * height of a frame
     @property
     def is_single(self) -> bool:
         return len(self.files) == 1
@@ -208,7 +208,8 @@ def _signature(evs: Sequence[float]) -> tuple[float, ...]:
     return tuple(sorted(round(3 * (e - low)) / 3 for e in evs))
 
 
-Usual = tuple[object, tuple | None] | None  # (order kind, EXIF EV pattern or None)
+Usual = tuple[object, tuple | None] | None
+"""(order kind or None = "up or down", EXIF EV pattern or None); None: the first pass."""
 
 
 def _order(evs: Sequence[float]) -> object:
@@ -253,7 +254,7 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
             return SINGLE_COST
         order, pattern = usual
         kind = _order(evs[i:j])
-        if kind == order:
+        if kind == order or (order is None and kind in ("up", "down")):
             cost = 1.0
         elif kind in ("up", "down"):
             cost = 1.5  # ordered, the other way: a source or camera of its own
@@ -283,14 +284,16 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
 
 def _usual(runs: Sequence[tuple[list[float], str, list]], first: Sequence[list]) -> Usual:
     """The shoot's usual bracket from the first pass: the most common order of exposures, and
-    the most common EV pattern of EXIF groups (measured exposures are not exact enough)."""
+    the most common EV pattern of EXIF groups (measured exposures are not exact enough); each
+    only when it occurs at least twice (else the prior: exposures run up or down)."""
     orders = Counter(_order(evs[i:j]) for (evs, _, _), cuts in zip(runs, first)
                      for i, j in cuts if j - i > 1)
-    if not orders:
-        return None
+    if not orders or orders.most_common(1)[0][1] < 2:
+        return None, None  # nothing repeats: brackets run up or down, the prior
     patterns = Counter(_signature(evs[i:j]) for (evs, source, _), cuts in zip(runs, first)
                        for i, j in cuts if j - i > 1 and source == "exif")
-    return orders.most_common(1)[0][0], (patterns.most_common(1)[0][0] if patterns else None)
+    pattern = patterns.most_common(1)[0] if patterns else (None, 0)
+    return orders.most_common(1)[0][0], (pattern[0] if pattern[1] >= 2 else None)
 
 
 def plan_groups(
@@ -342,4 +345,5 @@ def _group(run: Sequence[Shot], evs, source, i: int, j: int) -> Group:
     part = evs[i:j]
     low = min(part)
     return Group(files=tuple(s.path for s in run[i:j]),
-                 ev=tuple(round(e - low, 2) for e in part), ev_source=source)
+                 ev=tuple(round(e - low, 2) for e in part), ev_source=source,
+                 pixels=run[i].size[0] * run[i].size[1])

@@ -1,0 +1,77 @@
+"""Recipes and preset files: validated once, round trip exactly, refuse typos with the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.errors import InputError
+from app.core.types import ToneParams
+from app.models.preset import load_preset, preset_text, recipe_from_dict, save_preset
+from app.models.recipe import OutputOptions, make_recipe
+
+
+def _rich_recipe():
+    return make_recipe(
+        "debevec", {"samples": "120"}, align="homography", deghost=True,
+        tone=ToneParams(exposure_ev=0.5, gamma=0.0, tmo="drago", tmo_params={"bias": 0.8},
+                        saturation=1.2),
+        output=OutputOptions(formats=("exr", "tiff"), naming="{group}_{first}.{ext}",
+                             bit_depth=16, quality=90, half=False),
+    )
+
+
+def test_preset_round_trip_is_exact(tmp_path):
+    recipe = _rich_recipe()
+    path = save_preset(tmp_path / "look.toml", recipe)
+    again = load_preset(path)
+    assert again == recipe
+    assert again.params == {"samples": 120} and again.output.formats == ("exr", "tif")
+    assert "[method]" in path.read_text() and 'tmo = "drago"' in path.read_text()
+
+
+def test_recipe_fixes_the_method_per_bracket_size():
+    auto = make_recipe()
+    assert auto.method_for(3) == "mertens"
+    fixed = make_recipe("debevec", deghost=True).for_inputs(3)
+    assert fixed.method == "debevec" and fixed.params["deghost"] is True
+    assert fixed.params["samples"] == 70  # the default, resolved
+    names = _rich_recipe().output_names(["/a/IMG_1.JPG", "/a/IMG_2.JPG"], group=7)
+    assert names == ["007_IMG_1.exr", "007_IMG_1.tif"]
+
+
+@pytest.mark.parametrize("doc, fragment", [
+    ({"method": {"id": "nope"}}, "nope"),
+    ({"method": {"id": "mertens", "params": {"contrast": 9}}}, "contrast"),
+    ({"method": {"id": "mertens", "deghost": True}}, "deghost"),
+    ({"tone": {"tmo": "reinhard", "params": {"bias": 1}}}, "bias"),
+    ({"tone": {"gamma": "x"}}, "gamma"),
+    ({"tone": {"saturation": 9}}, "saturation"),
+    ({"output": {"formats": ["gif"]}}, "gif"),
+    ({"output": {"formats": ["jpg"], "bit_depth": 16}}, "JPEG"),
+    ({"output": {"naming": "{first}_{nope}.{ext}"}}, "{nope}"),
+    ({"output": {"formats": ["exr", "tif"], "naming": "{first}"}}, "{ext}"),
+    ({"outputs": {}}, "[outputs]"),
+    ({"tone": {"exposure": 1}}, "exposure"),
+    ({"lumafuse": {"preset": 99}}, "version"),
+])
+def test_bad_presets_are_refused_naming_the_problem(doc, fragment):
+    with pytest.raises(InputError) as err:
+        recipe_from_dict(doc, "look.toml")
+    assert "look.toml" in str(err.value) and fragment in str(err.value)
+
+
+def test_unreadable_preset_files(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_preset(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[method\nid = 1")
+    with pytest.raises(InputError, match="not a valid TOML"):
+        load_preset(bad)
+
+
+def test_preset_text_loads_back_with_defaults_for_missing_keys(tmp_path):
+    path = tmp_path / "min.toml"
+    path.write_text('[method]\nid = "mertens"\n')
+    recipe = load_preset(path)
+    assert recipe == make_recipe("mertens")
+    assert "# Lumafuse preset" in preset_text(recipe)
