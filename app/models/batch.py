@@ -199,10 +199,12 @@ OnRecord = Callable[[Record], None]
 
 
 def run_local(
-    tasks: Sequence[Task], jobs: int, ctx: TaskContext, on_record: OnRecord
+    tasks: Sequence[Task], jobs: int, ctx: TaskContext, on_record: OnRecord,
+    on_progress: Callable[[Task, float, str], None] | None = None,
 ) -> list[Record]:
     """Run the tasks on ``jobs`` worker processes (in this process when ``jobs`` is 1 or there
-    is one task, to spare the start-up); ``on_record`` is called as each one ends. A cancel of
+    is one task, to spare the start-up); ``on_record`` is called as each one ends,
+    ``on_progress(task, fraction, message)`` as a bracket runs (in-process runs only). A cancel of
     ``ctx`` stops the running brackets (nothing half-written) and marks the rest cancelled;
     the records come back in task order either way, then Cancelled is raised."""
     import multiprocessing as mp
@@ -212,7 +214,12 @@ def run_local(
         for task in tasks:
             if ctx.cancelled:
                 break
-            records[task.group] = run_task(task, ctx.fork(progress=False))
+            if on_progress is None:
+                task_ctx = ctx.fork(progress=False)
+            else:  # progress of this bracket alone, [0, 1]
+                task_ctx = TaskContext(lambda f, m, t=task: on_progress(t, f, m),
+                                       CancelToken(parent=ctx.token))
+            records[task.group] = run_task(task, task_ctx)
             on_record(records[task.group])
         return _finish(tasks, records, ctx)
     spawn = mp.get_context("spawn")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import LumafuseError
 from app.models.registry import get_method, runnable_on
-from app.ui import session
+from app.ui import presets, session
 from app.ui.jobs import Job, JobRunner
 from app.ui.panels.export import ExportDialog, ExportFormat, get_format
 from app.ui.panels.histogram import HistogramPanel
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.requested_method: str | None = None
         self._estimated: tuple[list[float] | None, str, str] = (None, "", "")
         self._choosing_method = False  # default-method choice after a load: no auto re-run
+        self._batch = None  # the batch window, made on first use
 
         self.messages = MessageBar()
         self.preview = PreviewPanel()
@@ -146,6 +147,10 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Batch…", "Ctrl+B", self.batch_dialog)
+        self._action(file_menu, "&Save preset…", None, self.save_preset_dialog)
+        self._action(file_menu, "&Load preset…", None, self.load_preset_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         run_menu = self.menuBar().addMenu("&Run")
@@ -390,6 +395,66 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Exporting {path.name}…")
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")
+
+    # -- presets and batch ------------------------------------------------------------------
+    def save_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save preset", str(presets.default_preset_path(self.settings.last_folder())),
+            presets.preset_filter())
+        if path:
+            self.save_preset(path)
+
+    def save_preset(self, path: str | Path) -> Path | None:
+        """Write the method, parameters, alignment and tone settings as a TOML preset (the
+        format ``lumafuse batch --preset`` reads)."""
+        from app.models.preset import save_preset
+
+        try:
+            out = save_preset(path, presets.window_recipe(self))
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return None
+        self.status_label.setText(f"Preset saved: {out}")
+        return out
+
+    def load_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load preset", self.settings.last_folder(),
+                                              presets.preset_filter())
+        if path:
+            self.load_preset(path)
+
+    def load_preset(self, path: str | Path) -> bool:
+        """Apply a preset file to the panels (method, parameters, alignment, tone)."""
+        from app.models.preset import load_preset
+
+        try:
+            recipe = load_preset(path)
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return False
+        problems = presets.apply_recipe(self, recipe)
+        for problem in problems:
+            self._show_info(f"Preset {Path(path).name}: {problem}")
+        self.status_label.setText(f"Preset loaded: {Path(path).name}")
+        return not problems
+
+    def batch_dialog(self):
+        """Open (or raise) the batch window (an app.ui.batch_dialog.BatchDialog); it uses this
+        window's settings unless a preset file is picked there."""
+        from app.ui.batch_dialog import BatchDialog
+
+        if self._batch is None:
+            self._batch = BatchDialog(self.runner, lambda: presets.window_recipe(self),
+                                      self.settings.last_folder(), self)
+            self._batch.open_requested.connect(self._on_batch_open_requested)
+        self._batch.show()
+        self._batch.raise_()
+        return self._batch
+
+    def _on_batch_open_requested(self, files: list[str], method_id: str) -> None:
+        self.requested_method = method_id or None
+        self.open_files(files)
+        self.raise_()
 
     def _confirm_overwrite(self, path: Path) -> bool:
         answer = QMessageBox.question(self, "Overwrite?", f"{path} already exists. Replace it?")

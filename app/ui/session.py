@@ -301,16 +301,24 @@ def export_job(
     path: Path, result: Result, tone: Any, *, bit_depth: int, half: bool, quality: int,
     inputs: tuple[str, ...], force: bool,
 ) -> Callable[[TaskContext], Path]:
-    """A job writing ``result`` through app.core.io.write_result (atomic, never over an input):
-    EXR linear as computed; PNG/TIFF/JPEG rendered with ``tone``, the preview's settings."""
+    """A job writing ``result`` through the pipeline's write stage (atomic, never over an input):
+    EXR linear as computed; PNG/TIFF/JPEG rendered with ``tone``, the preview's settings.
+    Raises InputError at once for settings no file can hold."""
+
+    from app.models.recipe import OutputOptions, make_recipe
+
+    # the recipe's write stage is the pipeline's (app.models.pipeline.write_outputs), as in
+    # `fuse` and `batch`; validated here, on the GUI thread, before the job is queued
+    recipe = make_recipe(tone=tone, output=OutputOptions(
+        formats=(path.suffix.lstrip(".").lower(),), bit_depth=bit_depth, quality=quality,
+        half=half))
 
     def job(ctx: TaskContext) -> Path:
-        from app.core.io import write_result
+        from app.models.pipeline import write_outputs
 
         ctx.report(0.1, f"writing {path.name}")
-        out = write_result(path, result, tone, bit_depth=bit_depth, quality=quality, half=half,
-                           inputs=inputs, force=force, ctx=ctx)
-        return Path(out) if out else path
+        write_outputs(result, recipe, [path], inputs=inputs, force=force, ctx=ctx)
+        return path
 
     return job
 

@@ -56,13 +56,15 @@ order stays whole rather than becoming a pair and a single shot (2.1 < 1 + 1.4).
 @dataclass(frozen=True)
 class Shot:
     """One file as grouping sees it. ``thumb``: grey, display-referred [0, 1], long side
-    :data:`THUMB_LONG_SIDE`; ``brightness_ev``: log2 of the thumbnail's mean linear level."""
+    :data:`THUMB_LONG_SIDE` (``colour``: the same in RGB); ``brightness_ev``: log2 of the
+    thumbnail's mean linear level."""
 
     path: str
     exif: ExifData
     size: tuple[int, int]  # (width, height) upright
     thumb: np.ndarray = field(repr=False)
     brightness_ev: float
+    colour: np.ndarray | None = field(default=None, repr=False)  # RGB [0, 1], for display
 
     @property
     def name(self) -> str:
@@ -101,7 +103,7 @@ def _natural_key(path: str) -> list:
 
 
 def _thumbnail(path: str) -> tuple[np.ndarray, tuple[int, int], bool]:
-    """Small upright grey thumbnail (display-referred [0, 1]), the full upright size and whether
+    """Small upright RGB thumbnail (display-referred [0, 1]), the full upright size and whether
     the file is linear. JPEGs decode at 1/8 scale (fast); others through the full reader."""
     from app.core.io.readers import read_frame
 
@@ -117,13 +119,13 @@ def _thumbnail(path: str) -> tuple[np.ndarray, tuple[int, int], bool]:
             img = apply_orientation(img, orientation)
             if orientation in (5, 6, 7, 8):
                 size = (size[1], size[0])
-            grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
-            return _shrink(grey), size, False
+            rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+            return _shrink(rgb), size, False
     frame, info = read_frame(path)
-    grey = cv2.cvtColor(np.ascontiguousarray(frame, np.float32), cv2.COLOR_RGB2GRAY)
+    small = _shrink(np.ascontiguousarray(frame, np.float32))
     if info.linear:  # exposure-invariant measures below want display-like values
-        grey = np.clip(grey, 0, 1) ** (1 / 2.2)
-    return _shrink(grey), (frame.shape[1], frame.shape[0]), info.linear
+        small = np.clip(small, 0, 1) ** (1 / 2.2)
+    return small, (frame.shape[1], frame.shape[0]), info.linear
 
 
 def _jpeg_size(path: str) -> tuple[int, int] | None:
@@ -136,21 +138,22 @@ def _jpeg_size(path: str) -> tuple[int, int] | None:
         return None
 
 
-def _shrink(grey: np.ndarray) -> np.ndarray:
-    h, w = grey.shape
+def _shrink(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
     scale = THUMB_LONG_SIDE / max(h, w)
     if scale < 1:
-        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
-                          interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(grey, np.float32)
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image, np.float32)
 
 
 def scan(path: str) -> Shot:
     """Read what grouping needs from one file (EXIF, size, thumbnail); InputError if unreadable."""
-    thumb, size, _linear = _thumbnail(path)
+    colour, size, _linear = _thumbnail(path)
+    thumb = np.ascontiguousarray(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
     linear_mean = float(np.mean(np.clip(thumb, 0, 1) ** 2.2))
     return Shot(path=path, exif=read_exif(path), size=size, thumb=thumb,
-                brightness_ev=math.log2(max(linear_mean, 1e-6)))
+                brightness_ev=math.log2(max(linear_mean, 1e-6)), colour=colour)
 
 
 def view_similarity(a: np.ndarray, b: np.ndarray) -> float | None:
