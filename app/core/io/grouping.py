@@ -46,6 +46,9 @@ DISTINCT_EV = {"exif": 0.25, "measured": 0.03}
 the ends of a bracket (a frame mostly clipped or black barely changes its mean), so its limit
 sits just above measurement noise; EXIF steps are 1/3 EV at least."""
 DEFAULT_MAX_GAP_S = 60.0
+MIN_OVERLAP = 0.1  # share of pixels well exposed in both frames needed to compare views
+WHITE_SHARE = 0.95  # a frame clipped over this share has no measurable exposure
+ORDERED = ("up", "down", "centre")
 SINGLE_COST = 1.4
 UNORDERED_COST = 2.1
 """Group costs of the second pass (an ordered group in the usual direction costs 1). Chosen so
@@ -174,7 +177,7 @@ def view_similarity(a: np.ndarray, b: np.ndarray) -> float | None:
     ma, mb = np.hypot(ax, ay), np.hypot(bx, by)
     weight = np.sqrt(ma * mb) * (aok & bok)
     total = float(weight.sum())
-    if total < 1e-3 or np.count_nonzero(weight) < 0.02 * weight.size:
+    if total < 1e-3 or np.count_nonzero(weight) < MIN_OVERLAP * weight.size:
         return None
     cos = (ax * bx + ay * by) / np.maximum(ma * mb, 1e-12)
     return float((weight * cos).sum() / total)
@@ -193,20 +196,30 @@ def _hard_break(prev: Shot, cur: Shot, max_gap_s: float) -> bool:
     if prev.exif.camera and cur.exif.camera and prev.exif.camera != cur.exif.camera:
         return True
     gap = _gap_s(prev, cur)
-    if gap is not None and abs(gap) > max_gap_s:
+    if gap is not None and gap > max_gap_s:  # < 0: a clock that logs the shutter closing
         return True
     sim = view_similarity(prev.thumb, cur.thumb)
     return sim is not None and sim < SAME_VIEW
 
 
-def _exposures(run: Sequence[Shot]) -> tuple[list[float], str]:
+def _exposures(run: Sequence[Shot]) -> tuple[list[float | None], str]:
+    """EXIF exposures when every frame has one; else measured brightness, None for a frame
+    clipped almost everywhere (its mean no longer tells its exposure: it fits any bracket)."""
     values = [s.exif.exposure_ev for s in run]
     if all(v is not None for v in values):
         return values, "exif"  # type: ignore[return-value]
-    return [s.brightness_ev for s in run], "measured"
+    return [None if float((s.thumb >= 0.98).mean()) > WHITE_SHARE else s.brightness_ev
+            for s in run], "measured"
 
 
-def _signature(evs: Sequence[float]) -> tuple[float, ...]:
+def _known(evs: Sequence[float | None]) -> list[float]:
+    return [e for e in evs if e is not None]
+
+
+def _signature(evs: Sequence[float | None]) -> tuple[float, ...]:
+    evs = _known(evs)
+    if not evs:
+        return ()
     low = min(evs)
     return tuple(sorted(round(3 * (e - low)) / 3 for e in evs))
 
@@ -216,14 +229,26 @@ Usual = tuple[object, tuple | None] | None
 
 
 def _order(evs: Sequence[float]) -> object:
-    """How a group's exposures run in shooting order: "up", "down", or their ranks (e.g.
-    (1, 0, 2) for the common 0/-/+ order)."""
+    """How a group's exposures run in shooting order: "up", "down", "centre" (the middle
+    exposure first, then alternating outwards: 0, -, +, --, ++ or 0, +, -, ...), or their ranks
+    for any other order."""
+    evs = _known(evs)
+    if len(evs) < 2:
+        return "up"
     diffs = np.diff(evs)
     if np.all(diffs > 0):
         return "up"
     if np.all(diffs < 0):
         return "down"
-    return tuple(int(r) for r in np.argsort(np.argsort(evs)))
+    ranks = [int(r) for r in np.argsort(np.argsort(evs))]
+    n = len(ranks)
+    if n % 2 == 1 and ranks[0] == n // 2:
+        m = n // 2
+        for first in (-1, 1):
+            expected = [m] + [m + sign * d for d in range(1, m + 1) for sign in (first, -first)]
+            if ranks == expected:
+                return "centre"
+    return tuple(ranks)
 
 
 def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
@@ -241,9 +266,10 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
     for i in range(n):
         seen: list[float] = []
         for j in range(i, n):
-            if any(abs(evs[j] - e) < limit for e in seen):
-                break
-            seen.append(evs[j])
+            if evs[j] is not None:
+                if any(abs(evs[j] - e) < limit for e in seen):
+                    break
+                seen.append(evs[j])
             valid[i][j + 1] = True
 
     def spread(i: int, j: int) -> float:
@@ -257,10 +283,11 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
             return SINGLE_COST
         order, pattern = usual
         kind = _order(evs[i:j])
-        if kind == order or (order is None and kind in ("up", "down")):
+        pair = len(_known(evs[i:j])) <= 2  # two exposures: the start of a centre-first order
+        if kind == order or (order is None and kind in ORDERED) or (pair and order == "centre"):
             cost = 1.0
-        elif kind in ("up", "down"):
-            cost = 1.5  # ordered, the other way: a source or camera of its own
+        elif kind in ORDERED:
+            cost = 1.5  # ordered another way: a source or camera of its own
         else:
             cost = UNORDERED_COST
         if pattern is not None and source == "exif" and len(pattern) == j - i and \
@@ -286,11 +313,12 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
 
 
 def _usual(runs: Sequence[tuple[list[float], str, list]], first: Sequence[list]) -> Usual:
-    """The shoot's usual bracket from the first pass: the most common order of exposures, and
+    """The shoot's usual bracket from the first pass: the most common order of exposures (a
+    kind of :func:`_order`), and
     the most common EV pattern of EXIF groups (measured exposures are not exact enough); each
     only when it occurs at least twice (else the prior: exposures run up or down)."""
     orders = Counter(_order(evs[i:j]) for (evs, _, _), cuts in zip(runs, first)
-                     for i, j in cuts if j - i > 1)
+                     for i, j in cuts if len(_known(evs[i:j])) > 2)
     if not orders or orders.most_common(1)[0][1] < 2:
         return None, None  # nothing repeats: brackets run up or down, the prior
     patterns = Counter(_signature(evs[i:j]) for (evs, source, _), cuts in zip(runs, first)
@@ -346,7 +374,8 @@ def plan_groups(
 
 def _group(run: Sequence[Shot], evs, source, i: int, j: int) -> Group:
     part = evs[i:j]
-    low = min(part)
+    low = min(_known(part), default=0.0)
     return Group(files=tuple(s.path for s in run[i:j]),
-                 ev=tuple(round(e - low, 2) for e in part), ev_source=source,
+                 ev=tuple(None if e is None else round(e - low, 2) for e in part),
+                 ev_source=source,
                  pixels=run[i].size[0] * run[i].size[1])
