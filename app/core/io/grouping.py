@@ -184,10 +184,14 @@ def view_similarity(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 def _gap_s(prev: Shot, cur: Shot) -> float | None:
-    """Seconds between the end of ``prev``'s exposure and the start of ``cur``'s."""
+    """Seconds between the end of the earlier exposure of the two and the start of the later
+    one (name order need not be shooting order when not every file has a capture time);
+    negative when the clock logs the shutter closing."""
     if prev.exif.captured is None or cur.exif.captured is None:
         return None
-    return cur.exif.captured - prev.exif.captured - (prev.exif.exposure_time or 0.0)
+    dt = cur.exif.captured - prev.exif.captured
+    earlier = prev if dt >= 0 else cur
+    return abs(dt) - (earlier.exif.exposure_time or 0.0)
 
 
 def _hard_break(prev: Shot, cur: Shot, max_gap_s: float) -> bool:
@@ -196,7 +200,7 @@ def _hard_break(prev: Shot, cur: Shot, max_gap_s: float) -> bool:
     if prev.exif.camera and cur.exif.camera and prev.exif.camera != cur.exif.camera:
         return True
     gap = _gap_s(prev, cur)
-    if gap is not None and gap > max_gap_s:  # < 0: a clock that logs the shutter closing
+    if gap is not None and gap > max_gap_s:
         return True
     sim = view_similarity(prev.thumb, cur.thumb)
     return sim is not None and sim < SAME_VIEW
@@ -224,14 +228,31 @@ def _signature(evs: Sequence[float | None]) -> tuple[float, ...]:
     return tuple(sorted(round(3 * (e - low)) / 3 for e in evs))
 
 
+def _has_pause(gaps: Sequence[float | None], cadence: float | None) -> bool:
+    """A pause inside a would-be bracket (``gaps``: seconds between the end of one exposure and
+    the start of the next): one over 2 s and over 8 x the run's usual gap ``cadence`` (a
+    bracket is fired in one go; a shot taken later is not part of it)."""
+    if cadence is None:
+        return False
+    return any(g is not None and g > max(2.0, 8 * cadence) for g in gaps)
+
+
+def _symmetric(evs: Sequence[float]) -> bool:
+    """Sorted exposures spaced evenly around the middle one (within 0.5 EV)."""
+    m = len(evs) // 2
+    return all(abs((evs[m + k] - evs[m]) - (evs[m] - evs[m - k])) <= 0.5
+               for k in range(1, m + 1))
+
+
 Usual = tuple[object, tuple | None] | None
 """(order kind or None = "up or down", EXIF EV pattern or None); None: the first pass."""
 
 
-def _order(evs: Sequence[float]) -> object:
+def _order(evs: Sequence[float | None], exact: bool = False) -> object:
     """How a group's exposures run in shooting order: "up", "down", "centre" (the middle
-    exposure first, then alternating outwards: 0, -, +, --, ++ or 0, +, -, ...), or their ranks
-    for any other order."""
+    exposure first, then alternating outwards: 0, -, +, --, ++ or 0, +, -, ..., and with
+    ``exact`` (EXIF) exposures also evenly around the middle one), or their ranks for any other
+    order."""
     evs = _known(evs)
     if len(evs) < 2:
         return "up"
@@ -246,21 +267,25 @@ def _order(evs: Sequence[float]) -> object:
         m = n // 2
         for first in (-1, 1):
             expected = [m] + [m + sign * d for d in range(1, m + 1) for sign in (first, -first)]
-            if ranks == expected:
+            if ranks == expected and (not exact or _symmetric(sorted(evs))):
                 return "centre"
     return tuple(ranks)
 
 
-def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
-             usual: Usual) -> list[tuple[int, int]]:
+def _segment(evs: Sequence[float | None], source: str, times: Sequence[float | None],
+             usual: Usual, gaps: Sequence[float | None] = ()) -> list[tuple[int, int]]:
     """Split points of one run (see the module docstring): [(start, end), ...].
 
     Cost per group, summed, then the summed time spread (lexicographic): a group whose
     exposures run in the shoot's usual order costs 1, ordered the other way 1.5, unordered
     2.1 (what two brackets of one view back to back look like), a single shot 1.4; an EXIF
-    group of the usual size off the usual EV pattern +0.5. Without a usual bracket (first
-    pass) every group costs 1: fewest groups."""
+    group of the usual size off the usual EV pattern +0.5; a group with a pause inside (see
+    :func:`_has_pause`) +1. Without a usual bracket (first pass) every group costs 1: fewest
+    groups."""
     n = len(evs)
+    gaps = list(gaps) or [None] * max(0, n - 1)
+    known_gaps = [max(0.0, g) for g in gaps if g is not None]
+    cadence = float(np.median(known_gaps)) if known_gaps else None
     limit = DISTINCT_EV[source]
     valid = [[False] * (n + 1) for _ in range(n)]
     for i in range(n):
@@ -282,7 +307,7 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
         if j - i == 1:
             return SINGLE_COST
         order, pattern = usual
-        kind = _order(evs[i:j])
+        kind = _order(evs[i:j], exact=source == "exif")
         pair = len(_known(evs[i:j])) <= 2  # two exposures: the start of a centre-first order
         if kind == order or (order is None and kind in ORDERED) or (pair and order == "centre"):
             cost = 1.0
@@ -293,6 +318,8 @@ def _segment(evs: Sequence[float], source: str, times: Sequence[float | None],
         if pattern is not None and source == "exif" and len(pattern) == j - i and \
                 _signature(evs[i:j]) != pattern:
             cost += 0.5
+        if _has_pause(gaps[i:j - 1], cadence):
+            cost += 1.0
         return cost
 
     best: list[tuple[float, float] | None] = [None] * (n + 1)
@@ -317,7 +344,7 @@ def _usual(runs: Sequence[tuple[list[float], str, list]], first: Sequence[list])
     kind of :func:`_order`), and
     the most common EV pattern of EXIF groups (measured exposures are not exact enough); each
     only when it occurs at least twice (else the prior: exposures run up or down)."""
-    orders = Counter(_order(evs[i:j]) for (evs, _, _), cuts in zip(runs, first)
+    orders = Counter(_order(evs[i:j], source == "exif") for (evs, source, _), cuts in zip(runs, first)
                      for i, j in cuts if len(_known(evs[i:j])) > 2)
     if not orders or orders.most_common(1)[0][1] < 2:
         return None, None  # nothing repeats: brackets run up or down, the prior
@@ -367,8 +394,9 @@ def plan_groups(
     usual = _usual(described, first)
     groups: list[Group] = []
     for run, (evs, source, times) in zip(runs, described):
+        gaps = [_gap_s(a, b) for a, b in zip(run, run[1:])]
         groups.extend(_group(run, evs, source, i, j)
-                      for i, j in _segment(evs, source, times, usual))
+                      for i, j in _segment(evs, source, times, usual, gaps))
     return Plan(tuple(groups), left_out)
 
 

@@ -82,6 +82,16 @@ def test_single_shot_before_a_bracket_stays_single():
     assert plan.groups[0].is_single and len(plan.brackets) == 2
 
 
+def test_single_shot_after_a_bracket_with_an_exposure_inside_it_stays_single():
+    """Fired 20 s after a bracket, of the same view, at an exposure the bracket lacks: the pause
+    says it is not part of the bracket (every exposure would still be distinct)."""
+    s = Shoot()
+    first = [s.shot(ev, k * 0.5) for k, ev in enumerate((-2, 0, 2))]
+    second = [s.shot(ev, 30 + k * 0.5) for k, ev in enumerate((-2, 0, 2, 4))]
+    single = s.shot(1, 52)
+    assert _files(s.plan()) == [first, second, [single]]
+
+
 def test_irregular_sizes_and_interleaved_scenes():
     """A 3-frame bracket, a 5-frame one of another view, a stray shot of a third view, then a
     3-frame bracket of the first view again: nothing merged across views."""
