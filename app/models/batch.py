@@ -139,6 +139,16 @@ def run_task(task: Task, ctx: TaskContext | None = None) -> Record:
     return record
 
 
+def _run_task_keeping_models(task: Task) -> Record:
+    """run_task in a long-lived worker (a Ray worker process): its learned network is kept
+    for the next bracket this process runs."""
+    from app.models import weights
+
+    if not weights._keeping:
+        weights.keeping_models().__enter__()  # for the process's life
+    return run_task(task)
+
+
 def _message(exc: BaseException) -> str:
     """One line saying why a bracket failed (the file is named by the reader's messages)."""
     from app.core.errors import LumafuseError
@@ -158,6 +168,9 @@ def _worker_init(cancel_event) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from app.models import weights
+
+    weights.keeping_models().__enter__()  # for the worker's life: one network per method
 
     def watch() -> None:
         cancel_event.wait()
@@ -209,19 +222,13 @@ def run_local(
     the records come back in task order either way, then Cancelled is raised."""
     import multiprocessing as mp
 
+    from app.models import weights
+
     records: dict[int, Record] = {}
     if jobs <= 1 or len(tasks) <= 1:  # one at a time: in this process, no start-up to pay
-        for task in tasks:
-            if ctx.cancelled:
-                break
-            if on_progress is None:
-                task_ctx = ctx.fork(progress=False)
-            else:  # progress of this bracket alone, [0, 1]
-                task_ctx = TaskContext(lambda f, m, t=task: on_progress(t, f, m),
-                                       CancelToken(parent=ctx.token))
-            records[task.group] = run_task(task, task_ctx)
-            on_record(records[task.group])
-        return _finish(tasks, records, ctx)
+        with weights.keeping_models():
+            return _run_here(tasks, ctx, on_record, on_progress, records)
+
     spawn = mp.get_context("spawn")
     cancel_event = spawn.Event()
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_worker_init,
@@ -241,8 +248,23 @@ def run_local(
                 for fut in pending:
                     fut.cancel()
     finally:
-        cancel_event.set() if ctx.cancelled else None
+        if ctx.cancelled:  # also on the way out of a second Ctrl-C (KeyboardInterrupt)
+            cancel_event.set()
         pool.shutdown(wait=True, cancel_futures=True)
+    return _finish(tasks, records, ctx)
+
+
+def _run_here(tasks, ctx: TaskContext, on_record: OnRecord, on_progress, records) -> list[Record]:
+    for task in tasks:
+        if ctx.cancelled:
+            break
+        if on_progress is None:
+            task_ctx = ctx.fork(progress=False)
+        else:  # progress of this bracket alone, [0, 1]
+            task_ctx = TaskContext(lambda f, m, t=task: on_progress(t, f, m),
+                                   CancelToken(parent=ctx.token))
+        records[task.group] = run_task(task, task_ctx)
+        on_record(records[task.group])
     return _finish(tasks, records, ctx)
 
 
@@ -285,7 +307,7 @@ def run_ray(
         raise InputError("--ray needs Ray: pip install 'lumafuse[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, include_dashboard=False)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
+    remote = ray.remote(num_cpus=1, max_retries=0)(_run_task_keeping_models)
     refs = {remote.remote(t): t for t in tasks}
     records: dict[int, Record] = {}
     pending = list(refs)

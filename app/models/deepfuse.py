@@ -244,7 +244,7 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> Met
         raise InputError("deepfuse fuses display-referred photos (JPEG/PNG/TIFF), not linear RAW/EXR")
     i, j = choose_pair(stack.n, str(params.get("pair", "extremes")))
     dev = weights.resolve_device(device)
-    model, digest = load_model(dev)
+    model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
     ctx.report(0.05, "deepfuse: model loaded")
     out = fuse_pair([stack.frames[i], stack.frames[j]], model, device=dev,
                     proxy=int(params.get("proxy", DEFAULT_PROXY)), ctx=ctx)

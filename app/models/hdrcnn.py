@@ -151,7 +151,7 @@ def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str) -> Metho
     from app.models import weights
 
     dev = weights.resolve_device(device)
-    model, digest = load_model(dev)
+    model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
     ctx.report(0.05, "hdrcnn: model loaded")
     frame = stack.frames[0]
     out = reconstruct(model, frame, ctx, gamma=float(params.get("gamma", 1.0)),

@@ -291,3 +291,42 @@ def resolve_device(device: str = "auto") -> str:
     if device == "cuda" and not has_cuda:
         raise InputError("--device cuda: no usable CUDA device on this machine (try --device auto)")
     return "cuda" if has_cuda else "cpu"
+
+
+# -- one model instance per batch worker --------------------------------------------------
+_kept_models: dict[tuple, tuple[Any, str]] = {}
+_keeping = False
+
+
+@contextmanager
+def keeping_models() -> Iterator[None]:
+    """Within the block (a batch worker's life), a learned method's loaded network is kept and
+    reused for the next bracket instead of being loaded again; dropped at the end. Outside it,
+    every run loads its own (a GUI or ``fuse`` run keeps no network in memory afterwards)."""
+    global _keeping
+    previous, _keeping = _keeping, True
+    try:
+        yield
+    finally:
+        _keeping = previous
+        if not previous:
+            _kept_models.clear()
+
+
+def kept_model(key: str, device: str, load: "Any") -> tuple[Any, str]:
+    """``load()`` -> (model, sha256), or the instance kept from an earlier call with the same
+    key, device and weights file (path, mtime, size) while :func:`keeping_models` is on."""
+    if not _keeping:
+        return load()
+    path = weights_file(key)
+    try:
+        st = path.stat()
+        ident = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        return load()  # no file: the loader raises the real message
+    cache_key = (key, device, ident)
+    if cache_key not in _kept_models:
+        for old in [k for k in _kept_models if k[0] == key]:
+            del _kept_models[old]  # one instance per method
+        _kept_models[cache_key] = load()
+    return _kept_models[cache_key]

@@ -211,3 +211,26 @@ def test_shipped_weights_match_their_hash(key, item):
     path = REPO / "weights" / item["file"]
     assert path.is_file(), f"{key}: {path} is missing"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == item["sha256"], key
+
+
+def test_batch_workers_keep_one_network_per_method():
+    """Inside keeping_models (a batch worker), the second bracket reuses the loaded network;
+    outside it, every run loads its own."""
+    from app.models import weights
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        return object(), "digest"
+
+    assert weights.weights_file("deepfuse").is_file()
+    weights.kept_model("deepfuse", "cpu", load)
+    weights.kept_model("deepfuse", "cpu", load)
+    assert len(calls) == 2
+    with weights.keeping_models():
+        first = weights.kept_model("deepfuse", "cpu", load)
+        again = weights.kept_model("deepfuse", "cpu", load)
+        assert again is first and len(calls) == 3
+    weights.kept_model("deepfuse", "cpu", load)
+    assert len(calls) == 4  # dropped when the worker ends
