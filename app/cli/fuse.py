@@ -21,8 +21,8 @@ from app.cli.options import (
     parse_number_list,
     tone_params,
 )
-
 from app.models.recipe import DEFAULT_MULTI, DEFAULT_SINGLE
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -59,8 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def recipe_from_args(args: argparse.Namespace, formats: list[str]):
-    """The validated Recipe for ``fuse``-style flags (method, --param, --align, --deghost,
-    tone options, encoding); ``formats``: output format names (exr, tif, ...)."""
+    """The validated Recipe for the flags (method, --param, --align, tone options, encoding;
+    deghosting is the merge methods' ``--param deghost=1``); ``formats``: output format names
+    (exr, tif, ...)."""
     from app.models.recipe import OutputOptions, make_recipe
 
     tone = tone_params(args)
@@ -68,27 +69,20 @@ def recipe_from_args(args: argparse.Namespace, formats: list[str]):
         args.method,
         parse_assignments(args.param, "--param"),
         align=args.align,
-        deghost=getattr(args, "deghost", False),
         tone=tone,
-        output=OutputOptions(formats=tuple(formats), bit_depth=args.bit_depth, quality=args.quality,
-                             half=args.half, **_naming(args)),
+        output=OutputOptions(formats=tuple(formats), bit_depth=args.bit_depth,
+                             quality=args.quality, half=args.half),
         device=args.device,
     )
 
 
-def _naming(args: argparse.Namespace) -> dict:
-    naming = getattr(args, "naming", None)
-    return {"naming": naming} if naming else {}
-
-
 def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
+    from app.core.io import output_format
     from app.core.io.files import expand_paths
     from app.models.pipeline import check_outputs, process
 
     # a folder stands for the images inside it, as in the GUI
     inputs = [Path(p) for p in expand_paths(args.inputs, strict=True)]
-    from app.core.io import output_format
-
     for out in args.output:
         check_encoding(out, args.bit_depth)
     # the files are named by -o; the recipe holds their formats once each

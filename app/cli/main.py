@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lumafuse: bracketed photos to one well-exposed picture (exposure fusion) "
         "or a linear HDR image. Without a command, `python main.py` opens the desktop app.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad input/output/usage, "
-        "3 method unavailable here, 4 some brackets of a batch failed, 130 cancelled (Ctrl-C), 143 terminated (SIGTERM).",
+        "3 method unavailable here, 4 some brackets of a batch failed, 130 cancelled (Ctrl-C), "
+        "143 terminated (SIGTERM).",
     )
     parser.add_argument("--version", action="version", version=f"lumafuse {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -65,6 +65,12 @@ def _icon(thumb: np.ndarray) -> QIcon:
     return QIcon(QPixmap.fromImage(image))
 
 
+def _has_param(method_id: str, name: str) -> bool:
+    from app.models.registry import get_method
+
+    return any(p.name == name for p in get_method(method_id).params)
+
+
 class BatchDialog(QDialog):
     """Signals: ``open_requested(files, method_id)`` for a finished row double-clicked."""
 
@@ -290,8 +296,8 @@ class BatchDialog(QDialog):
             combo: QComboBox = self.table.cellWidget(row, COL_METHOD)  # type: ignore[assignment]
             method = combo.currentData() or base.method
             recipe = base if method == base.method else replace(
-                base, method=method, params={}, deghost=base.deghost and method in
-                ("debevec", "robertson"))
+                base, method=method, params={},
+                deghost=base.deghost and _has_param(method, "deghost"))
             number = len(tasks) + 1
             names = recipe.output_names(files, number)
             tasks.append(Task(number, tuple(files), tuple(str(out_dir / n) for n in names),
