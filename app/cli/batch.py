@@ -73,8 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_tone_options(p)
     # None = "not given": the preset's value stands
-    p.set_defaults(exposure=None, gamma=None, saturation=None, bit_depth=None, quality=None,
-                   half=None, handler=run_batch, needs_ctx=True)
+    p.set_defaults(exposure=None, gamma=None, saturation=None, temperature=None, tint=None,
+                   bit_depth=None, quality=None, half=None, handler=run_batch, needs_ctx=True)
 
 
 def recipe_from_args(args: argparse.Namespace):
@@ -95,6 +95,8 @@ def recipe_from_args(args: argparse.Namespace):
         tmo=_pick(args.tmo, tone.tmo),
         tmo_params=tmo_params,
         saturation=_pick(args.saturation, tone.saturation),
+        temperature=_pick(args.temperature, tone.temperature),
+        tint=_pick(args.tint, tone.tint),
     )
     formats = tuple(f.strip() for f in args.format.split(",")) if args.format else out.formats
     out = replace(out, formats=formats, naming=_pick(args.naming, out.naming),

@@ -29,6 +29,11 @@ def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "rei
                    help="display gamma; 0 = the sRGB curve (default)")
     g.add_argument("--saturation", type=float, default=1.0, metavar="S",
                    help="colour saturation multiplier (default 1)")
+    g.add_argument("--temperature", type=float, default=6504.0, metavar="K",
+                   help="white balance: the colour temperature of the light to neutralise, "
+                        "2000-12000 K (3200 = tungsten; default 6504 = as shot)")
+    g.add_argument("--tint", type=float, default=0.0, metavar="T",
+                   help="white balance tint -100..100 (+ = magenta; default 0)")
     g.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
                    help="PNG/TIFF bits per channel (JPEG is always 8)")
     g.add_argument("--quality", type=int, default=95, metavar="Q",
@@ -63,6 +68,8 @@ def tone_params(args: argparse.Namespace) -> "ToneParams":
         tmo=tmo,
         tmo_params=parse_assignments(args.tmo_param, "--tmo-param"),
         saturation=args.saturation,
+        temperature=args.temperature,
+        tint=args.tint,
     )
     if not 1 <= args.quality <= 100:
         raise InputError(f"--quality must be in 1..100, got {args.quality}")

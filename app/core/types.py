@@ -164,6 +164,9 @@ class ToneParams:
     tmo: tone-mapping operator name from :data:`app.core.tonemap.OPERATORS` ("none" = clip).
     tmo_params: operator-specific parameters.
     saturation: colour saturation multiplier applied after tone mapping (1 = unchanged).
+    temperature, tint: white balance (kelvin of the light to neutralise, green-magenta shift),
+    per-channel gains in linear light before everything else; 6504 K and 0 = as shot
+    (see :mod:`app.core.tonemap.white_balance`).
     """
 
     exposure_ev: float = 0.0
@@ -171,6 +174,8 @@ class ToneParams:
     tmo: str = "reinhard"
     tmo_params: Mapping[str, float] = field(default_factory=dict)
     saturation: float = 1.0
+    temperature: float = 6504.0
+    tint: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ Layout (every table and key optional; missing ones take the defaults)::
     gamma = 0.0                      # 0 = sRGB curve
     tmo = "drago"
     saturation = 1.1
+    temperature = 3400               # white balance: the light's kelvin (6504 = as shot)
+    tint = 5
     [tone.params]
     bias = 0.85
 
@@ -47,7 +49,7 @@ PRESET_VERSION = 1
 _KEYS = {
     "lumafuse": {"preset"},
     "method": {"id", "align", "deghost", "device", "params"},
-    "tone": {"exposure_ev", "gamma", "tmo", "saturation", "params"},
+    "tone": {"exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint", "params"},
     "output": {"formats", "naming", "bit_depth", "quality", "half"},
 }
 
@@ -60,7 +62,8 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         "method": {"id": recipe.method, "align": recipe.align, "deghost": recipe.deghost,
                    "device": recipe.device, "params": dict(recipe.params)},
         "tone": {"exposure_ev": tone.exposure_ev, "gamma": tone.gamma, "tmo": tone.tmo,
-                 "saturation": tone.saturation, "params": dict(tone.tmo_params)},
+                 "saturation": tone.saturation, "temperature": tone.temperature,
+                 "tint": tone.tint, "params": dict(tone.tmo_params)},
         "output": {"formats": list(out.formats), "naming": out.naming,
                    "bit_depth": out.bit_depth, "quality": out.quality, "half": out.half},
     }
@@ -90,6 +93,8 @@ def recipe_from_dict(doc: dict[str, Any], source: str = "preset") -> Recipe:
             tmo=str(t.get("tmo", defaults_tone.tmo)),
             tmo_params=dict(t.get("params", {})),
             saturation=_number(t, "saturation", defaults_tone.saturation),
+            temperature=_number(t, "temperature", defaults_tone.temperature),
+            tint=_number(t, "tint", defaults_tone.tint),
         )
         formats = o.get("formats", list(defaults_out.formats))
         if isinstance(formats, str):

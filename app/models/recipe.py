@@ -160,8 +160,12 @@ def check_tone(tone: ToneParams) -> ToneParams:
         raise InputError(f"exposure must be within +-20 EV, got {tone.exposure_ev}")
     if not 0 <= tone.saturation <= 4:
         raise InputError(f"saturation must be in [0, 4], got {tone.saturation}")
+    from app.core.tonemap.white_balance import check_settings
+
+    check_settings(float(tone.temperature), float(tone.tint))
     return replace(tone, exposure_ev=float(tone.exposure_ev), gamma=float(tone.gamma),
-                   saturation=float(tone.saturation), tmo_params=values)
+                   saturation=float(tone.saturation), tmo_params=values,
+                   temperature=float(tone.temperature), tint=float(tone.tint))
 
 
 def check_output_options(out: OutputOptions) -> OutputOptions:

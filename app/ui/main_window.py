@@ -89,6 +89,9 @@ class MainWindow(QMainWindow):
         self.method.method_changed.connect(self._on_method_changed)
         self.tone.changed.connect(self.renderer.set_tone)
         self.tone.save_default_requested.connect(self._on_tone_save_default)
+        self.tone.pick_grey_requested.connect(self.start_grey_pick)
+        self.tone.auto_wb_requested.connect(self.auto_white_balance)
+        self.preview.view.picked.connect(self.pick_grey_at)
         self.preview.before_changed.connect(self._on_preview_before_changed)
         self.renderer.drawn.connect(self._on_renderer_drawn)
         for signal in (self.runner.finished, self.runner.failed, self.runner.cancelled,
@@ -395,6 +398,36 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Exporting {path.name}…")
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")
+
+    # -- white balance -----------------------------------------------------------------------
+    def start_grey_pick(self) -> None:
+        if self.output is None:
+            self._show_error("Nothing to balance yet: run a method first (Ctrl+R)")
+            return
+        self.preview.view.start_pick()
+        self.status_label.setText("Click something neutral (grey or white) in the preview")
+
+    def pick_grey_at(self, x: float, y: float) -> bool:
+        """White balance from the proxy pixel (x, y): that area becomes neutral."""
+        self.preview.view.stop_pick()
+        if self.output is None:
+            return False
+        try:
+            temperature, tint = session.white_balance_at(self.output, x, y)
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return False
+        self.tone.set_white_balance(temperature, tint)
+        self.status_label.setText(f"White balance {temperature:.0f} K, tint {tint:+.1f}")
+        return True
+
+    def auto_white_balance(self) -> None:
+        if self.output is None:
+            self._show_error("Nothing to balance yet: run a method first (Ctrl+R)")
+            return
+        temperature, tint = session.auto_white_balance(self.output)
+        self.tone.set_white_balance(temperature, tint)
+        self.status_label.setText(f"Auto white balance: {temperature:.0f} K, tint {tint:+.1f}")
 
     # -- presets and batch ------------------------------------------------------------------
     def save_preset_dialog(self) -> None:

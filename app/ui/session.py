@@ -352,3 +352,38 @@ def histogram(small: np.ndarray, kind: ResultKind, tone: Any, rendered: np.ndarr
     if kind == ResultKind.HDR_LINEAR:
         return luminance_histogram(small * np.float32(2.0 ** tone.exposure_ev), kind, display=display)
     return luminance_histogram(display, ResultKind.LDR_FUSED)
+
+
+# -- white balance from the result ---------------------------------------------------------
+def linear_proxy(output: MergeOutput) -> np.ndarray:
+    """The result's proxy in linear light (HDR as is; a fused display result sRGB-decoded)."""
+    from app.core.tonemap import srgb_decode
+
+    if output.result.is_hdr:
+        return output.proxy
+    return srgb_decode(output.proxy)
+
+
+def white_balance_at(output: MergeOutput, x: float, y: float, radius: int = 3) -> tuple[float, float]:
+    """(temperature, tint) that make the result neutral around proxy pixel (x, y) (a 7x7 mean);
+    InputError outside the image or on a black or clipped spot."""
+    img = linear_proxy(output)
+    h, w = img.shape[:2]
+    cx, cy = int(x), int(y)
+    if not (0 <= cx < w and 0 <= cy < h):
+        raise InputError("click inside the picture to pick a neutral area")
+    patch = img[max(0, cy - radius): cy + radius + 1, max(0, cx - radius): cx + radius + 1]
+    colour = patch.reshape(-1, 3).mean(axis=0)
+    peak = float(np.percentile(img, 99.9)) if output.result.is_hdr else 1.0
+    if colour.min() <= 1e-5 or colour.max() >= 0.98 * peak:
+        raise InputError("that spot is black or clipped: pick a mid-grey or light-grey area")
+    from app.core.tonemap.white_balance import neutral_settings
+
+    return neutral_settings(colour)
+
+
+def auto_white_balance(output: MergeOutput) -> tuple[float, float]:
+    """(temperature, tint) making the result's well-exposed mid-tones neutral on average."""
+    from app.core.tonemap.white_balance import auto_settings
+
+    return auto_settings(linear_proxy(output))

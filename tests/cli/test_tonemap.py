@@ -71,3 +71,27 @@ def test_radiance_hdr_round_trip(bracket, tmp_path, capsys):
     assert proc.code == 0, proc.stderr
     img = cv2.imread(str(jpg))
     assert img.shape == (96, 128, 3) and img[:, :8].mean() < img[:, -8:].mean()
+
+
+def test_white_balance_options(tmp_path, capsys):
+    """--temperature/--tint reach the rendering; out-of-range values are one-line errors."""
+    from tests.cli.helpers import assert_one_line_error, cli_inproc
+
+    src = tmp_path / "grey.exr"
+    import OpenEXR
+
+    from app.core.tonemap.white_balance import _light_rgb
+
+    light = (_light_rgb(3000, 0) / _light_rgb(6504, 0)).astype(np.float32)  # tungsten-lit grey
+    card = np.full((8, 8, 3), 0.18, np.float32) * light
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, {"RGB": card}).write(str(src))
+    plain, balanced = tmp_path / "plain.png", tmp_path / "wb.png"
+    assert cli_inproc(capsys, "tonemap", src, "-o", plain, "--tmo", "none").code == 0
+    assert cli_inproc(capsys, "tonemap", src, "-o", balanced, "--tmo", "none",
+                      "--temperature", "3000").code == 0
+    from app.core.io import read_frame
+
+    a, b = read_frame(plain)[0][4, 4], read_frame(balanced)[0][4, 4]
+    assert np.ptp(b) < np.ptp(a) / 3  # much closer to neutral
+    assert_one_line_error(cli_inproc(capsys, "tonemap", src, "-o", tmp_path / "x.png",
+                                     "--temperature", "900"), "temperature")

@@ -14,7 +14,7 @@ def _rich_recipe():
     return make_recipe(
         "debevec", {"samples": "120"}, align="homography", deghost=True,
         tone=ToneParams(exposure_ev=0.5, gamma=0.0, tmo="drago", tmo_params={"bias": 0.8},
-                        saturation=1.2),
+                        saturation=1.2, temperature=3400.0, tint=5.0),
         output=OutputOptions(formats=("exr", "tiff"), naming="{group}_{first}.{ext}",
                              bit_depth=16, quality=90, half=False),
     )
@@ -27,6 +27,7 @@ def test_preset_round_trip_is_exact(tmp_path):
     assert again == recipe
     assert again.params == {"samples": 120} and again.output.formats == ("exr", "tif")
     assert "[method]" in path.read_text() and 'tmo = "drago"' in path.read_text()
+    assert again.tone.temperature == 3400.0 and again.tone.tint == 5.0
 
 
 def test_recipe_fixes_the_method_per_bracket_size():
@@ -46,6 +47,7 @@ def test_recipe_fixes_the_method_per_bracket_size():
     ({"tone": {"tmo": "reinhard", "params": {"bias": 1}}}, "bias"),
     ({"tone": {"gamma": "x"}}, "gamma"),
     ({"tone": {"saturation": 9}}, "saturation"),
+    ({"tone": {"temperature": 800}}, "temperature"),
     ({"output": {"formats": ["gif"]}}, "gif"),
     ({"output": {"formats": ["jpg"], "bit_depth": 16}}, "JPEG"),
     ({"output": {"naming": "{first}_{nope}.{ext}"}}, "{nope}"),

@@ -439,6 +439,8 @@ def write_result(
             "tmo": tone.tmo,
             "tmo_params": dict(tone.tmo_params),
             "saturation": tone.saturation,
+            "temperature": tone.temperature,
+            "tint": tone.tint,
         }
     )
     return write_display(

@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from app.core.errors import InputError
-from app.core.tonemap import fastpath, global_ops, local_ops
+from app.core.tonemap import fastpath, global_ops, local_ops, white_balance
 from app.core.tonemap.display import (
     REC709,
     apply_saturation,
@@ -141,11 +142,29 @@ def tonemap(
     return OPERATORS[name](linear_rgb, gain=gain, **resolved)
 
 
+_BALANCED: dict[str, tuple] = {}  # the last white-balanced image (preview ticks reuse it)
+
+
+def _balanced(img: np.ndarray, wb_gains: np.ndarray, decode: bool) -> np.ndarray:
+    """``img`` (linear, or display sRGB when ``decode``) times the gains, linear float32;
+    the last one is kept while the same image and gains come back (a slider tick)."""
+    key = (id(img), img.__array_interface__["data"][0], img.shape, tuple(wb_gains), decode,
+           float(img[::97, ::89].sum(dtype=np.float64)))
+    hit = _BALANCED.get("last")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    lin = srgb_decode(img) if decode else img.copy()
+    lin *= wb_gains.reshape(1, 1, 3)
+    _BALANCED["last"] = (key, lin)
+    return lin
+
+
 def render(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.ndarray:
     """Display rendering shared by preview and export: float32 HxWx3 display-encoded [0, 1].
 
     image: HDR_LINEAR -> linear radiance >= 0; LDR_FUSED -> display-referred sRGB [0, 1].
-    HDR: exposure (linear) -> ``tone.tmo`` -> saturation (linear light) -> encode (``tone.gamma``:
+    White balance first (linear light, ``tone.temperature``/``tone.tint``). HDR: exposure
+    (linear) -> ``tone.tmo`` -> saturation (linear light) -> encode (``tone.gamma``:
     0 = sRGB, else 1/gamma). LDR: sRGB decode -> exposure -> saturation -> encode; the operator is
     ignored for LDR results. Exposure / gamma / global operators run as one strip-parallel pass
     with per-image factors cached (see :mod:`app.core.tonemap.fastpath`; treat ``image`` as
@@ -154,6 +173,13 @@ def render(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.nd
     """
     kind = ResultKind(kind)
     img = _as_float_image(image)
+    wb_gains = white_balance.gains(float(tone.temperature), float(tone.tint))
+    if not np.all(wb_gains == 1.0):
+        # white balance in linear light, before everything else; an LDR result is decoded
+        # first and then rendered like linear data with the "none" operator (same steps)
+        img = _balanced(img, wb_gains, kind == ResultKind.LDR_FUSED)
+        if kind == ResultKind.LDR_FUSED:
+            kind, tone = ResultKind.HDR_LINEAR, replace(tone, tmo="none", tmo_params={})
     gamma = check_gamma(tone.gamma)
     gain = exposure_gain(tone.exposure_ev)
     sat = float(tone.saturation)

@@ -48,6 +48,7 @@ class PreviewView(QGraphicsView):
     """Zoomable, pannable view of the 'after' image with an optional clipped 'before' on top."""
 
     zoom_changed = Signal(float)
+    picked = Signal(float, float)  # scene (proxy pixel) coordinates of a click in pick mode
     EMPTY_TEXT = "Drop bracketed photos here, or use File > Open (Ctrl+O)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -77,6 +78,31 @@ class PreviewView(QGraphicsView):
         self.source_scale = 1.0  # full-size pixels per proxy pixel (for the 100 % view)
         self.placeholder = self.EMPTY_TEXT
         self._fit_mode = True
+
+    # -- picking a point ----------------------------------------------------------------------
+    def start_pick(self) -> None:
+        """The next click on the image emits ``picked`` instead of panning."""
+        self._picking = True
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+    def stop_pick(self) -> None:
+        self._picking = False
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().unsetCursor()
+
+    @property
+    def picking(self) -> bool:
+        return getattr(self, "_picking", False)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.picking and event.button() == Qt.MouseButton.LeftButton and self.has_image():
+            point = self.mapToScene(event.position().toPoint())
+            self.stop_pick()
+            self.picked.emit(float(point.x()), float(point.y()))
+            event.accept()
+            return
+        super().mousePressEvent(event)
 
     # -- content -----------------------------------------------------------------------------
     def has_image(self) -> bool:

@@ -1,4 +1,5 @@
-"""Tone panel: exposure (EV), gamma, tone-mapping operator and its parameters, saturation.
+"""Tone panel: white balance (temperature, tint; Auto, Pick grey, As shot), exposure (EV),
+gamma, tone-mapping operator and its parameters, saturation.
 
 It emits ``changed(ToneParams)`` on every edit, continuously while a slider is dragged, so the
 preview can follow. The operator list and its parameter forms come from
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.tonemap.white_balance import NEUTRAL_K, TEMPERATURE_RANGE, TINT_RANGE
 from app.core.types import ToneParams
 from app.ui.panels.params import FloatSlider, ParamForm
 
@@ -35,6 +37,8 @@ class TonePanel(QGroupBox):
 
     changed = Signal(object)  # ToneParams
     save_default_requested = Signal()
+    pick_grey_requested = Signal()  # the window lets the user click a neutral area
+    auto_wb_requested = Signal()  # the window measures the result and calls set_white_balance
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Tone", parent)
@@ -51,6 +55,18 @@ class TonePanel(QGroupBox):
         self.operator.addItems(list(OPERATORS))
         self.operator_form = ParamForm(sliders=True, labels=OPERATOR_LABELS)
         self.saturation = FloatSlider(*SATURATION_RANGE, 1.0, decimals=2, step=0.05)
+        self.temperature = FloatSlider(*TEMPERATURE_RANGE, NEUTRAL_K, decimals=0, step=50)
+        self.temperature.setToolTip("The light the photo was taken under, in kelvin: 3200 "
+                                    "neutralises tungsten; higher warms the picture")
+        self.tint = FloatSlider(*TINT_RANGE, 0.0, decimals=1, step=1)
+        self.tint.setToolTip("Green (-) to magenta (+)")
+        self.auto_wb_button = QPushButton("Auto")
+        self.auto_wb_button.setToolTip("Make the result's mid-tones neutral on average")
+        self.pick_grey_button = QPushButton("Pick grey")
+        self.pick_grey_button.setToolTip("Then click something neutral (grey, white) in the "
+                                         "preview")
+        self.as_shot_button = QPushButton("As shot")
+        self.as_shot_button.setToolTip("No white balance change (6504 K, tint 0)")
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to the default tone settings")
         self.save_default_button = QPushButton("Save as default")
@@ -62,6 +78,13 @@ class TonePanel(QGroupBox):
         gamma_row.addWidget(self.gamma, 1)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Temperature (K)", self.temperature)
+        form.addRow("Tint", self.tint)
+        wb_row = QHBoxLayout()
+        wb_row.setContentsMargins(0, 0, 0, 0)
+        for button in (self.auto_wb_button, self.pick_grey_button, self.as_shot_button):
+            wb_row.addWidget(button)
+        form.addRow("White balance", wb_row)
         form.addRow("Exposure (EV)", self.exposure)
         form.addRow("Gamma", gamma_row)
         form.addRow("Operator", self.operator)
@@ -77,6 +100,11 @@ class TonePanel(QGroupBox):
         self.exposure.valueChanged.connect(self._emit)
         self.gamma.valueChanged.connect(self._emit)
         self.saturation.valueChanged.connect(self._emit)
+        self.temperature.valueChanged.connect(self._emit)
+        self.tint.valueChanged.connect(self._emit)
+        self.auto_wb_button.clicked.connect(self.auto_wb_requested.emit)
+        self.pick_grey_button.clicked.connect(self.pick_grey_requested.emit)
+        self.as_shot_button.clicked.connect(lambda: self.set_white_balance(NEUTRAL_K, 0.0))
         self.srgb.toggled.connect(self._on_srgb_toggled)
         self.operator.currentTextChanged.connect(self._on_operator_text_changed)
         self.operator_form.changed.connect(self._emit)
@@ -92,12 +120,24 @@ class TonePanel(QGroupBox):
             tmo=self.operator.currentText(),
             tmo_params=self.operator_form.values(),
             saturation=self.saturation.value(),
+            temperature=self.temperature.value(),
+            tint=self.tint.value(),
         )
+
+    def set_white_balance(self, temperature: float, tint: float) -> None:
+        """Show a white balance and emit once."""
+        for w in (self.temperature, self.tint):
+            w.blockSignals(True)
+        self.temperature.setValue(temperature)
+        self.tint.setValue(tint)
+        for w in (self.temperature, self.tint):
+            w.blockSignals(False)
+        self._emit()
 
     def set_params(self, tone: ToneParams) -> None:
         """Show ``tone`` (unknown operator names fall back to the default) and emit once."""
         widgets = (self.exposure, self.gamma, self.saturation, self.srgb, self.operator,
-                   self.operator_form)
+                   self.operator_form, self.temperature, self.tint)
         for w in widgets:
             w.blockSignals(True)
         self.exposure.setValue(tone.exposure_ev)
@@ -109,6 +149,8 @@ class TonePanel(QGroupBox):
         self.operator_form.set_specs(self._operator_params.get(tmo, ()))
         self.operator_form.set_values(dict(tone.tmo_params))
         self.saturation.setValue(tone.saturation)
+        self.temperature.setValue(tone.temperature)
+        self.tint.setValue(tone.tint)
         for w in widgets:
             w.blockSignals(False)
         self._emit()
