@@ -11,11 +11,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QUndoView,
     QVBoxLayout,
     QWidget,
 )
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import LumafuseError
 from app.models.registry import get_method, runnable_on
 from app.ui import presets, session
+from app.ui.history import History
 from app.ui.jobs import Job, JobRunner
 from app.ui.panels.export import ExportDialog, ExportFormat, get_format
 from app.ui.panels.histogram import HistogramPanel
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self._estimated: tuple[list[float] | None, str, str] = (None, "", "")
         self._choosing_method = False  # default-method choice after a load: no auto re-run
         self._batch = None  # the batch window, made on first use
+        self._history_dock: QDockWidget | None = None
 
         self.messages = MessageBar()
         self.preview = PreviewPanel()
@@ -77,6 +81,7 @@ class MainWindow(QMainWindow):
         self.tone.set_defaults(self.settings.tone_defaults())
         self.tone.reset()
         self.renderer = PreviewController(self.runner, self.preview, self.histogram, self)
+        self.history = History(self)
         self._build_layout()
         self._build_status_bar()
         self._build_menus()
@@ -89,6 +94,9 @@ class MainWindow(QMainWindow):
         self.method.method_changed.connect(self._on_method_changed)
         self.tone.changed.connect(self.renderer.set_tone)
         self.tone.save_default_requested.connect(self._on_tone_save_default)
+        for signal in (self.tone.changed, self.method.method_changed, self.method.form.changed,
+                       self.method.align.currentIndexChanged):
+            signal.connect(lambda *_a: self.history.record())
         self.tone.pick_grey_requested.connect(self.start_grey_pick)
         self.tone.auto_wb_requested.connect(self.auto_white_balance)
         self.preview.view.picked.connect(self.pick_grey_at)
@@ -156,6 +164,14 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Load preset…", None, self.load_preset_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        undo = self.history.stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.history.stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        for action in (undo, redo):
+            edit_menu.addAction(action)
+            self.addAction(action)
         run_menu = self.menuBar().addMenu("&Run")
         self._action(run_menu, "&Run method", "Ctrl+R", self.run_method)
         self._action(run_menu, "&Cancel", "Esc", self.cancel)
@@ -163,6 +179,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Fit", "F", self.preview.view.fit)
         self._action(view_menu, "&100 %", "1", self.preview.view.actual_size)
         self._action(view_menu, "&Reset tone", None, self.tone.reset)
+        self._action(view_menu, "&History", "Ctrl+H", self.show_history)
 
     def _action(self, menu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -399,6 +416,16 @@ class MainWindow(QMainWindow):
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")
 
+    def show_history(self) -> QDockWidget:
+        """The list of edits (click one to go back to it)."""
+        if self._history_dock is None:
+            self._history_dock = QDockWidget("History", self)
+            self._history_dock.setObjectName("historyDock")
+            self._history_dock.setWidget(QUndoView(self.history.stack))
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self._history_dock)
+        self._history_dock.show()
+        return self._history_dock
+
     # -- white balance -----------------------------------------------------------------------
     def start_grey_pick(self) -> None:
         if self.output is None:
@@ -465,7 +492,8 @@ class MainWindow(QMainWindow):
         except LumafuseError as exc:
             self._show_error(str(exc))
             return False
-        problems = presets.apply_recipe(self, recipe)
+        with self.history.compound(f"Preset {Path(path).name}"):
+            problems = presets.apply_recipe(self, recipe)
         for problem in problems:
             self._show_info(f"Preset {Path(path).name}: {problem}")
         self.status_label.setText(f"Preset loaded: {Path(path).name}")
