@@ -74,7 +74,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_tone_options(p)
     # None = "not given": the preset's value stands
     p.set_defaults(exposure=None, gamma=None, saturation=None, temperature=None, tint=None,
-                   bit_depth=None, quality=None, half=None, handler=run_batch, needs_ctx=True)
+                   bit_depth=None, quality=None, half=None, strip_location=None,
+                   handler=run_batch, needs_ctx=True)
 
 
 def recipe_from_args(args: argparse.Namespace):
@@ -101,7 +102,8 @@ def recipe_from_args(args: argparse.Namespace):
     formats = tuple(f.strip() for f in args.format.split(",")) if args.format else out.formats
     out = replace(out, formats=formats, naming=_pick(args.naming, out.naming),
                   bit_depth=_pick(args.bit_depth, out.bit_depth),
-                  quality=_pick(args.quality, out.quality), half=_pick(args.half, out.half))
+                  quality=_pick(args.quality, out.quality), half=_pick(args.half, out.half),
+                  strip_location=_pick(args.strip_location, out.strip_location))
     method = _pick(args.method, base.method)
     params = dict(base.params) if method == base.method else {}
     params.update(parse_assignments(args.param, "--param"))

@@ -71,7 +71,8 @@ def recipe_from_args(args: argparse.Namespace, formats: list[str]):
         align=args.align,
         tone=tone,
         output=OutputOptions(formats=tuple(formats), bit_depth=args.bit_depth,
-                             quality=args.quality, half=args.half),
+                             quality=args.quality, half=args.half,
+                             strip_location=args.strip_location),
         device=args.device,
     )
 

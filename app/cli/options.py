@@ -38,6 +38,8 @@ def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "rei
                    help="PNG/TIFF bits per channel (JPEG is always 8)")
     g.add_argument("--quality", type=int, default=95, metavar="Q",
                    help="JPEG quality 1-100 (default 95)")
+    g.add_argument("--strip-location", action="store_true", default=False,
+                   help="leave the GPS position out of the EXIF copied from the photos")
     e = parser.add_argument_group("EXR outputs").add_mutually_exclusive_group()
     e.add_argument("--half", dest="half", action="store_true", default=True,
                    help="16-bit half floats (default)")

@@ -63,6 +63,8 @@ def run_tonemap(args: argparse.Namespace, ctx: TaskContext) -> int:
             "exposure_ev": tone.exposure_ev,
             "gamma": tone.gamma,
             "saturation": tone.saturation,
+            "temperature": tone.temperature,
+            "tint": tone.tint,
         },
         inputs=(str(src),),
     )
@@ -77,6 +79,7 @@ def run_tonemap(args: argparse.Namespace, ctx: TaskContext) -> int:
         inputs=[src],
         force=args.force,
         ctx=ctx,
+        strip_location=args.strip_location,
     )
     ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
     if not args.quiet:

@@ -66,7 +66,7 @@ def write_outputs(
         for output in outputs:
             write_result(output, result, recipe.tone, bit_depth=opts.bit_depth,
                          quality=opts.quality, half=opts.half, inputs=inputs, force=force,
-                         ctx=ctx)
+                         ctx=ctx, strip_location=opts.strip_location)
     ctx.done("written")  # published and committed: a late cancel no longer applies
     return tuple(outputs)
 

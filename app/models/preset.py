@@ -50,7 +50,7 @@ _KEYS = {
     "lumafuse": {"preset"},
     "method": {"id", "align", "deghost", "device", "params"},
     "tone": {"exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint", "params"},
-    "output": {"formats", "naming", "bit_depth", "quality", "half"},
+    "output": {"formats", "naming", "bit_depth", "quality", "half", "strip_location"},
 }
 
 
@@ -65,7 +65,8 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
                  "saturation": tone.saturation, "temperature": tone.temperature,
                  "tint": tone.tint, "params": dict(tone.tmo_params)},
         "output": {"formats": list(out.formats), "naming": out.naming,
-                   "bit_depth": out.bit_depth, "quality": out.quality, "half": out.half},
+                   "bit_depth": out.bit_depth, "quality": out.quality, "half": out.half,
+                   "strip_location": out.strip_location},
     }
 
 
@@ -105,6 +106,7 @@ def recipe_from_dict(doc: dict[str, Any], source: str = "preset") -> Recipe:
             bit_depth=int(_number(o, "bit_depth", defaults_out.bit_depth)),
             quality=int(_number(o, "quality", defaults_out.quality)),
             half=bool(o.get("half", defaults_out.half)),
+            strip_location=bool(o.get("strip_location", defaults_out.strip_location)),
         )
         return make_recipe(
             str(m.get("id", "auto")), dict(m.get("params", {})),

@@ -39,13 +39,14 @@ DEFAULT_NAMING = "{first}_{method}.{ext}"
 class OutputOptions:
     """How results are encoded: ``formats`` (extensions, e.g. ("tif", "exr")), ``naming`` (a
     pattern of :data:`NAME_FIELDS`), ``bit_depth`` 8/16 for PNG/TIFF, JPEG ``quality`` 1-100,
-    ``half``: 16-bit EXR floats (else 32-bit)."""
+    ``half``: 16-bit EXR floats (else 32-bit); ``strip_location``: no GPS in the copied EXIF."""
 
     formats: tuple[str, ...] = ("tif",)  # extensions: exr hdr png tif jpg
     naming: str = DEFAULT_NAMING
     bit_depth: int = 8
     quality: int = 95
     half: bool = True
+    strip_location: bool = False  # drop the source's GPS tags from PNG/TIFF/JPEG outputs
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ def check_output_options(out: OutputOptions) -> OutputOptions:
     if "/" in out.naming or "\\" in out.naming:
         raise InputError(f"output name pattern {out.naming!r}: a file name, not a path")
     return replace(out, formats=tuple(formats), bit_depth=int(out.bit_depth),
-                   quality=int(out.quality), half=bool(out.half))
+                   quality=int(out.quality), half=bool(out.half),
+                   strip_location=bool(out.strip_location))
 
 
 def make_recipe(

@@ -392,9 +392,10 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(default, is_hdr=self.output.result.is_hdr, parent=self)
         if dialog.exec():
             opts = dialog.options()
-            self.export_to(opts.path, opts.format, opts.quality)
+            self.export_to(opts.path, opts.format, opts.quality, opts.strip_location)
 
-    def export_to(self, path: Path | str, fmt: ExportFormat | str, quality: int = 95) -> Job | None:
+    def export_to(self, path: Path | str, fmt: ExportFormat | str, quality: int = 95,
+                  strip_location: bool = False) -> Job | None:
         """Write the current result; LDR formats with the current tone (as previewed)."""
         fmt = get_format(fmt) if isinstance(fmt, str) else fmt
         path = Path(path).expanduser()
@@ -411,7 +412,8 @@ class MainWindow(QMainWindow):
                 return None
             force = True
         job = session.export_job(path, self.output.result, self.tone.params(), bit_depth=fmt.bit_depth,
-                                 half=fmt.half, quality=quality, inputs=inputs, force=force)
+                                 half=fmt.half, quality=quality, inputs=inputs, force=force,
+                                 strip_location=strip_location)
         self.status_label.setText(f"Exporting {path.name}…")
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")

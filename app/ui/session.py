@@ -299,7 +299,7 @@ def merge_job(
 
 def export_job(
     path: Path, result: Result, tone: Any, *, bit_depth: int, half: bool, quality: int,
-    inputs: tuple[str, ...], force: bool,
+    inputs: tuple[str, ...], force: bool, strip_location: bool = False,
 ) -> Callable[[TaskContext], Path]:
     """A job writing ``result`` through the pipeline's write stage (atomic, never over an input):
     EXR linear as computed; PNG/TIFF/JPEG rendered with ``tone``, the preview's settings.
@@ -311,7 +311,7 @@ def export_job(
     # `fuse` and `batch`; validated here, on the GUI thread, before the job is queued
     recipe = make_recipe(tone=tone, output=OutputOptions(
         formats=(path.suffix.lstrip(".").lower(),), bit_depth=bit_depth, quality=quality,
-        half=half))
+        half=half, strip_location=strip_location))
 
     def job(ctx: TaskContext) -> Path:
         from app.models.pipeline import write_outputs

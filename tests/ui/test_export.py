@@ -38,7 +38,13 @@ def test_export_each_format_reads_back(request, tmp_path, which):
         window.export_to(out, fmt, quality=92)
         assert window.errors == [], (fmt.key, window.errors)
         assert out.is_file() and "Exported" in window.status_label.text(), fmt.key
-        if fmt.linear:
+        if fmt.key == "hdr":  # Radiance RGBE: 8-bit mantissas, ~1 % steps
+            pixels, info = read_frame(out)
+            assert info.linear and pixels.shape == (h, w, 3)
+            # one exponent per pixel: each channel within ~1/128 of the pixel's largest
+            err = np.abs(pixels - result.image)
+            assert (err <= result.image.max(axis=2, keepdims=True) / 100 + 1e-4).all()
+        elif fmt.linear:
             pixels, header = read_exr(out)
             assert pixels.shape == (h, w, 3), fmt.key
             if fmt.half:

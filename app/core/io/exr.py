@@ -170,6 +170,8 @@ def write_exr_file(
     header: dict[str, Any] = {
         "compression": OpenEXR.PIZ_COMPRESSION,
         "type": OpenEXR.scanlineimage,
+        # the values are linear sRGB / Rec.709 primaries, D65 white
+        "chromaticities": (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290),
     }
     for key, value in (attributes or {}).items():
         header[str(key)] = str(value)

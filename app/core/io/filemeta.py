@@ -38,17 +38,38 @@ def png_add_text(png: bytes, text: Mapping[str, str]) -> bytes:
     return png[:ihdr_end] + b"".join(chunks) + png[ihdr_end:]
 
 
+def png_add_chunks(png: bytes, *, exif: bytes = b"", icc: bytes = b"",
+                   icc_name: str = "sRGB") -> bytes:
+    """PNG bytes with an eXIf chunk (``exif``: a TIFF structure, an "Exif\\0\\0" prefix is
+    dropped) and an iCCP chunk (``icc`` profile, zlib-compressed) right after IHDR."""
+    if not png.startswith(_PNG_SIGNATURE) or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG stream")
+    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    chunks = []
+    if icc:
+        chunks.append(_png_chunk(b"iCCP", icc_name.encode("latin-1")[:79] + b"\x00\x00"
+                                 + zlib.compress(icc)))
+    if exif:
+        chunks.append(_png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    return png[:ihdr_end] + b"".join(chunks) + png[ihdr_end:]
+
+
 _TIFF_ASCII = 2
+_TIFF_UNDEFINED = 7
 _TAG_DESCRIPTION = 270
 _TAG_SOFTWARE = 305
+TAG_ICC_PROFILE = 34675
 
 
-def tiff_add_description(tiff: bytes, description: str, software: str) -> bytes:
-    """Classic TIFF bytes with ImageDescription and Software set on the first image.
+def tiff_add_description(tiff: bytes, description: str, software: str,
+                         ascii_tags: Mapping[int, str] | None = None,
+                         icc: bytes = b"") -> bytes:
+    """Classic TIFF bytes with ImageDescription and Software (and any ``ascii_tags``, and an
+    ICC profile tag when ``icc``) set on the first image.
 
-    The first IFD is copied to the end of the file with the two ASCII tags added (entries
-    kept sorted, as TIFF requires) and the header points to the copy; the old IFD stays as
-    unused bytes, every other offset stays valid. Text is made 7-bit ASCII (TIFF's ASCII type).
+    The first IFD is copied to the end of the file with the tags added (entries kept sorted,
+    as TIFF requires) and the header points to the copy; the old IFD stays as unused bytes,
+    every other offset stays valid. Text is made 7-bit ASCII (TIFF's ASCII type).
     """
     order = tiff[:2]
     if order == b"II":
@@ -68,8 +89,13 @@ def tiff_add_description(tiff: bytes, description: str, software: str) -> bytes:
     next_ifd = tiff[ifd + 2 + 12 * count : ifd + 6 + 12 * count]
 
     out = bytearray(tiff)
-    for tag, text in ((_TAG_DESCRIPTION, description), (_TAG_SOFTWARE, software)):
-        data = text.encode("ascii", "replace") + b"\x00"
+    values: list[tuple[int, int, bytes]] = [
+        (tag, _TIFF_ASCII, text.encode("ascii", "replace") + b"\x00")
+        for tag, text in ((_TAG_DESCRIPTION, description), (_TAG_SOFTWARE, software),
+                          *sorted((ascii_tags or {}).items()))]
+    if icc:
+        values.append((TAG_ICC_PROFILE, _TIFF_UNDEFINED, icc))
+    for tag, kind, data in values:
         if len(out) % 2:
             out += b"\x00"
         if len(data) <= 4:
@@ -77,7 +103,7 @@ def tiff_add_description(tiff: bytes, description: str, software: str) -> bytes:
         else:
             value = struct.pack(e + "I", len(out))
             out += data
-        entries[tag] = struct.pack(e + "HHI", tag, _TIFF_ASCII, len(data)) + value
+        entries[tag] = struct.pack(e + "HHI", tag, kind, len(data)) + value
     if len(out) % 2:
         out += b"\x00"
     new_ifd = len(out)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -38,9 +39,11 @@ class ExportFormat:
 FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("exr_half", "OpenEXR, 16-bit half float (linear)", ".exr", half=True, linear=True),
     ExportFormat("exr_float", "OpenEXR, 32-bit float (linear)", ".exr", half=False, linear=True),
+    ExportFormat("hdr", "Radiance HDR (linear, RGBE)", ".hdr", linear=True),
     ExportFormat("png8", "PNG, 8-bit", ".png", bit_depth=8),
     ExportFormat("png16", "PNG, 16-bit", ".png", bit_depth=16),
     ExportFormat("tiff16", "TIFF, 16-bit", ".tif", bit_depth=16),
+    ExportFormat("tiff8", "TIFF, 8-bit", ".tif", bit_depth=8),
     ExportFormat("jpeg", "JPEG", ".jpg", bit_depth=8),
 )
 
@@ -65,6 +68,7 @@ class ExportOptions:
     path: Path
     format: ExportFormat
     quality: int = 95
+    strip_location: bool = False
 
 
 class ExportDialog(QDialog):
@@ -83,6 +87,9 @@ class ExportDialog(QDialog):
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
         self.quality.setValue(95)
+        self.strip_location = QCheckBox("Remove location (GPS) from the copied EXIF")
+        self.strip_location.setToolTip("PNG, TIFF and JPEG files keep the reference photo's "
+                                       "EXIF (camera, lens, date, location) and an sRGB profile")
         self.note = QLabel()
         self.note.setWordWrap(True)
         row = QHBoxLayout()
@@ -92,6 +99,7 @@ class ExportDialog(QDialog):
         form.addRow("File", row)
         form.addRow("Format", self.format)
         form.addRow("JPEG quality", self.quality)
+        form.addRow(self.strip_location)
         form.addRow(self.note)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -111,11 +119,12 @@ class ExportDialog(QDialog):
 
     def options(self) -> ExportOptions:
         return ExportOptions(Path(self.path.text()).expanduser(), self.selected_format(),
-                             self.quality.value())
+                             self.quality.value(), self.strip_location.isChecked())
 
     def _on_format_changed(self, *_args: object) -> None:
         fmt = self.selected_format()
         self.quality.setEnabled(fmt.key == "jpeg")
+        self.strip_location.setEnabled(not fmt.linear)
         path = Path(self.path.text())
         if path.name:
             self.path.setText(str(path.with_suffix(fmt.suffix)))
