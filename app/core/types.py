@@ -156,6 +156,30 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Look:
+    """The look controls applied to the display rendering (see app.core.tonemap.look): sliders
+    in -100..100 (0 = unchanged) and tone-curve points (x, y) in [0, 1] on encoded luminance."""
+
+    contrast: float = 0.0
+    highlights: float = 0.0
+    shadows: float = 0.0
+    whites: float = 0.0
+    blacks: float = 0.0
+    vibrance: float = 0.0
+    clarity: float = 0.0
+    curve: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def is_neutral(self) -> bool:
+        return self == Look()
+
+    @property
+    def is_local(self) -> bool:
+        """Clarity needs the neighbourhood of each pixel (background render in the GUI)."""
+        return self.clarity != 0.0
+
+
+@dataclass(frozen=True)
 class ToneParams:
     """Display rendering settings shared by preview and export (what you see is what you export).
 
@@ -167,6 +191,8 @@ class ToneParams:
     temperature, tint: white balance (kelvin of the light to neutralise, green-magenta shift),
     per-channel gains in linear light before everything else; 6504 K and 0 = as shot
     (see :mod:`app.core.tonemap.white_balance`).
+    look: contrast, highlights, shadows, whites, blacks, vibrance, clarity and a tone curve,
+    applied last on the display-encoded image (see :mod:`app.core.tonemap.look`).
     """
 
     exposure_ev: float = 0.0
@@ -176,6 +202,7 @@ class ToneParams:
     saturation: float = 1.0
     temperature: float = 6504.0
     tint: float = 0.0
+    look: Look = field(default_factory=Look)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ Layout (every table and key optional; missing ones take the defaults)::
     saturation = 1.1
     temperature = 3400               # white balance: the light's kelvin (6504 = as shot)
     tint = 5
+    [tone.look]                      # -100..100 each, 0 = unchanged
+    contrast = 20
+    shadows = 30
+    vibrance = 15
+    clarity = 10
+    curve = [[0.25, 0.22], [0.75, 0.8]]   # tone-curve points on encoded luminance
     [tone.params]
     bias = 0.85
 
@@ -42,14 +48,15 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import InputError
-from app.core.types import ToneParams
+from app.core.types import Look, ToneParams
 from app.models.recipe import OutputOptions, Recipe, make_recipe
 
 PRESET_VERSION = 1
 _KEYS = {
     "lumafuse": {"preset"},
     "method": {"id", "align", "deghost", "device", "params"},
-    "tone": {"exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint", "params"},
+    "tone": {"exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint", "params",
+             "look"},
     "output": {"formats", "naming", "bit_depth", "quality", "half", "strip_location"},
 }
 
@@ -63,7 +70,8 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
                    "device": recipe.device, "params": dict(recipe.params)},
         "tone": {"exposure_ev": tone.exposure_ev, "gamma": tone.gamma, "tmo": tone.tmo,
                  "saturation": tone.saturation, "temperature": tone.temperature,
-                 "tint": tone.tint, "params": dict(tone.tmo_params)},
+                 "tint": tone.tint, "params": dict(tone.tmo_params),
+                 "look": look_to_dict(tone.look)},
         "output": {"formats": list(out.formats), "naming": out.naming,
                    "bit_depth": out.bit_depth, "quality": out.quality, "half": out.half,
                    "strip_location": out.strip_location},
@@ -96,6 +104,7 @@ def recipe_from_dict(doc: dict[str, Any], source: str = "preset") -> Recipe:
             saturation=_number(t, "saturation", defaults_tone.saturation),
             temperature=_number(t, "temperature", defaults_tone.temperature),
             tint=_number(t, "tint", defaults_tone.tint),
+            look=look_from_dict(t.get("look", {})),
         )
         formats = o.get("formats", list(defaults_out.formats))
         if isinstance(formats, str):
@@ -115,6 +124,31 @@ def recipe_from_dict(doc: dict[str, Any], source: str = "preset") -> Recipe:
         )
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
+
+
+_LOOK_SLIDERS = ("contrast", "highlights", "shadows", "whites", "blacks", "vibrance", "clarity")
+
+
+def look_to_dict(look: Look) -> dict[str, Any]:
+    """The look as a TOML table: the sliders that are not 0, and the curve points if any."""
+    out: dict[str, Any] = {k: getattr(look, k) for k in _LOOK_SLIDERS if getattr(look, k)}
+    if look.curve:
+        out["curve"] = [list(p) for p in look.curve]
+    return out
+
+
+def look_from_dict(table: Any) -> Look:
+    if not isinstance(table, dict):
+        raise InputError("[tone.look] must be a table")
+    unknown = set(table) - set(_LOOK_SLIDERS) - {"curve"}
+    if unknown:
+        raise InputError(f"[tone.look] has no key {sorted(unknown)[0]!r} "
+                         f"(valid: {', '.join(_LOOK_SLIDERS)}, curve)")
+    curve = table.get("curve", [])
+    if not isinstance(curve, list):
+        raise InputError("[tone.look] curve must be a list of [x, y] points")
+    return Look(**{k: _number(table, k, 0.0) for k in _LOOK_SLIDERS if k in table},
+                curve=tuple(tuple(p) if isinstance(p, list) else p for p in curve))
 
 
 def _number(table: dict, key: str, default: float) -> float:

@@ -164,9 +164,12 @@ def check_tone(tone: ToneParams) -> ToneParams:
     from app.core.tonemap.white_balance import check_settings
 
     check_settings(float(tone.temperature), float(tone.tint))
+    from app.core.tonemap.look import check_look
+
     return replace(tone, exposure_ev=float(tone.exposure_ev), gamma=float(tone.gamma),
                    saturation=float(tone.saturation), tmo_params=values,
-                   temperature=float(tone.temperature), tint=float(tone.tint))
+                   temperature=float(tone.temperature), tint=float(tone.tint),
+                   look=check_look(tone.look))
 
 
 def check_output_options(out: OutputOptions) -> OutputOptions:

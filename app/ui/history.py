@@ -55,6 +55,14 @@ def describe(before: EditState, after: EditState) -> tuple[str, str]:
         return f"{after.method} {name} {shown}", f"param:{name}"
     changed = [f.name for f in fields(ToneParams)
                if getattr(before.tone, f.name) != getattr(after.tone, f.name)]
+    if changed == ["look"]:  # name the look control that moved
+        looks = [f.name for f in fields(before.tone.look)
+                 if getattr(before.tone.look, f.name) != getattr(after.tone.look, f.name)]
+        name = looks[0] if len(looks) == 1 else "look"
+        value = getattr(after.tone.look, name) if len(looks) == 1 else None
+        shown = f" {value:.0f}" if isinstance(value, float) else ""
+        label = "Tone curve" if name == "curve" else name.capitalize()
+        return f"{label}{shown}", f"look:{name}"
     if not changed:
         return "No change", "none"
     name = changed[0] if len(changed) == 1 else "+".join(changed)

@@ -614,6 +614,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         # pyqtgraph loads once the window is on screen (see HistogramPanel).
         QTimer.singleShot(50, self.histogram.ensure_plot)
+        QTimer.singleShot(60, self.tone.look_panel.ensure_plot)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._keep_geometry:

@@ -93,7 +93,11 @@ class PreviewController(QObject):
     def is_local(self) -> bool:
         from app.core.tonemap import LOCAL_OPERATORS
 
-        return (self.output is not None and self.output.result.kind == ResultKind.HDR_LINEAR
+        if self.output is None:
+            return False
+        if self.tone.look.is_local:  # clarity: an edge-aware filter per pixel neighbourhood
+            return True
+        return (self.output.result.kind == ResultKind.HDR_LINEAR
                 and self.tone.tmo in LOCAL_OPERATORS)
 
     # -- rendering ---------------------------------------------------------------------------

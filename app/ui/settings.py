@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core.types import ToneParams
+from app.core.types import Look, ToneParams
 
 ORGANISATION = "Lumafuse"
 APPLICATION = "Lumafuse"
@@ -42,7 +42,12 @@ class Settings:
         raw = self.q.value("tone_defaults", "")
         try:
             data = json.loads(str(raw)) if raw else {}
-            return ToneParams(**{k: v for k, v in data.items() if k in ToneParams.__dataclass_fields__})
+            look = data.pop("look", None) or {}
+            look["curve"] = tuple(tuple(p) for p in look.get("curve", ()))
+            return ToneParams(look=Look(**{k: v for k, v in look.items()
+                                           if k in Look.__dataclass_fields__}),
+                              **{k: v for k, v in data.items()
+                                 if k in ToneParams.__dataclass_fields__})
         except (ValueError, TypeError):
             return ToneParams()
 

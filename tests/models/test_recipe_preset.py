@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import InputError
-from app.core.types import ToneParams
+from app.core.types import Look, ToneParams
 from app.models.preset import load_preset, preset_text, recipe_from_dict, save_preset
 from app.models.recipe import OutputOptions, make_recipe
 
@@ -14,7 +14,8 @@ def _rich_recipe():
     return make_recipe(
         "debevec", {"samples": "120"}, align="homography", deghost=True,
         tone=ToneParams(exposure_ev=0.5, gamma=0.0, tmo="drago", tmo_params={"bias": 0.8},
-                        saturation=1.2, temperature=3400.0, tint=5.0),
+                        saturation=1.2, temperature=3400.0, tint=5.0,
+                        look=Look(contrast=20.0, clarity=10.0, curve=((0.25, 0.2), (0.7, 0.8)))),
         output=OutputOptions(formats=("exr", "tiff"), naming="{group}_{first}.{ext}",
                              bit_depth=16, quality=90, half=False),
     )
@@ -28,6 +29,7 @@ def test_preset_round_trip_is_exact(tmp_path):
     assert again.params == {"samples": 120} and again.output.formats == ("exr", "tif")
     assert "[method]" in path.read_text() and 'tmo = "drago"' in path.read_text()
     assert again.tone.temperature == 3400.0 and again.tone.tint == 5.0
+    assert again.tone.look.curve == ((0.25, 0.2), (0.7, 0.8)) and again.tone.look.clarity == 10
 
 
 def test_recipe_fixes_the_method_per_bracket_size():
@@ -48,6 +50,8 @@ def test_recipe_fixes_the_method_per_bracket_size():
     ({"tone": {"gamma": "x"}}, "gamma"),
     ({"tone": {"saturation": 9}}, "saturation"),
     ({"tone": {"temperature": 800}}, "temperature"),
+    ({"tone": {"look": {"contrast": 300}}}, "contrast"),
+    ({"tone": {"look": {"sharpness": 3}}}, "sharpness"),
     ({"output": {"formats": ["gif"]}}, "gif"),
     ({"output": {"formats": ["jpg"], "bit_depth": 16}}, "JPEG"),
     ({"output": {"naming": "{first}_{nope}.{ext}"}}, "{nope}"),

@@ -452,6 +452,7 @@ def write_result(
             "saturation": tone.saturation,
             "temperature": tone.temperature,
             "tint": tone.tint,
+            "look": {k: v for k, v in vars(tone.look).items() if v},
         }
     )
     frames = [str(f) for f in (result.provenance.inputs or tuple(inputs)) if f]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from app.core.errors import InputError
-from app.core.tonemap import fastpath, global_ops, local_ops, white_balance
+from app.core.tonemap import fastpath, global_ops, local_ops, look, white_balance
 from app.core.tonemap.display import (
     REC709,
     apply_saturation,
@@ -160,6 +160,18 @@ def _balanced(img: np.ndarray, wb_gains: np.ndarray, decode: bool) -> np.ndarray
 
 
 def render(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.ndarray:
+    """Display rendering shared by preview and export: float32 HxWx3 display-encoded [0, 1].
+
+    :func:`render_base` (white balance, exposure, operator, saturation, encoding), then the
+    look controls (``tone.look``: :mod:`app.core.tonemap.look`) on the encoded result.
+    """
+    out = render_base(image, kind, tone)
+    if not tone.look.is_neutral:
+        look.apply_look(out, tone.look, out=out)
+    return out
+
+
+def render_base(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.ndarray:
     """Display rendering shared by preview and export: float32 HxWx3 display-encoded [0, 1].
 
     image: HDR_LINEAR -> linear radiance >= 0; LDR_FUSED -> display-referred sRGB [0, 1].

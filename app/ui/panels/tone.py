@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.core.tonemap.white_balance import NEUTRAL_K, TEMPERATURE_RANGE, TINT_RANGE
 from app.core.types import ToneParams
+from app.ui.panels.look import LookPanel
 from app.ui.panels.params import FloatSlider, ParamForm
 
 EXPOSURE_RANGE = (-10.0, 10.0)  # stops: the spin box, and the slider with Shift held
@@ -67,6 +68,7 @@ class TonePanel(QGroupBox):
                                          "preview")
         self.as_shot_button = QPushButton("As shot")
         self.as_shot_button.setToolTip("No white balance change (6504 K, tint 0)")
+        self.look_panel = LookPanel()
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to the default tone settings")
         self.save_default_button = QPushButton("Save as default")
@@ -92,6 +94,7 @@ class TonePanel(QGroupBox):
         form.addRow("Saturation", self.saturation)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.look_panel)
         buttons = QHBoxLayout()
         buttons.addWidget(self.reset_button)
         buttons.addWidget(self.save_default_button)
@@ -102,6 +105,7 @@ class TonePanel(QGroupBox):
         self.saturation.valueChanged.connect(self._emit)
         self.temperature.valueChanged.connect(self._emit)
         self.tint.valueChanged.connect(self._emit)
+        self.look_panel.changed.connect(self._emit)
         self.auto_wb_button.clicked.connect(self.auto_wb_requested.emit)
         self.pick_grey_button.clicked.connect(self.pick_grey_requested.emit)
         self.as_shot_button.clicked.connect(lambda: self.set_white_balance(NEUTRAL_K, 0.0))
@@ -122,6 +126,7 @@ class TonePanel(QGroupBox):
             saturation=self.saturation.value(),
             temperature=self.temperature.value(),
             tint=self.tint.value(),
+            look=self.look_panel.look(),
         )
 
     def set_white_balance(self, temperature: float, tint: float) -> None:
@@ -151,6 +156,7 @@ class TonePanel(QGroupBox):
         self.saturation.setValue(tone.saturation)
         self.temperature.setValue(tone.temperature)
         self.tint.setValue(tone.tint)
+        self.look_panel.set_look(tone.look, emit=False)
         for w in widgets:
             w.blockSignals(False)
         self._emit()

@@ -1,0 +1,52 @@
+"""The look controls in the window: sliders and the tone curve reach the preview and the
+export, each edit is one undo step, clarity renders in the background slot."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.ui.session import render_u8
+from tests.ui.conftest import drop_files
+
+
+def _shown(window) -> np.ndarray:
+    return render_u8(window.output.proxy, window.output.result.kind, window.tone.params())
+
+
+def test_sliders_and_curve_change_the_rendering(window, sample_copy):
+    drop_files(window.stack, sample_copy)
+    panel = window.tone.look_panel
+    plain = _shown(window).astype(np.float32)
+    panel.sliders["contrast"].setValue(50)
+    assert window.tone.params().look.contrast == 50
+    contrasty = _shown(window).astype(np.float32)
+    assert contrasty.std() > plain.std() + 2
+    assert window.history.stack.text(window.history.stack.count() - 1) == "Contrast 50"
+    panel.ensure_plot()
+    panel.add_point()
+    assert len(window.tone.params().look.curve) == 1
+    x, _ = window.tone.params().look.curve[0]
+    panel.set_curve([(x, 0.75)])  # pull the mid-tones up
+    assert _shown(window).mean() > contrasty.mean() + 5
+    panel.straight_button.click()
+    assert window.tone.params().look.curve == ()
+
+
+def test_dragging_a_curve_handle_updates_the_look(window, sample_copy):
+    drop_files(window.stack, sample_copy)
+    panel = window.tone.look_panel
+    panel.ensure_plot()
+    panel.add_point()
+    handles = [list(p) for p in panel._roi_points()]
+    handles[1][1] = 0.3  # drag the middle point down
+    panel.roi.setPoints(handles)  # emits sigRegionChanged like a drag
+    look = window.tone.params().look
+    assert look.curve and abs(look.curve[0][1] - 0.3) < 1e-6
+
+
+def test_clarity_renders_in_the_background(window, sample_copy):
+    drop_files(window.stack, sample_copy)
+    window.tone.look_panel.sliders["clarity"].setValue(60)
+    assert window.renderer.is_local()
+    window.tone.look_panel.sliders["clarity"].setValue(0)
+    assert not window.renderer.is_local()
