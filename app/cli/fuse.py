@@ -54,6 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="device for learned methods (default auto)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON summary on stdout: outputs, method, size, seconds, notes "
+                        "and the quality read-out (MEF-SSIM of the rendering against the "
+                        "exposures, clipped and crushed shares)")
     add_tone_options(p)
     p.set_defaults(handler=run_fuse, needs_ctx=True)
 
@@ -99,7 +103,8 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
         ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_LIMIT, EV_LIMIT), " EV")
     check_outputs(args.output, inputs, args.force)  # before any pixel is read
 
-    done = process(inputs, fixed, args.output, ctx, times=times, ev=ev, force=args.force)
+    done = process(inputs, fixed, args.output, ctx, times=times, ev=ev, force=args.force,
+                   quality=args.json)
     result = done.result
     if not result.is_hdr and (args.tmo is not None or args.tmo_param) and not args.quiet:
         sys.stderr.write(
@@ -111,9 +116,31 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
             sys.stderr.write(f"note: {message}\n")
     h, w = result.image.shape[:2]
     prov = result.provenance
+    if args.json:
+        _print_json(done, fixed, inputs)
     if not args.quiet:
         sys.stderr.write(
             f"wrote {', '.join(map(str, done.outputs))} ({fixed.method}, {result.kind.value}, "
             f"{w}x{h}, {prov.duration_s:.2f} s on {prov.device})\n"
         )
     return 0
+
+
+def _print_json(done, recipe, inputs) -> None:
+    """The run as JSON on stdout (what --json promises)."""
+    import json
+
+    result = done.result
+    h, w = result.image.shape[:2]
+    json.dump({
+        "outputs": [str(o) for o in done.outputs],
+        "method": recipe.method,
+        "kind": result.kind.value,
+        "width": w,
+        "height": h,
+        "seconds": round(done.seconds, 3),
+        "device": result.provenance.device,
+        "quality": done.quality.as_dict() if done.quality is not None else None,
+        "notes": list(result.messages),
+    }, sys.stdout, indent=1)
+    sys.stdout.write("\n")

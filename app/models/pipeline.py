@@ -12,12 +12,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
 from app.core.types import Result
 from app.models.recipe import Recipe
+
+if TYPE_CHECKING:
+    from app.core.metrics.quality import Quality
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Processed:
     result: Result
     outputs: tuple[Path, ...]
     seconds: float
+    quality: "Quality | None" = None  # the read-out, when asked for (app.core.metrics.quality)
 
 
 def check_outputs(
@@ -80,10 +84,12 @@ def process(
     times: Sequence[float] | None = None,
     ev: Sequence[float] | None = None,
     force: bool = False,
+    quality: bool = False,
 ) -> Processed:
     """Read the bracket ``inputs`` (files; EXIF times unless ``times``/``ev`` are given), run the
     recipe's method and write ``outputs``. Everything that can be checked without pixels
-    (method for this many frames, parameters, output paths) is checked before reading."""
+    (method for this many frames, parameters, output paths) is checked before reading.
+    ``quality``: also compute the quality read-out of the rendering against the exposures."""
     from app.core.io import load_stack
     from app.models.runner import run
 
@@ -97,4 +103,11 @@ def process(
                  device=fixed.device)
     ctx.check()  # a cancel during the last stage: stop before writing anything
     written = write_outputs(result, fixed, paths, inputs=inputs, force=force, ctx=ctx)
-    return Processed(result, written, time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    read_out = None
+    if quality:
+        from app.core.metrics.quality import result_quality
+
+        read_out = result_quality(result.image, result.kind, fixed.tone,
+                                  () if stack.linear else stack.frames)
+    return Processed(result, written, seconds, read_out)

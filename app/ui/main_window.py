@@ -41,6 +41,7 @@ from app.ui.settings import Settings
 
 DEFAULT_METHOD = "mertens"
 SINGLE_IMAGE_METHOD = "hdrcnn"
+QUALITY_DELAY_MS = 300  # the read-out follows the controls once they rest
 BUSY_SLOTS = ("load", "merge", "export")
 
 
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.method.run_requested.connect(self.run_method)
         self.method.method_changed.connect(self._on_method_changed)
         self.tone.changed.connect(self.renderer.set_tone)
+        self.tone.changed.connect(lambda _t: self._quality_timer.start())
         self.tone.save_default_requested.connect(self._on_tone_save_default)
         for signal in (self.tone.changed, self.method.method_changed, self.method.form.changed,
                        self.method.align.currentIndexChanged):
@@ -147,6 +149,11 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = RunStatusBar()
         self.status_label, self.progress, self.cancel_button = bar.label, bar.progress, bar.cancel
+        self.quality_label = bar.quality
+        self._quality_timer = QTimer(self)
+        self._quality_timer.setSingleShot(True)
+        self._quality_timer.setInterval(QUALITY_DELAY_MS)
+        self._quality_timer.timeout.connect(self.update_quality)
         self.cancel_button.clicked.connect(self.cancel)
         self.setStatusBar(bar)
         self._update_busy()
@@ -428,6 +435,24 @@ class MainWindow(QMainWindow):
         self._history_dock.show()
         return self._history_dock
 
+    # -- quality read-out --------------------------------------------------------------------
+    def update_quality(self) -> Job | None:
+        """Compute the read-out of what is shown (background job; the latest one wins)."""
+        if self.output is None:
+            self.quality_label.setText("")
+            return None
+        output, tone = self.output, self.tone.params()
+        exposures = [f.proxy for f in self.frames if not f.info.linear]
+
+        def job(ctx):
+            from app.core.metrics.quality import result_quality
+
+            ctx.check()
+            return result_quality(output.proxy, output.result.kind, tone, exposures)
+
+        return self.runner.submit(job, slot="quality",
+                                  on_finished=lambda q: self.quality_label.setText(q.text()))
+
     # -- white balance -----------------------------------------------------------------------
     def start_grey_pick(self) -> None:
         if self.output is None:
@@ -540,6 +565,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
             self._awaiting_ready = True
             self.renderer.set_output(value)
+            self._quality_timer.start()
         elif job.slot == "export" and isinstance(value, Path):
             self.status_label.setText(f"Exported {value}")
 

@@ -215,3 +215,16 @@ def test_learned_method_through_the_cli_with_random_weights(bracket, tmp_path, c
                           "-o", tmp_path / "gpu.exr")
         assert_one_line_error(proc, "cuda")
         assert not (tmp_path / "gpu.exr").exists()
+
+
+def test_json_summary_with_the_quality_read_out(bracket, tmp_path, capsys):
+    import json
+
+    from tests.cli.helpers import cli_inproc
+
+    proc = cli_inproc(capsys, "fuse", *bracket, "-o", tmp_path / "x.png", "--json", "-q")
+    assert proc.code == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["method"] == "mertens" and doc["outputs"] == [str(tmp_path / "x.png")]
+    q = doc["quality"]
+    assert 0.5 < q["mef_ssim"] <= 1 and 0 <= q["clipped"] <= 1 and 0 <= q["crushed"] <= 1

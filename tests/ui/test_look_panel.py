@@ -50,3 +50,15 @@ def test_clarity_renders_in_the_background(window, sample_copy):
     assert window.renderer.is_local()
     window.tone.look_panel.sliders["clarity"].setValue(0)
     assert not window.renderer.is_local()
+
+
+def test_quality_read_out_follows_the_result_and_the_tone(window, sample_copy):
+    drop_files(window.stack, sample_copy)
+    window.update_quality()  # what the timer does once the controls rest
+    text = window.quality_label.text()
+    assert text.startswith("MEF-SSIM 0.9") and "clipped" in text and "crushed" in text
+    window.tone.exposure.setValue(3.0)
+    window.update_quality()
+    brighter = window.quality_label.text()
+    clipped = lambda t: float(t.split("clipped ")[1].split(" %")[0])
+    assert clipped(brighter) > clipped(text) + 5  # +3 EV clips much more
