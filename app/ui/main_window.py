@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self._estimated: tuple[list[float] | None, str, str] = (None, "", "")
         self._choosing_method = False  # default-method choice after a load: no auto re-run
         self._batch = None  # the batch window, made on first use
+        self._pending_session = None  # a session whose files are loading
         self._history_dock: QDockWidget | None = None
 
         self.messages = MessageBar()
@@ -166,6 +167,10 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
         file_menu.addSeparator()
+        self._action(file_menu, "Open &session…", None, self.open_session_dialog)
+        self._action(file_menu, "Sa&ve session…", QKeySequence.StandardKey.Save,
+                     self.save_session_dialog)
+        file_menu.addSeparator()
         self._action(file_menu, "&Batch…", "Ctrl+B", self.batch_dialog)
         self._action(file_menu, "&Save preset…", None, self.save_preset_dialog)
         self._action(file_menu, "&Load preset…", None, self.load_preset_dialog)
@@ -223,9 +228,13 @@ class MainWindow(QMainWindow):
         if report.errors:
             self.errors.extend(msg for _p, msg in report.errors)
         if not report.frames and not append:
+            self._pending_session = None
             reasons = "; ".join(msg for _p, msg in report.errors) or "no image files found"
             self._show_error(f"None of the files could be loaded ({reasons})")
             self.failed.emit(f"none of the files could be loaded: {reasons}")
+            return
+        if self._pending_session is not None and not append:
+            self._restore_session(report)  # the session's order, exposures and recipe
             return
         self._set_frames(session.sort_dark_to_bright(frames))
         self.status_label.setText(f"{len(self.frames)} exposure(s) loaded")
@@ -525,6 +534,65 @@ class MainWindow(QMainWindow):
             self._show_info(f"Preset {Path(path).name}: {problem}")
         self.status_label.setText(f"Preset loaded: {Path(path).name}")
         return not problems
+
+    def save_session_dialog(self) -> None:
+        stem = Path(self.frames[0].path).stem if self.frames else "lumafuse"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", str(Path(self.settings.last_folder()) / f"{stem}.lumafuse"),
+            "Lumafuse session (*.lumafuse)")
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str | Path) -> Path | None:
+        """The strip's files in order with typed exposures, and method, parameters, alignment,
+        tone and look, as one file (app.ui.session_file)."""
+        from app.ui.session_file import Session, SessionFrame, save_session
+
+        if not self.frames:
+            self._show_error("Nothing to save yet: open a bracket first")
+            return None
+        frames = tuple(SessionFrame(f.path, f.user_exposure, f.user_ev) for f in self.frames)
+        try:
+            out = save_session(path, Session(frames, presets.window_recipe(self)))
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return None
+        self.status_label.setText(f"Session saved: {out}")
+        return out
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.last_folder(),
+                                              "Lumafuse session (*.lumafuse)")
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str | Path) -> Job | None:
+        """Load a session's files in its order with its exposures, apply its recipe, run."""
+        from app.ui.session_file import load_session
+
+        try:
+            saved = load_session(path)
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return None
+        self._pending_session = saved
+        return self.open_files([f.path for f in saved.frames], autorun=False)
+
+    def _restore_session(self, report: session.LoadReport) -> None:
+        saved, self._pending_session = self._pending_session, None
+        by_path = {f.path: f for f in report.frames}
+        frames = [by_path[s.path] for s in saved.frames if s.path in by_path]
+        for frame, s in zip(frames, (s for s in saved.frames if s.path in by_path)):
+            frame.user_exposure, frame.user_ev = s.exposure, s.ev
+        self._set_frames(frames)
+        self.output = None
+        self.renderer.set_output(None)
+        self.settings.add_recent([f.path for f in frames])
+        with self.history.compound("Open session"):
+            problems = presets.apply_recipe(self, saved.recipe)
+        for problem in problems:
+            self._show_info(f"Session: {problem}")
+        self.run_method()
 
     def batch_dialog(self):
         """Open (or raise) the batch window (an app.ui.batch_dialog.BatchDialog); it uses this
