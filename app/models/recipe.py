@@ -26,7 +26,7 @@ ALIGN_MODES = ("none", "mtb", "homography")
 DEVICES = ("auto", "cpu", "cuda")
 
 FORMAT_EXTENSIONS = {"exr": "exr", "hdr": "hdr", "png": "png", "tif": "tif", "tiff": "tif",
-                     "jpg": "jpg", "jpeg": "jpg"}
+                     "jpg": "jpg", "jpeg": "jpg", "avif": "avif"}
 """Output format names a recipe accepts -> the extension written."""
 
 NAME_FIELDS = ("first", "last", "group", "method", "n", "ext", "folder")
@@ -189,8 +189,9 @@ def check_output_options(out: OutputOptions) -> OutputOptions:
         raise InputError(f"an output format is given twice: {', '.join(formats)}")
     if out.bit_depth not in (8, 16):
         raise InputError(f"bit depth must be 8 or 16, got {out.bit_depth}")
-    if out.bit_depth != 8 and "jpg" in exts:
-        raise InputError("JPEG holds 8 bits per channel; use png or tif for 16-bit output")
+    if out.bit_depth != 8 and ("jpg" in exts or "avif" in exts):
+        raise InputError("JPEG and AVIF are written with 8 bits per channel here; use png or "
+                         "tif for 16-bit output")
     if not 1 <= out.quality <= 100:
         raise InputError(f"JPEG quality must be in 1..100, got {out.quality}")
     try:

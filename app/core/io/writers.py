@@ -47,6 +47,7 @@ FORMATS = {
     ".tiff": "tiff",
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
+    ".avif": "avif",  # 8-bit, through Pillow's AVIF plugin (libavif) when the build has it
 }
 HDR_FORMATS = frozenset({"exr", "hdr"})
 TIFF_LZW = 5  # libtiff COMPRESSION_LZW
@@ -327,6 +328,18 @@ def _encode(p: Path, fmt: str, img: np.ndarray, quality: int, meta: dict[str, st
     """Encode an RGB uint8/uint16 image to file bytes with provenance, the source's EXIF and
     the sRGB profile (see app.core.io.photo_meta)."""
     software = meta.get("Software", "lumafuse")
+    if fmt == "avif":
+        from PIL import features
+
+        if not features.check("avif"):
+            raise OutputError(f"{p}: this Pillow build has no AVIF encoder; use .jpg or .png")
+        out = io.BytesIO()
+        exif = photo.exif if photo.exif is not None else Image.Exif()
+        exif[0x0131] = software
+        exif[0x010E] = filemeta.as_json(meta) if meta else ""  # ImageDescription: provenance
+        Image.fromarray(img, "RGB").save(out, "AVIF", quality=int(quality), exif=exif.tobytes(),
+                                         icc_profile=photo.icc)
+        return out.getvalue()
     if fmt == "jpeg":
         out = io.BytesIO()
         exif = photo.exif if photo.exif is not None else Image.Exif()
@@ -390,7 +403,7 @@ def write_display(
         if bit_depth not in (8, 16):
             raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
         img = to_uint(arr, bit_depth)  # clip, scale, round; NaN -> 0
-    if fmt == "jpeg" and img.dtype != np.uint8:
+    if fmt in ("jpeg", "avif") and img.dtype != np.uint8:
         raise OutputError(f"{p}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
     if not 1 <= int(quality) <= 100:
         raise OutputError(f"JPEG quality must be within 1..100, got {quality}")
@@ -438,7 +451,7 @@ def write_result(
         )
     if bit_depth not in (8, 16):
         raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
-    if fmt == "jpeg" and bit_depth != 8:
+    if fmt in ("jpeg", "avif") and bit_depth != 8:
         raise OutputError(f"{path}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
     display = tonemap.render(result.image, result.kind, tone)
     meta = result.provenance.as_text()

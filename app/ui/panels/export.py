@@ -45,6 +45,7 @@ FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("tiff16", "TIFF, 16-bit", ".tif", bit_depth=16),
     ExportFormat("tiff8", "TIFF, 8-bit", ".tif", bit_depth=8),
     ExportFormat("jpeg", "JPEG", ".jpg", bit_depth=8),
+    ExportFormat("avif", "AVIF (8-bit)", ".avif", bit_depth=8),
 )
 
 
@@ -123,7 +124,7 @@ class ExportDialog(QDialog):
 
     def _on_format_changed(self, *_args: object) -> None:
         fmt = self.selected_format()
-        self.quality.setEnabled(fmt.key == "jpeg")
+        self.quality.setEnabled(fmt.key in ("jpeg", "avif"))
         self.strip_location.setEnabled(not fmt.linear)
         path = Path(self.path.text())
         if path.name:
