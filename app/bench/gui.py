@@ -30,6 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY_SIDE = 1600
+DRAFT_SIDE = 800
 FULL_SIDE = 4000
 
 
@@ -130,11 +131,80 @@ def render_times(repeats: int) -> list[dict]:
     return rows
 
 
+CONTROLS = (
+    # (label, ToneParams changes for tick i)
+    ("exposure", lambda i: {"exposure_ev": 0.3 + 0.01 * i}),
+    ("saturation", lambda i: {"saturation": 1.1 + 0.01 * i}),
+    ("temperature", lambda i: {"temperature": 4000.0 + 10 * i}),
+    ("tint", lambda i: {"tint": 5.0 + i}),
+    ("contrast", lambda i: {"look": {"contrast": 20.0 + i}}),
+    ("highlights", lambda i: {"look": {"highlights": -20.0 - i}}),
+    ("shadows", lambda i: {"look": {"shadows": 20.0 + i}}),
+    ("whites", lambda i: {"look": {"whites": 10.0 + i}}),
+    ("blacks", lambda i: {"look": {"blacks": -10.0 - i}}),
+    ("vibrance", lambda i: {"look": {"vibrance": 20.0 + i}}),
+    ("tone curve", lambda i: {"look": {"curve": ((0.3, 0.25 + 0.005 * i), (0.7, 0.78))}}),
+    ("clarity", lambda i: {"look": {"clarity": 20.0 + i}}),
+)
+
+
+def control_times(repeats: int) -> list[dict]:
+    """One slider tick per control (the GUI-thread path, as render_times), on the fused sample
+    (LDR) and on the HDR radiance map with reinhard; clarity runs in the background job."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.types import Look, Provenance, Result, ResultKind, ToneParams
+    from app.ui import session
+    from app.ui.jobs import JobRunner
+    from app.ui.main_window import MainWindow
+
+    _app = QApplication.instance() or QApplication([])
+    window = MainWindow(runner=JobRunner(synchronous=True), restore_geometry=False)
+    window.show()
+    hdr = _hdr_image(PROXY_SIDE)
+    ldr = np.clip(hdr / np.percentile(hdr, 99), 0, 1) ** (1 / 2.2)
+    rows = []
+    ctl = window.renderer
+    for kind, image, tmo in ((ResultKind.LDR_FUSED, ldr, "none"),
+                             (ResultKind.HDR_LINEAR, hdr, "reinhard")):
+        small = session._resize_long_side(image, session.HIST_LONG_SIDE)
+        result = Result(image=image, kind=kind, provenance=Provenance(method="bench"))
+        ctl.set_output(session.MergeOutput(result, image, small))
+        draft = session._resize_long_side(image, session.DRAFT_LONG_SIDE)
+        ctl.set_output(session.MergeOutput(result, image, small, draft))
+        for label, change in CONTROLS:
+            times, drafts = [], []
+            for i in range(repeats):
+                values = change(i)
+                look = Look(**values.pop("look", {}))
+                tone = ToneParams(tmo=tmo, look=look, **values)
+                ctl.tone = tone
+                ctl._hist_due = float("inf")
+                t0 = time.perf_counter()
+                if look.is_local:  # the background job's render
+                    session.render_u8(image, kind, tone)
+                else:
+                    ctl.render_now()  # at rest: the full proxy
+                times.append((time.perf_counter() - t0) * 1000)
+                if not look.is_local:  # a tick of a drag on a machine where that is slow
+                    ctl._dragging, ctl.proxy_ms = True, 1e9
+                    t0 = time.perf_counter()
+                    ctl.render_now(allow_draft=True)
+                    drafts.append((time.perf_counter() - t0) * 1000)
+            rows.append({"kind": kind.value, "control": label, "local": look.is_local,
+                         "ms": statistics.median(times),
+                         "draft_ms": statistics.median(drafts) if drafts else float("nan")})
+    window.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="start-up runs (median)")
     parser.add_argument("--repeats", type=int, default=15, help="renders per operator (median)")
     parser.add_argument("--skip-startup", action="store_true", help="only the render timings")
+    parser.add_argument("--controls-only", action="store_true",
+                        help="only the per-control tick table")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -147,6 +217,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| bare `import PySide6.QtWidgets` (floor) | {st['bare_qt_import']:.2f} | |")
         print(f"| window visible | {st['window_visible']:.2f} | 1.5 |")
         print(f"| first fused result drawn (sample) | {st['first_result']:.2f} | |")
+    controls = control_times(args.repeats)
+    print()
+    print(f"One tick of each tone control on the {PROXY_SIDE} px proxy (median of "
+          f"{args.repeats}; GUI thread unless marked), target 16 ms")
+    print(f"| control | fused: drag tick ({DRAFT_SIDE} px draft) | fused: at rest | "
+          f"HDR reinhard: drag tick | HDR: at rest | where |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, _ in CONTROLS:
+        ldr = next(r for r in controls if r["control"] == label and r["kind"] == "ldr_fused")
+        hdr = next(r for r in controls if r["control"] == label and r["kind"] == "hdr_linear")
+        where = "background job" if ldr["local"] else "GUI thread"
+        cell = lambda v: "-" if v != v else f"{v:.1f}"  # NaN: no draft (background)
+        print(f"| {label} | {cell(ldr['draft_ms'])} | {ldr['ms']:.1f} | {cell(hdr['draft_ms'])} "
+              f"| {hdr['ms']:.1f} | {where} |")
+    if args.controls_only:
+        return 0
     rows = render_times(args.repeats)
     print()
     print(f"Tone re-render, GUI-thread path on a {PROXY_SIDE} px proxy (median of {args.repeats}) "

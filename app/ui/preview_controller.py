@@ -26,6 +26,7 @@ from app.ui.panels.preview import PreviewPanel
 FRAME_MS = 16  # one display frame: coalesce slider events to this rate
 HIST_MS = 100  # the histogram follows a dragged slider at ~10 Hz; exact once the drag pauses
 DETAIL_DELAY_MS = 250  # full-size render once the user pauses
+SETTLE_MS = 150  # ticks closer than this are a drag: draft renders, the proxy once it rests
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class PreviewController(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self.render_now)
+        self._timer.timeout.connect(lambda: self.render_now(allow_draft=True))
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
@@ -65,6 +66,13 @@ class PreviewController(QObject):
         self._hist_timer.setInterval(HIST_MS)
         self._hist_timer.timeout.connect(self._update_histogram)
         self._hist_due = 0.0  # perf_counter time from which the next histogram may run inline
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self.render_now)
+        self._last_tick = float("-inf")  # perf_counter time of the previous tone change
+        self.proxy_ms = 0.0  # the last full-proxy render time (decides drafts while dragging)
+        self.drafted = False  # the preview shows a draft (a full render follows when it rests)
         self._shown_rgb: np.ndarray | None = None
         self._shown_tone = ToneParams()
         runner.finished.connect(self._on_runner_finished)
@@ -87,6 +95,9 @@ class PreviewController(QObject):
         """New tone settings: render at the next frame tick (coalesces a dragged slider)."""
         self.tone = tone
         self.runner.cancel_slot("detail")
+        now = time.perf_counter()
+        self._dragging = now - self._last_tick < SETTLE_MS / 1000.0
+        self._last_tick = now
         if self.output is not None and not self._timer.isActive():
             self._timer.start()
 
@@ -101,7 +112,9 @@ class PreviewController(QObject):
                 and self.tone.tmo in LOCAL_OPERATORS)
 
     # -- rendering ---------------------------------------------------------------------------
-    def render_now(self) -> None:
+    def render_now(self, allow_draft: bool = False) -> None:
+        """Draw the current tone on the proxy now; ``allow_draft`` (a slider tick): while a
+        slider is dragged and the proxy takes longer than a frame, draw the draft instead."""
         self._timer.stop()
         out, tone = self.output, self.tone
         if out is None:
@@ -117,7 +130,21 @@ class PreviewController(QObject):
             return
         self.runner.cancel_slot("preview")  # a pending local render would now be stale
         t0 = time.perf_counter()
-        rgb = session.render_u8(out.proxy, kind, tone)
+        # while a slider is dragged and the proxy takes longer than a frame, render the draft
+        # (a quarter of the pixels) scaled up; the proxy follows once the slider rests
+        draft = (allow_draft and getattr(self, "_dragging", False) and out.draft is not None
+                 and self.proxy_ms > FRAME_MS)
+        if draft:
+            import cv2
+
+            small = session.render_u8(out.draft, kind, tone)
+            h, w = out.proxy.shape[:2]
+            rgb = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+            self._settle_timer.start()
+        else:
+            self._settle_timer.stop()
+            rgb = session.render_u8(out.proxy, kind, tone)
+        self.drafted = draft
         self._show(_Rendered(rgb, None, kind))
         self._shown_tone = tone
         if t0 >= self._hist_due:
@@ -125,6 +152,9 @@ class PreviewController(QObject):
         elif not self._hist_timer.isActive():
             self._hist_timer.start()
         self.last_render_ms = (time.perf_counter() - t0) * 1000.0
+        if not draft:
+            self.proxy_ms = self.last_render_ms
+            self._dragging = False
         self.drawn.emit(self.last_render_ms)
 
     def _update_histogram(self) -> None:

@@ -25,6 +25,7 @@ from app.core.progress import TaskContext
 from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
 
 PROXY_LONG_SIDE = 1600  # preview proxy: big enough to look sharp, small enough for 16 ms renders
+DRAFT_LONG_SIDE = 800  # what a dragged slider renders when the proxy takes longer than a frame
 HIST_LONG_SIDE = 256  # histogram input: 256 bins need no more than ~50k pixels
 THUMB_LONG_SIDE = 160
 
@@ -67,6 +68,7 @@ class MergeOutput:
     result: Result
     proxy: np.ndarray  # float32, result domain, long side <= PROXY_LONG_SIDE
     small: np.ndarray  # float32, result domain, long side <= HIST_LONG_SIDE
+    draft: np.ndarray | None = None  # float32, result domain, long side <= DRAFT_LONG_SIDE
 
 
 # -- file discovery ---------------------------------------------------------------------------
@@ -291,8 +293,10 @@ def merge_job(
         result = run(stack, method_id, params, ctx.sub(0.0, 0.97), align=align, device=device)
         proxy = _resize_long_side(result.image, PROXY_LONG_SIDE)
         small = _resize_long_side(proxy, HIST_LONG_SIDE)
+        draft = _resize_long_side(proxy, DRAFT_LONG_SIDE)
         ctx.report(1.0, "done")
-        return MergeOutput(result, np.ascontiguousarray(proxy), np.ascontiguousarray(small))
+        return MergeOutput(result, np.ascontiguousarray(proxy), np.ascontiguousarray(small),
+                           np.ascontiguousarray(draft))
 
     return job
 

@@ -62,3 +62,19 @@ def test_quality_read_out_follows_the_result_and_the_tone(window, sample_copy):
     brighter = window.quality_label.text()
     clipped = lambda t: float(t.split("clipped ")[1].split(" %")[0])
     assert clipped(brighter) > clipped(text) + 5  # +3 EV clips much more
+
+
+def test_a_dragged_slider_draws_drafts_then_the_full_proxy(window, sample_copy, qtbot):
+    drop_files(window.stack, sample_copy)
+    ctl = window.renderer
+    ctl.proxy_ms = 50.0  # as on a slow machine: the proxy takes three frames
+    for value in (10, 20, 30):
+        window.tone.look_panel.sliders["contrast"].setValue(value)
+        qtbot.wait(30)  # ticks 30 ms apart: a drag
+    assert ctl.drafted  # the drag showed a draft: the quarter-size render, scaled up
+    draft = ctl._shown_rgb.copy()
+    full = _shown(window)
+    assert draft.shape == full.shape and not np.array_equal(draft, full)
+    assert np.abs(draft.astype(int) - full).mean() < 6  # the same picture, softer
+    qtbot.waitUntil(lambda: not ctl.drafted, timeout=2000)  # at rest: the full proxy
+    assert np.array_equal(ctl._shown_rgb, full)

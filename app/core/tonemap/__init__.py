@@ -153,8 +153,15 @@ def _balanced(img: np.ndarray, wb_gains: np.ndarray, decode: bool) -> np.ndarray
     hit = _BALANCED.get("last")
     if hit is not None and hit[0] == key:
         return hit[1]
-    lin = srgb_decode(img) if decode else img.copy()
-    lin *= wb_gains.reshape(1, 1, 3)
+    if decode:  # the decode does not depend on the gains: kept while the image stays
+        source_key = key[:3] + key[4:]
+        cached = _BALANCED.get("decoded")
+        if cached is None or cached[0] != source_key:
+            cached = (source_key, srgb_decode(img))
+            _BALANCED["decoded"] = cached
+        lin = cached[1] * wb_gains.reshape(1, 1, 3)
+    else:
+        lin = img * wb_gains.reshape(1, 1, 3)
     _BALANCED["last"] = (key, lin)
     return lin
 
