@@ -192,3 +192,25 @@ def save_preset(path: str | os.PathLike[str], recipe: Recipe) -> Path:
         tmp.unlink(missing_ok=True)
         raise InputError(f"{p}: cannot write the preset ({exc.strerror or exc})") from None
     return p
+
+
+def tone_over(current: ToneParams, path: str | os.PathLike[str]) -> ToneParams:
+    """``current`` with the [tone] keys the preset file gives (its [tone.look], when present,
+    replaces the look as a whole): what a look preset does to the picture on screen."""
+    from dataclasses import replace
+
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{p}: not a readable preset ({exc})") from None
+    full = load_preset(p).tone  # validates the whole file
+    given = doc.get("tone", {})
+    changes = {key: getattr(full, key) for key in
+               ("exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint")
+               if key in given}
+    if "params" in given or "tmo" in given:
+        changes["tmo_params"] = full.tmo_params
+    if "look" in given:
+        changes["look"] = full.look
+    return replace(current, **changes)

@@ -31,6 +31,7 @@ from app.ui.panels.export import ExportDialog, ExportFormat, get_format
 from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.messages import MessageBar
 from app.ui.panels.method import MethodPanel
+from app.ui.panels.presets_strip import PresetStrip, preset_files
 from app.ui.panels.preview import PreviewPanel
 from app.ui.panels.response import ResponsePanel
 from app.ui.panels.stack import FrameCardData, StackPanel
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.tone = TonePanel()
         self.histogram = HistogramPanel()
         self.response = ResponsePanel()
+        self.preset_strip = PresetStrip()
         self.tone.set_defaults(self.settings.tone_defaults())
         self.tone.reset()
         self.renderer = PreviewController(self.runner, self.preview, self.histogram, self)
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         for signal in (self.tone.changed, self.method.method_changed, self.method.form.changed,
                        self.method.align.currentIndexChanged):
             signal.connect(lambda *_a: self.history.record())
+        self.preset_strip.preset_clicked.connect(self.apply_look_preset)
         self.tone.pick_grey_requested.connect(self.start_grey_pick)
         self.tone.auto_wb_requested.connect(self.auto_white_balance)
         self.preview.view.picked.connect(self.pick_grey_at)
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
         lv.addWidget(self.preview, 1)
         self.stack.scroll.setFixedHeight(198)  # load errors show below it
         lv.addWidget(self.stack)
+        lv.addWidget(self.preset_strip)
         side = QWidget()
         sv = QVBoxLayout(side)
         self.histogram.setFixedHeight(200)
@@ -155,6 +159,7 @@ class MainWindow(QMainWindow):
         self._quality_timer.setSingleShot(True)
         self._quality_timer.setInterval(QUALITY_DELAY_MS)
         self._quality_timer.timeout.connect(self.update_quality)
+        self._quality_timer.timeout.connect(self.update_preset_strip)
         self.cancel_button.clicked.connect(self.cancel)
         self.setStatusBar(bar)
         self._update_busy()
@@ -445,6 +450,52 @@ class MainWindow(QMainWindow):
         return self._history_dock
 
     # -- quality read-out --------------------------------------------------------------------
+    def preset_folders(self) -> list[Path]:
+        """Built-in presets, then the user's (File > Save preset defaults there)."""
+        from app.ui.launch import REPO_ROOT
+
+        return [REPO_ROOT / "resources" / "presets", self.settings.preset_folder()]
+
+    def update_preset_strip(self) -> Job | None:
+        """Render every preset's look on the current result (background job)."""
+        if self.output is None:
+            self.preset_strip.set_thumbnails([])
+            return None
+        output, tone = self.output, self.tone.params()
+        files = preset_files(*self.preset_folders())
+
+        def job(ctx):
+            from app.core.errors import LumafuseError
+            from app.models.preset import tone_over
+
+            thumb = session._resize_long_side(output.small, 96)
+            rows = []
+            for k, path in enumerate(files):
+                ctx.report(k / max(1, len(files)))
+                try:
+                    rows.append((path, session.render_u8(thumb, output.result.kind,
+                                                         tone_over(tone, path)), ""))
+                except LumafuseError as exc:
+                    rows.append((path, None, str(exc)))
+            return rows
+
+        return self.runner.submit(job, slot="presets",
+                                  on_finished=self.preset_strip.set_thumbnails)
+
+    def apply_look_preset(self, path: str) -> bool:
+        """The preset's tone and look over the current settings (one undo step)."""
+        from app.models.preset import tone_over
+
+        try:
+            tone = tone_over(self.tone.params(), path)
+        except LumafuseError as exc:
+            self._show_error(str(exc))
+            return False
+        with self.history.compound(f"Preset {Path(path).stem}"):
+            self.tone.set_params(tone)
+        self.status_label.setText(f"Preset applied: {Path(path).stem}")
+        return True
+
     def update_quality(self) -> Job | None:
         """Compute the read-out of what is shown (background job; the latest one wins)."""
         if self.output is None:
@@ -494,8 +545,10 @@ class MainWindow(QMainWindow):
 
     # -- presets and batch ------------------------------------------------------------------
     def save_preset_dialog(self) -> None:
+        folder = self.settings.preset_folder()
+        folder.mkdir(parents=True, exist_ok=True)
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save preset", str(presets.default_preset_path(self.settings.last_folder())),
+            self, "Save preset", str(presets.default_preset_path(str(folder))),
             presets.preset_filter())
         if path:
             self.save_preset(path)
@@ -511,6 +564,7 @@ class MainWindow(QMainWindow):
             self._show_error(str(exc))
             return None
         self.status_label.setText(f"Preset saved: {out}")
+        self._quality_timer.start()  # the strip shows it next time it renders
         return out
 
     def load_preset_dialog(self) -> None:

@@ -56,6 +56,16 @@ class Settings:
         data["tmo_params"] = dict(tone.tmo_params)
         self.q.setValue("tone_defaults", json.dumps(data))
 
+    # presets: the user's folder (File > Save preset offers it; the preset strip lists it)
+    def preset_folder(self) -> Path:
+        folder = str(self.q.value("preset_folder", "") or "")
+        if folder:
+            return Path(folder)
+        return Path(self.q.fileName()).parent / "presets"
+
+    def set_preset_folder(self, folder: str | Path) -> None:
+        self.q.setValue("preset_folder", str(folder))
+
     # recent files (each entry: the list of files of one bracket, newest first)
     def recent(self) -> list[list[str]]:
         raw = self.q.value("recent", "")
