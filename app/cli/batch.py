@@ -75,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     # None = "not given": the preset's value stands
     p.set_defaults(exposure=None, gamma=None, saturation=None, temperature=None, tint=None,
                    bit_depth=None, quality=None, half=None, strip_location=None,
+                   colour_space=None,
                    handler=run_batch, needs_ctx=True)
 
 
@@ -103,7 +104,8 @@ def recipe_from_args(args: argparse.Namespace):
     out = replace(out, formats=formats, naming=_pick(args.naming, out.naming),
                   bit_depth=_pick(args.bit_depth, out.bit_depth),
                   quality=_pick(args.quality, out.quality), half=_pick(args.half, out.half),
-                  strip_location=_pick(args.strip_location, out.strip_location))
+                  strip_location=_pick(args.strip_location, out.strip_location),
+                  colour_space=_pick(args.colour_space, out.colour_space))
     method = _pick(args.method, base.method)
     params = dict(base.params) if method == base.method else {}
     params.update(parse_assignments(args.param, "--param"))

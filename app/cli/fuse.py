@@ -76,7 +76,8 @@ def recipe_from_args(args: argparse.Namespace, formats: list[str]):
         tone=tone,
         output=OutputOptions(formats=tuple(formats), bit_depth=args.bit_depth,
                              quality=args.quality, half=args.half,
-                             strip_location=args.strip_location),
+                             strip_location=args.strip_location,
+                             colour_space=args.colour_space),
         device=args.device,
     )
 

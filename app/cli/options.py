@@ -40,6 +40,9 @@ def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "rei
                    help="JPEG quality 1-100 (default 95)")
     g.add_argument("--strip-location", action="store_true", default=False,
                    help="leave the GPS position out of the EXIF copied from the photos")
+    g.add_argument("--colour-space", choices=("srgb", "display-p3", "adobe-rgb"),
+                   default="srgb", help="encoding and embedded ICC profile of PNG/TIFF/JPEG/AVIF "
+                                        "outputs (default srgb)")
     e = parser.add_argument_group("EXR outputs").add_mutually_exclusive_group()
     e.add_argument("--half", dest="half", action="store_true", default=True,
                    help="16-bit half floats (default)")

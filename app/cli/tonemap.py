@@ -80,6 +80,7 @@ def run_tonemap(args: argparse.Namespace, ctx: TaskContext) -> int:
         force=args.force,
         ctx=ctx,
         strip_location=args.strip_location,
+        colour_space=args.colour_space,
     )
     ctx.done("written")  # published and committed: a late Ctrl-C no longer cancels
     if not args.quiet:

@@ -70,7 +70,8 @@ def write_outputs(
         for output in outputs:
             write_result(output, result, recipe.tone, bit_depth=opts.bit_depth,
                          quality=opts.quality, half=opts.half, inputs=inputs, force=force,
-                         ctx=ctx, strip_location=opts.strip_location)
+                         ctx=ctx, strip_location=opts.strip_location,
+                         colour_space=opts.colour_space)
     ctx.done("written")  # published and committed: a late cancel no longer applies
     return tuple(outputs)
 

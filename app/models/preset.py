@@ -57,7 +57,8 @@ _KEYS = {
     "method": {"id", "align", "deghost", "device", "params"},
     "tone": {"exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint", "params",
              "look"},
-    "output": {"formats", "naming", "bit_depth", "quality", "half", "strip_location"},
+    "output": {"formats", "naming", "bit_depth", "quality", "half", "strip_location",
+               "colour_space"},
 }
 
 
@@ -74,7 +75,7 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
                  "look": look_to_dict(tone.look)},
         "output": {"formats": list(out.formats), "naming": out.naming,
                    "bit_depth": out.bit_depth, "quality": out.quality, "half": out.half,
-                   "strip_location": out.strip_location},
+                   "strip_location": out.strip_location, "colour_space": out.colour_space},
     }
 
 
@@ -116,6 +117,7 @@ def recipe_from_dict(doc: dict[str, Any], source: str = "preset") -> Recipe:
             quality=int(_number(o, "quality", defaults_out.quality)),
             half=bool(o.get("half", defaults_out.half)),
             strip_location=bool(o.get("strip_location", defaults_out.strip_location)),
+            colour_space=str(o.get("colour_space", defaults_out.colour_space)),
         )
         return make_recipe(
             str(m.get("id", "auto")), dict(m.get("params", {})),

@@ -47,6 +47,7 @@ class OutputOptions:
     quality: int = 95
     half: bool = True
     strip_location: bool = False  # drop the source's GPS tags from PNG/TIFF/JPEG outputs
+    colour_space: str = "srgb"  # srgb | display-p3 | adobe-rgb (display formats)
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,16 @@ def check_output_options(out: OutputOptions) -> OutputOptions:
         raise InputError(f"output name pattern {out.naming!r}: a file name, not a path")
     return replace(out, formats=tuple(formats), bit_depth=int(out.bit_depth),
                    quality=int(out.quality), half=bool(out.half),
-                   strip_location=bool(out.strip_location))
+                   strip_location=bool(out.strip_location),
+                   colour_space=_space(out.colour_space))
+
+
+def _space(space: str) -> str:
+    from app.core.io.colour_space import SPACES
+
+    if space not in SPACES:
+        raise InputError(f"unknown colour space {space!r}; valid: {', '.join(SPACES)}")
+    return space
 
 
 def make_recipe(

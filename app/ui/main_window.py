@@ -413,10 +413,11 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(default, is_hdr=self.output.result.is_hdr, parent=self)
         if dialog.exec():
             opts = dialog.options()
-            self.export_to(opts.path, opts.format, opts.quality, opts.strip_location)
+            self.export_to(opts.path, opts.format, opts.quality, opts.strip_location,
+                           opts.colour_space)
 
     def export_to(self, path: Path | str, fmt: ExportFormat | str, quality: int = 95,
-                  strip_location: bool = False) -> Job | None:
+                  strip_location: bool = False, colour_space: str = "srgb") -> Job | None:
         """Write the current result; LDR formats with the current tone (as previewed)."""
         fmt = get_format(fmt) if isinstance(fmt, str) else fmt
         path = Path(path).expanduser()
@@ -434,7 +435,7 @@ class MainWindow(QMainWindow):
             force = True
         job = session.export_job(path, self.output.result, self.tone.params(), bit_depth=fmt.bit_depth,
                                  half=fmt.half, quality=quality, inputs=inputs, force=force,
-                                 strip_location=strip_location)
+                                 strip_location=strip_location, colour_space=colour_space)
         self.status_label.setText(f"Exporting {path.name}…")
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")

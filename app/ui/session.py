@@ -304,6 +304,7 @@ def merge_job(
 def export_job(
     path: Path, result: Result, tone: Any, *, bit_depth: int, half: bool, quality: int,
     inputs: tuple[str, ...], force: bool, strip_location: bool = False,
+    colour_space: str = "srgb",
 ) -> Callable[[TaskContext], Path]:
     """A job writing ``result`` through the pipeline's write stage (atomic, never over an input):
     EXR linear as computed; PNG/TIFF/JPEG rendered with ``tone``, the preview's settings.
@@ -315,7 +316,7 @@ def export_job(
     # `fuse` and `batch`; validated here, on the GUI thread, before the job is queued
     recipe = make_recipe(tone=tone, output=OutputOptions(
         formats=(path.suffix.lstrip(".").lower(),), bit_depth=bit_depth, quality=quality,
-        half=half, strip_location=strip_location))
+        half=half, strip_location=strip_location, colour_space=colour_space))
 
     def job(ctx: TaskContext) -> Path:
         from app.models.pipeline import write_outputs

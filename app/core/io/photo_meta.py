@@ -54,9 +54,11 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def photo_meta(source: str | os.PathLike[str] | None, *, strip_location: bool = False) -> PhotoMeta:
-    """Metadata for an export whose reference frame is ``source`` (None: profile only)."""
-    return PhotoMeta(_source_exif(source, strip_location), srgb_profile())
+def photo_meta(source: str | os.PathLike[str] | None, *, strip_location: bool = False,
+               icc: bytes | None = None) -> PhotoMeta:
+    """Metadata for an export whose reference frame is ``source`` (None: profile only);
+    ``icc``: the output space's profile (default sRGB)."""
+    return PhotoMeta(_source_exif(source, strip_location), icc or srgb_profile())
 
 
 def _source_exif(source, strip_location: bool) -> Image.Exif | None:

@@ -34,6 +34,7 @@ from app.core import tonemap
 from app.core.errors import Cancelled, OutputError
 from app.core.io import filemeta
 from app.core.io.exr import write_exr_file
+from app.core.io.colour_space import check_space, convert_display, icc_profile
 from app.core.io.photo_meta import PhotoMeta, photo_meta
 from app.core.progress import TaskContext, signals_held
 from app.core.tonemap.display import to_uint
@@ -382,6 +383,7 @@ def write_display(
     ctx: TaskContext | None = None,
     source: PathLike | None = None,
     strip_location: bool = False,
+    icc: bytes | None = None,
 ) -> Path:
     """Write a display-encoded image as PNG (8/16), TIFF (8/16, LZW) or JPEG (8, ``quality``).
 
@@ -389,7 +391,7 @@ def write_display(
     dtype sets the depth). Provenance: PNG text chunks, TIFF ImageDescription (JSON) and
     Software, JPEG comment (JSON) and EXIF Software. ``source``: the photo whose EXIF the file
     takes (orientation normalised; GPS dropped with ``strip_location``); always an sRGB ICC
-    profile (app.core.io.photo_meta).
+    profile, or ``icc`` for pixels encoded in another space (app.core.io.colour_space).
     """
     p = check_output_path(path, _all_inputs(inputs, provenance), force)
     fmt = output_format(p)
@@ -408,7 +410,7 @@ def write_display(
     if not 1 <= int(quality) <= 100:
         raise OutputError(f"JPEG quality must be within 1..100, got {quality}")
     data = _encode(p, fmt, img, int(quality), _meta(provenance),
-                   photo_meta(source, strip_location=strip_location))
+                   photo_meta(source, strip_location=strip_location, icc=icc))
     if not data:
         raise OutputError(f"{p}: could not encode the image as {fmt.upper()}")
     _write_bytes(p, data, force=force, ctx=ctx)
@@ -427,6 +429,7 @@ def write_result(
     force: bool = False,
     ctx: TaskContext | None = None,
     strip_location: bool = False,
+    colour_space: str = "srgb",
 ) -> Path:
     """Write a method's Result; the extension picks the format.
 
@@ -453,7 +456,8 @@ def write_result(
         raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
     if fmt in ("jpeg", "avif") and bit_depth != 8:
         raise OutputError(f"{path}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
-    display = tonemap.render(result.image, result.kind, tone)
+    display = convert_display(tonemap.render(result.image, result.kind, tone),
+                              check_space(colour_space))
     meta = result.provenance.as_text()
     meta["lumafuse:kind"] = result.kind.value
     meta["lumafuse:tone"] = repr(
@@ -482,4 +486,5 @@ def write_result(
         # HDR mode keeps the metadata of its normal exposure
         source=frames[len(frames) // 2] if frames else None,
         strip_location=strip_location,
+        icc=icc_profile(colour_space),
     )

@@ -70,6 +70,7 @@ class ExportOptions:
     format: ExportFormat
     quality: int = 95
     strip_location: bool = False
+    colour_space: str = "srgb"
 
 
 class ExportDialog(QDialog):
@@ -91,6 +92,13 @@ class ExportDialog(QDialog):
         self.strip_location = QCheckBox("Remove location (GPS) from the copied EXIF")
         self.strip_location.setToolTip("PNG, TIFF and JPEG files keep the reference photo's "
                                        "EXIF (camera, lens, date, location) and an sRGB profile")
+        self.colour_space = QComboBox()
+        for key, title in (("srgb", "sRGB (web, most screens)"),
+                           ("display-p3", "Display P3 (Apple, wide-gamut screens)"),
+                           ("adobe-rgb", "Adobe RGB (1998) (print workflows)")):
+            self.colour_space.addItem(title, key)
+        self.colour_space.setToolTip("Encoding and embedded ICC profile; the colours are those "
+                                     "of the preview")
         self.note = QLabel()
         self.note.setWordWrap(True)
         row = QHBoxLayout()
@@ -100,6 +108,7 @@ class ExportDialog(QDialog):
         form.addRow("File", row)
         form.addRow("Format", self.format)
         form.addRow("JPEG quality", self.quality)
+        form.addRow("Colour space", self.colour_space)
         form.addRow(self.strip_location)
         form.addRow(self.note)
         buttons = QDialogButtonBox(
@@ -120,12 +129,14 @@ class ExportDialog(QDialog):
 
     def options(self) -> ExportOptions:
         return ExportOptions(Path(self.path.text()).expanduser(), self.selected_format(),
-                             self.quality.value(), self.strip_location.isChecked())
+                             self.quality.value(), self.strip_location.isChecked(),
+                             str(self.colour_space.currentData()))
 
     def _on_format_changed(self, *_args: object) -> None:
         fmt = self.selected_format()
         self.quality.setEnabled(fmt.key in ("jpeg", "avif"))
         self.strip_location.setEnabled(not fmt.linear)
+        self.colour_space.setEnabled(not fmt.linear)
         path = Path(self.path.text())
         if path.name:
             self.path.setText(str(path.with_suffix(fmt.suffix)))

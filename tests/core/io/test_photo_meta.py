@@ -84,3 +84,28 @@ def test_exr_has_srgb_chromaticities(tmp_path):
     out = write_exr(tmp_path / "o.exr", np.ones((4, 4, 3), np.float32))
     header = read_exr(out)[1]
     np.testing.assert_allclose(header["chromaticities"], SRGB_CHROMATICITIES, atol=1e-6)
+
+
+@pytest.mark.parametrize("space", ["display-p3", "adobe-rgb"])
+def test_wide_gamut_outputs_convert_and_carry_their_profile(tmp_path, space):
+    """Converted back to sRGB by LittleCMS through the embedded profile, the file shows the
+    colours of the sRGB rendering (8-bit quantisation apart)."""
+    import io
+
+    from PIL import ImageCms
+
+    from app.core.tonemap import render
+
+    result = _result([], 64, 64)
+    out = write_result(tmp_path / "wide.png", result, ToneParams(), colour_space=space)
+    expected = render(result.image, result.kind, ToneParams())
+    with Image.open(out) as im:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
+        assert space.split("-")[0] in ImageCms.getProfileDescription(profile).lower()
+        to_srgb = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+        shown = np.asarray(ImageCms.applyTransform(im.convert("RGB"), to_srgb), np.float64) / 255
+        stored = np.asarray(im.convert("RGB"), np.float64) / 255
+    err = np.abs(shown - expected) * 255
+    # two 8-bit roundings (the file, the transform), steeper in the darks of gamma 2.2
+    assert err.mean() < 1.0 and np.percentile(err, 99) < 4.0
+    assert np.abs(stored - expected).mean() * 255 > 2  # really re-encoded, not just tagged
