@@ -26,7 +26,7 @@ from app.ui.panels.preview import PreviewPanel
 FRAME_MS = 16  # one display frame: coalesce slider events to this rate
 HIST_MS = 100  # the histogram follows a dragged slider at ~10 Hz; exact once the drag pauses
 DETAIL_DELAY_MS = 250  # full-size render once the user pauses
-SETTLE_MS = 150  # ticks closer than this are a drag: draft renders, the proxy once it rests
+SETTLE_MS = 150  # after the last tick: the proxy replaces the draft (where drafts are used)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class _Rendered:
     hist: tuple | None  # luminance_histogram(...) output; None: computed later (throttled)
     kind: ResultKind
     detail: bool = False
+    render_ms: float | None = None  # a background proxy render's own time (global operators)
+    tone: ToneParams | None = None  # the settings it was rendered with
 
 
 class PreviewController(QObject):
@@ -69,8 +71,7 @@ class PreviewController(QObject):
         self._settle_timer = QTimer(self)
         self._settle_timer.setSingleShot(True)
         self._settle_timer.setInterval(SETTLE_MS)
-        self._settle_timer.timeout.connect(self.render_now)
-        self._last_tick = float("-inf")  # perf_counter time of the previous tone change
+        self._settle_timer.timeout.connect(lambda: self.render_now(settled=True))
         self.proxy_ms = 0.0  # the last full-proxy render time (decides drafts while dragging)
         self.drafted = False  # the preview shows a draft (a full render follows when it rests)
         self._shown_rgb: np.ndarray | None = None
@@ -95,9 +96,6 @@ class PreviewController(QObject):
         """New tone settings: render at the next frame tick (coalesces a dragged slider)."""
         self.tone = tone
         self.runner.cancel_slot("detail")
-        now = time.perf_counter()
-        self._dragging = now - self._last_tick < SETTLE_MS / 1000.0
-        self._last_tick = now
         if self.output is not None and not self._timer.isActive():
             self._timer.start()
 
@@ -112,28 +110,24 @@ class PreviewController(QObject):
                 and self.tone.tmo in LOCAL_OPERATORS)
 
     # -- rendering ---------------------------------------------------------------------------
-    def render_now(self, allow_draft: bool = False) -> None:
-        """Draw the current tone on the proxy now; ``allow_draft`` (a slider tick): while a
-        slider is dragged and the proxy takes longer than a frame, draw the draft instead."""
+    def render_now(self, allow_draft: bool = False, settled: bool = False) -> None:
+        """Draw the current tone. Where the 1600 px proxy takes longer than a frame here
+        (``proxy_ms``), a slider tick (``allow_draft``) draws the draft (a quarter of the
+        pixels, scaled up) in the GUI thread, and the proxy follows once the controls rest
+        (``settled``), rendered in a background job: the GUI thread never spends much more than
+        a frame on a tick. Elsewhere the proxy is drawn directly."""
         self._timer.stop()
         out, tone = self.output, self.tone
         if out is None:
             return
         kind = out.result.kind
-        if self.is_local():
-            def job(ctx: TaskContext) -> _Rendered:
-                rgb = session.render_u8(out.proxy, kind, tone)
-                ctx.check()
-                return _Rendered(rgb, session.histogram(out.small, kind, tone, rgb), kind)
-
-            self.runner.submit(job, slot="preview")
+        slow = self.proxy_ms > FRAME_MS and out.draft is not None
+        if self.is_local() or (settled and slow):
+            self._render_in_background(out, tone, kind)
             return
-        self.runner.cancel_slot("preview")  # a pending local render would now be stale
+        self.runner.cancel_slot("preview")  # a pending background render would now be stale
         t0 = time.perf_counter()
-        # while a slider is dragged and the proxy takes longer than a frame, render the draft
-        # (a quarter of the pixels) scaled up; the proxy follows once the slider rests
-        draft = (allow_draft and getattr(self, "_dragging", False) and out.draft is not None
-                 and self.proxy_ms > FRAME_MS)
+        draft = allow_draft and slow
         if draft:
             import cv2
 
@@ -154,8 +148,22 @@ class PreviewController(QObject):
         self.last_render_ms = (time.perf_counter() - t0) * 1000.0
         if not draft:
             self.proxy_ms = self.last_render_ms
-            self._dragging = False
         self.drawn.emit(self.last_render_ms)
+
+    def _render_in_background(self, out, tone: ToneParams, kind: ResultKind) -> None:
+        """The proxy with its histogram in the "preview" job slot (latest wins)."""
+        measure = not self.is_local()
+
+        def job(ctx: TaskContext) -> _Rendered:
+            t0 = time.perf_counter()
+            rgb = session.render_u8(out.proxy, kind, tone)
+            ctx.check()
+            ms = (time.perf_counter() - t0) * 1000.0
+            return _Rendered(rgb, session.histogram(out.small, kind, tone, rgb), kind,
+                             render_ms=ms if measure else None, tone=tone)
+
+        self._settle_timer.stop()
+        self.runner.submit(job, slot="preview")
 
     def _update_histogram(self) -> None:
         """Histogram of the preview on screen (see session.histogram)."""
@@ -178,6 +186,8 @@ class PreviewController(QObject):
         self.preview.view.set_after(rendered.rgb, source_scale=max(h, w) / max(rendered.rgb.shape[:2]))
         self.preview.refresh_compare()
         self._shown_rgb = rendered.rgb
+        if rendered.tone is not None:
+            self._shown_tone = rendered.tone
         if rendered.hist is not None:
             self.histogram.set_histogram(*rendered.hist, rendered.kind)
         if self.preview.view.needs_detail():
@@ -199,6 +209,9 @@ class PreviewController(QObject):
         if job.slot in ("preview", "detail") and isinstance(value, _Rendered):
             self._show(value)
             if not value.detail:
+                self.drafted = False
+                if value.render_ms is not None:  # keeps deciding whether ticks need drafts
+                    self.proxy_ms = value.render_ms
                 self.drawn.emit(-1.0)
 
     def _on_zoom_changed(self, _zoom: float) -> None:

@@ -25,7 +25,7 @@ from app.core.progress import TaskContext
 from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
 
 PROXY_LONG_SIDE = 1600  # preview proxy: big enough to look sharp, small enough for 16 ms renders
-DRAFT_LONG_SIDE = 800  # what a dragged slider renders when the proxy takes longer than a frame
+DRAFT_LONG_SIDE = 640  # what a slider tick renders where the proxy takes longer than a frame
 HIST_LONG_SIDE = 256  # histogram input: 256 bins need no more than ~50k pixels
 THUMB_LONG_SIDE = 160
 
