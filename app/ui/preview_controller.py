@@ -26,6 +26,7 @@ from app.ui.panels.preview import PreviewPanel
 FRAME_MS = 16  # one display frame: coalesce slider events to this rate
 HIST_MS = 100  # the histogram follows a dragged slider at ~10 Hz; exact once the drag pauses
 DETAIL_DELAY_MS = 250  # full-size render once the user pauses
+DRAFT_BUDGET_MS = 12.0  # a draft slower than this (render + scale-up) switches to the smaller one
 SETTLE_MS = 150  # after the last tick: the proxy replaces the draft (where drafts are used)
 
 
@@ -73,6 +74,7 @@ class PreviewController(QObject):
         self._settle_timer.setInterval(SETTLE_MS)
         self._settle_timer.timeout.connect(lambda: self.render_now(settled=True))
         self.proxy_ms = 0.0  # the last full-proxy render time (decides drafts while dragging)
+        self.draft_ms = 0.0  # the last 640 px draft's time (decides the smaller draft)
         self.drafted = False  # the preview shows a draft (a full render follows when it rests)
         self._shown_rgb: np.ndarray | None = None
         self._shown_tone = ToneParams()
@@ -84,6 +86,7 @@ class PreviewController(QObject):
         """A new result: draw it right away (no debounce), histogram included."""
         self.output = output
         self._hist_due = 0.0
+        self.draft_ms = 0.0  # a new result: try the larger draft again
         self._shown_rgb = None
         self.runner.cancel_slot("detail")
         if output is None:
@@ -131,7 +134,10 @@ class PreviewController(QObject):
         if draft:
             import cv2
 
-            small = session.render_u8(out.draft, kind, tone)
+            # the smaller draft once the larger one has taken more than its budget here
+            source = (out.draft_small if self.draft_ms > DRAFT_BUDGET_MS
+                      and out.draft_small is not None else out.draft)
+            small = session.render_u8(source, kind, tone)
             h, w = out.proxy.shape[:2]
             rgb = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
             self._settle_timer.start()
@@ -148,6 +154,8 @@ class PreviewController(QObject):
         self.last_render_ms = (time.perf_counter() - t0) * 1000.0
         if not draft:
             self.proxy_ms = self.last_render_ms
+        elif source is out.draft:
+            self.draft_ms = self.last_render_ms
         self.drawn.emit(self.last_render_ms)
 
     def _render_in_background(self, out, tone: ToneParams, kind: ResultKind) -> None:

@@ -26,6 +26,7 @@ from app.core.types import ExposureStack, FrameInfo, Result, ResultKind
 
 PROXY_LONG_SIDE = 1600  # preview proxy: big enough to look sharp, small enough for 16 ms renders
 DRAFT_LONG_SIDE = 640  # what a slider tick renders where the proxy takes longer than a frame
+DRAFT_SMALL_SIDE = 448  # ... and where even that draft takes longer than DRAFT_BUDGET_MS
 HIST_LONG_SIDE = 256  # histogram input: 256 bins need no more than ~50k pixels
 THUMB_LONG_SIDE = 160
 
@@ -69,6 +70,7 @@ class MergeOutput:
     proxy: np.ndarray  # float32, result domain, long side <= PROXY_LONG_SIDE
     small: np.ndarray  # float32, result domain, long side <= HIST_LONG_SIDE
     draft: np.ndarray | None = None  # float32, result domain, long side <= DRAFT_LONG_SIDE
+    draft_small: np.ndarray | None = None  # the same at DRAFT_SMALL_SIDE (slowest machines)
 
 
 # -- file discovery ---------------------------------------------------------------------------
@@ -294,9 +296,10 @@ def merge_job(
         proxy = _resize_long_side(result.image, PROXY_LONG_SIDE)
         small = _resize_long_side(proxy, HIST_LONG_SIDE)
         draft = _resize_long_side(proxy, DRAFT_LONG_SIDE)
+        draft_small = _resize_long_side(draft, DRAFT_SMALL_SIDE)
         ctx.report(1.0, "done")
         return MergeOutput(result, np.ascontiguousarray(proxy), np.ascontiguousarray(small),
-                           np.ascontiguousarray(draft))
+                           np.ascontiguousarray(draft), np.ascontiguousarray(draft_small))
 
     return job
 
