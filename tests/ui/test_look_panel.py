@@ -78,3 +78,16 @@ def test_a_dragged_slider_draws_drafts_then_the_full_proxy(window, sample_copy, 
     assert np.abs(draft.astype(int) - full).mean() < 6  # the same picture, softer
     qtbot.waitUntil(lambda: not ctl.drafted, timeout=2000)  # at rest: the full proxy
     assert np.array_equal(ctl._shown_rgb, full)
+
+
+def test_the_smaller_draft_takes_over_where_the_larger_is_slow(window, sample_copy, qtbot):
+    import cv2
+
+    drop_files(window.stack, sample_copy)
+    ctl, out = window.renderer, window.output
+    ctl.proxy_ms, ctl.draft_ms = 50.0, 30.0  # both slower than their budgets
+    window.tone.look_panel.sliders["vibrance"].setValue(40)
+    qtbot.waitUntil(lambda: ctl.drafted, timeout=1000)
+    h, w = out.proxy.shape[:2]
+    small = render_u8(out.draft_small, out.result.kind, window.tone.params())
+    assert np.array_equal(ctl._shown_rgb, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
