@@ -9,11 +9,15 @@ Signals, strongest first (each can only split, never join across a stronger one)
    (directions of log-luminance gradients on a 96 px thumbnail, weighted where both frames are
    well exposed) below :data:`SAME_VIEW` means another scene.
 4. Exposure pattern: a bracket never holds the same exposure twice. Within each run left by
-   1-3, the split points are chosen by dynamic programming: fewest groups, then groups whose
-   pattern (EVs relative to their darkest frame) is the run's most common one, then the
-   tightest groups in time. So 0/-2/+2 brackets fired back to back split right, and a single
-   shot before a bracket stays single. The exposure is EXIF's log2(t * ISO / N^2) when every
-   frame of the run has a time; else the measured brightness of the thumbnail.
+   1-3, the split points are chosen by dynamic programming in two passes. The first takes the
+   fewest groups and learns the shoot's usual bracket: the most common shooting order (dark to
+   bright, bright to dark, or centre first: 0, -, +, --, ++, as many cameras shoot) and, with
+   EXIF, the most common EV pattern. The second prices each group by how well it fits that
+   (see :func:`_segment`: off-order, off-pattern, a pause inside the group, single shots), then
+   the tightest groups in time. So 0/-2/+2 brackets fired back to back split right, and a
+   single shot before or after a bracket stays single. The exposure is EXIF's
+   log2(t * ISO / N^2) when every frame of the run has one; else the measured brightness of
+   the thumbnail (a frame clipped almost everywhere fits any bracket).
 
 ``group_size`` replaces 2-4 by fixed groups of N files in order (the fallback for
 unusual shoots). Files that cannot be read are left out with the reason; so are single
@@ -39,8 +43,9 @@ from app.core.io.exif import ExifData, read_exif
 THUMB_LONG_SIDE = 96
 SAME_VIEW = 0.5
 """Structure similarity (weighted mean cosine of gradient directions, -1..1) at or above which
-two frames show the same view; different scenes score about 0 +- 0.1, frames of one bracket
-0.5-0.95 (measured by ``python -m app.bench.batch``)."""
+two frames show the same view. On the 746 frames of ../shared/data: consecutive frames of one
+stack 0.85 at least (median 0.997); neighbouring different scenes median 0.07, 95th percentile
+0.42, above 0.5 only for re-shoots of one view (which the exposure pattern then splits)."""
 DISTINCT_EV = {"exif": 0.25, "measured": 0.03}
 """Exposures closer than this count as the same exposure. Measured brightness is squeezed at
 the ends of a bracket (a frame mostly clipped or black barely changes its mean), so its limit
