@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from typing import Mapping
+from typing import Any, Mapping
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -56,6 +56,7 @@ def png_add_chunks(png: bytes, *, exif: bytes = b"", icc: bytes = b"",
 
 _TIFF_ASCII = 2
 _TIFF_UNDEFINED = 7
+_TIFF_LONG = 4
 _TAG_DESCRIPTION = 270
 _TAG_SOFTWARE = 305
 TAG_ICC_PROFILE = 34675
@@ -63,9 +64,11 @@ TAG_ICC_PROFILE = 34675
 
 def tiff_add_description(tiff: bytes, description: str, software: str,
                          ascii_tags: Mapping[int, str] | None = None,
-                         icc: bytes = b"") -> bytes:
+                         icc: bytes = b"",
+                         sub_ifds: Mapping[int, Mapping[int, Any]] | None = None) -> bytes:
     """Classic TIFF bytes with ImageDescription and Software (and any ``ascii_tags``, and an
-    ICC profile tag when ``icc``) set on the first image.
+    ICC profile tag when ``icc``, and sub-directories such as the EXIF (34665) and GPS (34853)
+    IFDs, given as tag -> {tag: value}) set on the first image.
 
     The first IFD is copied to the end of the file with the tags added (entries kept sorted,
     as TIFF requires) and the header points to the copy; the old IFD stays as unused bytes,
@@ -95,6 +98,19 @@ def tiff_add_description(tiff: bytes, description: str, software: str,
                           *sorted((ascii_tags or {}).items()))]
     if icc:
         values.append((TAG_ICC_PROFILE, _TIFF_UNDEFINED, icc))
+    for pointer, fields in (sub_ifds or {}).items():
+        if not fields:
+            continue
+        from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+        if len(out) % 2:
+            out += b"\x00"
+        sub = ImageFileDirectory_v2(prefix=order)
+        for tag, value in fields.items():
+            sub[tag] = value
+        start = len(out)
+        out += sub.tobytes(offset=start)  # its value offsets are absolute in the file
+        entries[pointer] = struct.pack(e + "HHII", pointer, _TIFF_LONG, 1, start)
     for tag, kind, data in values:
         if len(out) % 2:
             out += b"\x00"

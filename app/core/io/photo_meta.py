@@ -2,8 +2,8 @@
 profile.
 
 The reference frame's EXIF (camera, lens, exposure, date, GPS unless ``strip_location``) goes
-into JPEG (APP1), PNG (eXIf) and, for TIFF, its camera and date tags (Make, Model, DateTime,
-Artist, Copyright; TIFF's EXIF sub-directory is not written). The orientation tag is set to 1:
+into JPEG (APP1), PNG (eXIf), AVIF and TIFF (camera and date tags in the first directory, the
+EXIF and GPS sub-directories after it). The orientation tag is set to 1:
 the pixels were turned upright when read, so a viewer must not turn them again. Maker notes
 are dropped (their private offsets do not survive a rewrite). Every display file is tagged
 sRGB with an embedded ICC profile (what the renderer encodes); EXR files carry the sRGB /
@@ -37,6 +37,16 @@ class PhotoMeta:
     def exif_bytes(self) -> bytes:
         """APP1 / eXIf payload: b"Exif\\0\\0" + a TIFF structure (b"" without EXIF)."""
         return self.exif.tobytes() if self.exif is not None else b""
+
+    def tiff_sub_ifds(self) -> dict[int, dict[int, object]]:
+        """The EXIF and GPS sub-directories for a TIFF (pointer tag -> fields)."""
+        if self.exif is None:
+            return {}
+        out = {EXIF_IFD: dict(self.exif.get_ifd(EXIF_IFD))}
+        gps = dict(self.exif.get_ifd(GPS_IFD))  # empty when absent or stripped
+        if gps:
+            out[GPS_IFD] = gps
+        return out
 
     def tiff_ascii(self) -> dict[int, str]:
         """The source's camera and date tags as TIFF ASCII tags."""

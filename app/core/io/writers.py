@@ -368,7 +368,8 @@ def _encode(p: Path, fmt: str, img: np.ndarray, quality: int, meta: dict[str, st
     if not ok:
         return b""
     return filemeta.tiff_add_description(buf.tobytes(), filemeta.as_json(meta), software,
-                                         ascii_tags=photo.tiff_ascii(), icc=photo.icc)
+                                         ascii_tags=photo.tiff_ascii(), icc=photo.icc,
+                                         sub_ifds=photo.tiff_sub_ifds())
 
 
 def write_display(
