@@ -11,27 +11,27 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
     QSplitter,
-    QUndoView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.errors import LumafuseError
 from app.models.registry import get_method, runnable_on
-from app.ui import presets, session
+from app.ui import session
+from app.ui.document_actions import DocumentActions
 from app.ui.history import History
+from app.ui.look_actions import LookActions
 from app.ui.jobs import Job, JobRunner
 from app.ui.panels.export import ExportDialog, ExportFormat, get_format
 from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.messages import MessageBar
 from app.ui.panels.method import MethodPanel
-from app.ui.panels.presets_strip import PresetStrip, preset_files
+from app.ui.panels.presets_strip import PresetStrip
 from app.ui.panels.preview import PreviewPanel
 from app.ui.panels.response import ResponsePanel
 from app.ui.panels.stack import FrameCardData, StackPanel
@@ -46,7 +46,7 @@ QUALITY_DELAY_MS = 300  # the read-out follows the controls once they rest
 BUSY_SLOTS = ("load", "merge", "export")
 
 
-class MainWindow(QMainWindow):
+class MainWindow(LookActions, DocumentActions, QMainWindow):
     """Signals: ``preview_ready()`` once a finished run is drawn; ``failed(str)`` when a job fails
     or a loaded bracket gives nothing to run (the --screenshot mode exits on it)."""
 
@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self._choosing_method = False  # default-method choice after a load: no auto re-run
         self._batch = None  # the batch window, made on first use
         self._pending_session = None  # a session whose files are loading
-        self._history_dock: QDockWidget | None = None
+        self._history_dock = None  # View > History, made on first use
 
         self.messages = MessageBar()
         self.preview = PreviewPanel()
@@ -439,233 +439,6 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Exporting {path.name}…")
         self.settings.set_last_folder(path.parent)
         return self.runner.submit(job, slot="export")
-
-    def show_history(self) -> QDockWidget:
-        """The list of edits (click one to go back to it)."""
-        if self._history_dock is None:
-            self._history_dock = QDockWidget("History", self)
-            self._history_dock.setObjectName("historyDock")
-            self._history_dock.setWidget(QUndoView(self.history.stack))
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self._history_dock)
-        self._history_dock.show()
-        return self._history_dock
-
-    # -- quality read-out --------------------------------------------------------------------
-    def preset_folders(self) -> list[Path]:
-        """Built-in presets, then the user's (File > Save preset defaults there)."""
-        from app.ui.launch import REPO_ROOT
-
-        return [REPO_ROOT / "resources" / "presets", self.settings.preset_folder()]
-
-    def update_preset_strip(self) -> Job | None:
-        """Render every preset's look on the current result (background job)."""
-        if self.output is None:
-            self.preset_strip.set_thumbnails([])
-            return None
-        output, tone = self.output, self.tone.params()
-        files = preset_files(*self.preset_folders())
-
-        def job(ctx):
-            from app.core.errors import LumafuseError
-            from app.models.preset import tone_over
-
-            thumb = session._resize_long_side(output.small, 96)
-            rows = []
-            for k, path in enumerate(files):
-                ctx.report(k / max(1, len(files)))
-                try:
-                    rows.append((path, session.render_u8(thumb, output.result.kind,
-                                                         tone_over(tone, path)), ""))
-                except LumafuseError as exc:
-                    rows.append((path, None, str(exc)))
-            return rows
-
-        return self.runner.submit(job, slot="presets",
-                                  on_finished=self.preset_strip.set_thumbnails)
-
-    def apply_look_preset(self, path: str) -> bool:
-        """The preset's tone and look over the current settings (one undo step)."""
-        from app.models.preset import tone_over
-
-        try:
-            tone = tone_over(self.tone.params(), path)
-        except LumafuseError as exc:
-            self._show_error(str(exc))
-            return False
-        with self.history.compound(f"Preset {Path(path).stem}"):
-            self.tone.set_params(tone)
-        self.status_label.setText(f"Preset applied: {Path(path).stem}")
-        return True
-
-    def update_quality(self) -> Job | None:
-        """Compute the read-out of what is shown (background job; the latest one wins)."""
-        if self.output is None:
-            self.quality_label.setText("")
-            return None
-        output, tone = self.output, self.tone.params()
-        exposures = [f.proxy for f in self.frames if not f.info.linear]
-
-        def job(ctx):
-            from app.core.metrics.quality import result_quality
-
-            ctx.check()
-            return result_quality(output.proxy, output.result.kind, tone, exposures)
-
-        return self.runner.submit(job, slot="quality",
-                                  on_finished=lambda q: self.quality_label.setText(q.text()))
-
-    # -- white balance -----------------------------------------------------------------------
-    def start_grey_pick(self) -> None:
-        if self.output is None:
-            self._show_error("Nothing to balance yet: run a method first (Ctrl+R)")
-            return
-        self.preview.view.start_pick()
-        self.status_label.setText("Click something neutral (grey or white) in the preview")
-
-    def pick_grey_at(self, x: float, y: float) -> bool:
-        """White balance from the proxy pixel (x, y): that area becomes neutral."""
-        self.preview.view.stop_pick()
-        if self.output is None:
-            return False
-        try:
-            temperature, tint = session.white_balance_at(self.output, x, y)
-        except LumafuseError as exc:
-            self._show_error(str(exc))
-            return False
-        self.tone.set_white_balance(temperature, tint)
-        self.status_label.setText(f"White balance {temperature:.0f} K, tint {tint:+.1f}")
-        return True
-
-    def auto_white_balance(self) -> None:
-        if self.output is None:
-            self._show_error("Nothing to balance yet: run a method first (Ctrl+R)")
-            return
-        temperature, tint = session.auto_white_balance(self.output)
-        self.tone.set_white_balance(temperature, tint)
-        self.status_label.setText(f"Auto white balance: {temperature:.0f} K, tint {tint:+.1f}")
-
-    # -- presets and batch ------------------------------------------------------------------
-    def save_preset_dialog(self) -> None:
-        folder = self.settings.preset_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save preset", str(presets.default_preset_path(str(folder))),
-            presets.preset_filter())
-        if path:
-            self.save_preset(path)
-
-    def save_preset(self, path: str | Path) -> Path | None:
-        """Write the method, parameters, alignment and tone settings as a TOML preset (the
-        format ``lumafuse batch --preset`` reads)."""
-        from app.models.preset import save_preset
-
-        try:
-            out = save_preset(path, presets.window_recipe(self))
-        except LumafuseError as exc:
-            self._show_error(str(exc))
-            return None
-        self.status_label.setText(f"Preset saved: {out}")
-        self._quality_timer.start()  # the strip shows it next time it renders
-        return out
-
-    def load_preset_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load preset", self.settings.last_folder(),
-                                              presets.preset_filter())
-        if path:
-            self.load_preset(path)
-
-    def load_preset(self, path: str | Path) -> bool:
-        """Apply a preset file to the panels (method, parameters, alignment, tone)."""
-        from app.models.preset import load_preset
-
-        try:
-            recipe = load_preset(path)
-        except LumafuseError as exc:
-            self._show_error(str(exc))
-            return False
-        with self.history.compound(f"Preset {Path(path).name}"):
-            problems = presets.apply_recipe(self, recipe)
-        for problem in problems:
-            self._show_info(f"Preset {Path(path).name}: {problem}")
-        self.status_label.setText(f"Preset loaded: {Path(path).name}")
-        return not problems
-
-    def save_session_dialog(self) -> None:
-        stem = Path(self.frames[0].path).stem if self.frames else "lumafuse"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save session", str(Path(self.settings.last_folder()) / f"{stem}.lumafuse"),
-            "Lumafuse session (*.lumafuse)")
-        if path:
-            self.save_session(path)
-
-    def save_session(self, path: str | Path) -> Path | None:
-        """The strip's files in order with typed exposures, and method, parameters, alignment,
-        tone and look, as one file (app.ui.session_file)."""
-        from app.ui.session_file import Session, SessionFrame, save_session
-
-        if not self.frames:
-            self._show_error("Nothing to save yet: open a bracket first")
-            return None
-        frames = tuple(SessionFrame(f.path, f.user_exposure, f.user_ev) for f in self.frames)
-        try:
-            out = save_session(path, Session(frames, presets.window_recipe(self)))
-        except LumafuseError as exc:
-            self._show_error(str(exc))
-            return None
-        self.status_label.setText(f"Session saved: {out}")
-        return out
-
-    def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.last_folder(),
-                                              "Lumafuse session (*.lumafuse)")
-        if path:
-            self.open_session(path)
-
-    def open_session(self, path: str | Path) -> Job | None:
-        """Load a session's files in its order with its exposures, apply its recipe, run."""
-        from app.ui.session_file import load_session
-
-        try:
-            saved = load_session(path)
-        except LumafuseError as exc:
-            self._show_error(str(exc))
-            return None
-        self._pending_session = saved
-        return self.open_files([f.path for f in saved.frames], autorun=False)
-
-    def _restore_session(self, report: session.LoadReport) -> None:
-        saved, self._pending_session = self._pending_session, None
-        by_path = {f.path: f for f in report.frames}
-        frames = [by_path[s.path] for s in saved.frames if s.path in by_path]
-        for frame, s in zip(frames, (s for s in saved.frames if s.path in by_path)):
-            frame.user_exposure, frame.user_ev = s.exposure, s.ev
-        self._set_frames(frames)
-        self.output = None
-        self.renderer.set_output(None)
-        self.settings.add_recent([f.path for f in frames])
-        with self.history.compound("Open session"):
-            problems = presets.apply_recipe(self, saved.recipe)
-        for problem in problems:
-            self._show_info(f"Session: {problem}")
-        self.run_method()
-
-    def batch_dialog(self):
-        """Open (or raise) the batch window (an app.ui.batch_dialog.BatchDialog); it uses this
-        window's settings unless a preset file is picked there."""
-        from app.ui.batch_dialog import BatchDialog
-
-        if self._batch is None:
-            self._batch = BatchDialog(self.runner, lambda: presets.window_recipe(self),
-                                      self.settings.last_folder(), self)
-            self._batch.open_requested.connect(self._on_batch_open_requested)
-        self._batch.show()
-        self._batch.raise_()
-        return self._batch
-
-    def _on_batch_open_requested(self, files: list[str], method_id: str) -> None:
-        self.requested_method = method_id or None
-        self.open_files(files)
-        self.raise_()
 
     def _confirm_overwrite(self, path: Path) -> bool:
         answer = QMessageBox.question(self, "Overwrite?", f"{path} already exists. Replace it?")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
-from typing import Sequence
 
 import cv2
 import numpy as np
