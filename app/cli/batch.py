@@ -70,6 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--report", metavar="FILE", help="JSON report (default OUT_DIR/"
                                                     "lumafuse-batch.json)")
     r.add_argument("--force", action="store_true", help="redo brackets whose outputs exist")
+    r.add_argument("--read-out", action="store_true",
+                   help="add the quality read-out (MEF-SSIM of the rendering against the "
+                        "exposures, clipped and crushed shares) to each bracket's report row")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_tone_options(p)
     # None = "not given": the preset's value stands
@@ -137,7 +140,8 @@ def run_batch(args: argparse.Namespace, ctx: TaskContext) -> int:
     if args.plan:
         _print_plan(plan, recipe, args)
         return 0
-    tasks = batch.make_tasks(plan, recipe, out_dir, singles=args.singles, force=args.force)
+    tasks = batch.make_tasks(plan, recipe, out_dir, singles=args.singles, force=args.force,
+                             quality=args.read_out)
     if not tasks:
         raise InputError("no brackets found (single shots are left out unless --singles)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +161,8 @@ def run_batch(args: argparse.Namespace, ctx: TaskContext) -> int:
         eta = batch.eta_text(len(finished), len(tasks), time.monotonic() - t0)
         detail = record.error if record.status in ("failed", "skipped") else \
             f"{record.method}, {record.seconds:.1f} s"
+        if record.quality and record.quality.get("mef_ssim") is not None:
+            detail += f", MEF-SSIM {record.quality['mef_ssim']:.3f}"
         say(f"[{len(finished)}/{len(tasks)}] {Path(record.inputs[0]).name}: {record.status} "
             f"({detail})" + (f"; about {eta} left" if eta else ""))
 

@@ -49,6 +49,7 @@ class Task:
     recipe: Recipe
     force: bool = False
     pixels: int = 0  # width * height of one frame, for memory planning (0 = unknown)
+    quality: bool = False  # add the quality read-out to the record
 
     @property
     def name(self) -> str:
@@ -68,11 +69,12 @@ class Record:
     error: str | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    quality: dict | None = None  # MEF-SSIM, clipped, crushed (app.core.metrics.quality)
 
 
 def make_tasks(
     plan: Plan, recipe: Recipe, out_dir: str | os.PathLike[str], *, singles: bool = False,
-    force: bool = False,
+    force: bool = False, quality: bool = False,
 ) -> list[Task]:
     """A task per bracket of the plan (and per single shot when ``singles``), with output paths
     from the recipe's naming pattern inside ``out_dir``. Two brackets naming the same output is
@@ -93,7 +95,7 @@ def make_tasks(
                     "{group} or {last} to the naming pattern")
             seen[name] = number
         tasks.append(Task(number, group.files, tuple(str(out / n) for n in names), recipe,
-                          force, group.pixels))
+                          force, group.pixels, quality))
     return tasks
 
 
@@ -125,10 +127,12 @@ def run_task(task: Task, ctx: TaskContext | None = None) -> Record:
     try:
         if _cancel_all.is_set():
             ctx.cancel()
-        done = process(task.files, task.recipe, todo, ctx, force=task.force)
+        done = process(task.files, task.recipe, todo, ctx, force=task.force,
+                       quality=task.quality)
         record.status = "ok"
         record.method = done.result.provenance.method
         record.notes = list(done.result.messages)
+        record.quality = done.quality.as_dict() if done.quality is not None else None
     except (Cancelled, KeyboardInterrupt):
         record.status, record.error = "cancelled", "cancelled"
     except Exception as exc:  # noqa: BLE001 - one bad bracket must not stop the batch

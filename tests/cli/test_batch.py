@@ -125,6 +125,16 @@ def test_preset_and_flags_build_one_recipe(tmp_path, capsys):
     assert_one_line_error(proc, "bad.toml", "sideways")
 
 
+def test_quality_read_out_in_the_report(tmp_path, capsys):
+    _shoot(tmp_path / "in", scenes=1)
+    proc = cli_inproc(capsys, "batch", tmp_path / "in", "-o", tmp_path / "out", "-j", "1",
+                      "--read-out")
+    assert proc.code == 0, proc.stderr
+    q = _report(tmp_path / "out")["groups"][0]["quality"]
+    assert 0.5 < q["mef_ssim"] <= 1 and 0 <= q["clipped"] <= 1
+    assert "MEF-SSIM" in proc.stderr
+
+
 def test_worker_processes_give_the_same_results(tmp_path):
     _shoot(tmp_path / "in", scenes=3)
     proc = cli("batch", tmp_path / "in", "-o", tmp_path / "par", "-j", "2")
