@@ -15,10 +15,9 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from app.cli.options import add_tone_options, parse_assignments
+from app.cli.options import FLAGS_UNSET, add_tone_options, recipe_from_flags
 from app.core.errors import InputError
 from app.core.progress import TaskContext
 
@@ -76,49 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_tone_options(p)
     # None = "not given": the preset's value stands
-    p.set_defaults(exposure=None, gamma=None, saturation=None, temperature=None, tint=None,
-                   bit_depth=None, quality=None, half=None, strip_location=None,
-                   colour_space=None,
-                   handler=run_batch, needs_ctx=True)
-
-
-def recipe_from_args(args: argparse.Namespace):
-    """The preset (or the defaults) with the flags given on the command line on top."""
-    from app.core.types import ToneParams
-    from app.models.preset import load_preset
-    from app.models.recipe import make_recipe
-
-    base = load_preset(args.preset) if args.preset else make_recipe()
-    tone, out = base.tone, base.output
-    tmo_params = dict(tone.tmo_params)
-    if args.tmo is not None and args.tmo != tone.tmo:
-        tmo_params = {}  # another operator: the preset's operator parameters do not apply
-    tmo_params.update(parse_assignments(args.tmo_param, "--tmo-param"))
-    tone = ToneParams(
-        exposure_ev=_pick(args.exposure, tone.exposure_ev),
-        gamma=_pick(args.gamma, tone.gamma),
-        tmo=_pick(args.tmo, tone.tmo),
-        tmo_params=tmo_params,
-        saturation=_pick(args.saturation, tone.saturation),
-        temperature=_pick(args.temperature, tone.temperature),
-        tint=_pick(args.tint, tone.tint),
-    )
-    formats = tuple(f.strip() for f in args.format.split(",")) if args.format else out.formats
-    out = replace(out, formats=formats, naming=_pick(args.naming, out.naming),
-                  bit_depth=_pick(args.bit_depth, out.bit_depth),
-                  quality=_pick(args.quality, out.quality), half=_pick(args.half, out.half),
-                  strip_location=_pick(args.strip_location, out.strip_location),
-                  colour_space=_pick(args.colour_space, out.colour_space))
-    method = _pick(args.method, base.method)
-    params = dict(base.params) if method == base.method else {}
-    params.update(parse_assignments(args.param, "--param"))
-    return make_recipe(method, params, align=_pick(args.align, base.align),
-                       deghost=_pick(args.deghost, base.deghost), tone=tone, output=out,
-                       device=_pick(args.device, base.device))
-
-
-def _pick(value, default):
-    return default if value is None else value
+    p.set_defaults(**FLAGS_UNSET, handler=run_batch, needs_ctx=True)
 
 
 def run_batch(args: argparse.Namespace, ctx: TaskContext) -> int:
@@ -126,7 +83,9 @@ def run_batch(args: argparse.Namespace, ctx: TaskContext) -> int:
     from app.core.io.grouping import DEFAULT_MAX_GAP_S, plan_groups
     from app.models import batch
 
-    recipe = recipe_from_args(args)  # a bad preset or flag fails before any file is read
+    formats = tuple(f.strip() for f in args.format.split(",")) if args.format else None
+    # a bad preset or flag fails before any file is read
+    recipe = recipe_from_flags(args, formats=formats, naming=args.naming)
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     out_dir = Path(args.output_dir)

@@ -15,11 +15,11 @@ from app.core.errors import InputError
 from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext
 from app.cli.options import (
+    FLAGS_UNSET,
     add_tone_options,
     check_encoding,
-    parse_assignments,
     parse_number_list,
-    tone_params,
+    recipe_from_flags,
 )
 from app.models.recipe import DEFAULT_MULTI, DEFAULT_SINGLE
 
@@ -42,7 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_SINGLE} for one); see list-methods")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="method parameter, repeatable (list-methods shows them)")
-    p.add_argument("--align", choices=("none", "mtb", "homography"), default="none",
+    p.add_argument("--preset", metavar="FILE",
+                   help="recipe file (TOML, as saved by the app or used by batch): method, "
+                        "parameters, alignment, tone, look, encoding; flags given here win")
+    p.add_argument("--deghost", action="store_true", default=None,
+                   help="reject moving content (HDR merges: debevec, robertson)")
+    p.add_argument("--align", choices=("none", "mtb", "homography"), default=None,
                    help="register hand-held frames: mtb = translation, homography = "
                         "perspective (default none)")
     times = p.add_mutually_exclusive_group()
@@ -50,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="exposure times in seconds, one per input (fractions allowed: 1/60)")
     times.add_argument("--ev", metavar="E1,E2,...",
                        help="exposure offsets in stops, one per input (e.g. -2,0,2)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="device for learned methods (default auto)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -59,27 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "and the quality read-out (MEF-SSIM of the rendering against the "
                         "exposures, clipped and crushed shares)")
     add_tone_options(p)
-    p.set_defaults(handler=run_fuse, needs_ctx=True)
-
-
-def recipe_from_args(args: argparse.Namespace, formats: list[str]):
-    """The validated Recipe for the flags (method, --param, --align, tone options, encoding;
-    deghosting is the merge methods' ``--param deghost=1``); ``formats``: output format names
-    (exr, tif, ...)."""
-    from app.models.recipe import OutputOptions, make_recipe
-
-    tone = tone_params(args)
-    return make_recipe(
-        args.method,
-        parse_assignments(args.param, "--param"),
-        align=args.align,
-        tone=tone,
-        output=OutputOptions(formats=tuple(formats), bit_depth=args.bit_depth,
-                             quality=args.quality, half=args.half,
-                             strip_location=args.strip_location,
-                             colour_space=args.colour_space),
-        device=args.device,
-    )
+    p.set_defaults(**FLAGS_UNSET, handler=run_fuse, needs_ctx=True)
 
 
 def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
@@ -89,10 +74,11 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
 
     # a folder stands for the images inside it, as in the GUI
     inputs = [Path(p) for p in expand_paths(args.inputs, strict=True)]
-    for out in args.output:
-        check_encoding(out, args.bit_depth)
+    for out in args.output:  # (a preset's bit depth is checked with the recipe below)
+        check_encoding(out, args.bit_depth or 8)
     # the files are named by -o; the recipe holds their formats once each
-    recipe = recipe_from_args(args, list(dict.fromkeys(output_format(o) for o in args.output)))
+    recipe = recipe_from_flags(
+        args, formats=list(dict.fromkeys(output_format(o) for o in args.output)))
     try:
         fixed = recipe.for_inputs(len(inputs))
     except InputError as exc:

@@ -113,3 +113,54 @@ def parse_number_list(
     if len(values) != count:
         raise InputError(f"{option}: {len(values)} values given for {count} input files")
     return values
+
+
+FLAGS_UNSET = dict(exposure=None, gamma=None, saturation=None, temperature=None, tint=None,
+                   bit_depth=None, quality=None, half=None, strip_location=None,
+                   colour_space=None)
+"""Parser defaults of the commands that take ``--preset``: None = not given, the preset's (or
+the built-in default) value stands."""
+
+
+def recipe_from_flags(args: argparse.Namespace, *, formats: Sequence[str] | None = None,
+                      naming: str | None = None):
+    """The preset (``args.preset``, or the defaults) with the flags given on the command line
+    on top: method, --param, --align, --deghost, --device, the tone options and the encoding
+    options; ``formats`` / ``naming`` replace the preset's output formats / name pattern."""
+    from dataclasses import replace
+
+    from app.models.preset import load_preset
+    from app.models.recipe import make_recipe
+
+    base = load_preset(args.preset) if getattr(args, "preset", None) else make_recipe()
+    tone, out = base.tone, base.output
+    tmo_params = dict(tone.tmo_params)
+    if args.tmo is not None and args.tmo != tone.tmo:
+        tmo_params = {}  # another operator: the preset's operator parameters do not apply
+    tmo_params.update(parse_assignments(args.tmo_param, "--tmo-param"))
+    tone = replace(  # the preset's look stays (no flag sets it)
+        tone,
+        exposure_ev=_pick(args.exposure, tone.exposure_ev),
+        gamma=_pick(args.gamma, tone.gamma),
+        tmo=_pick(args.tmo, tone.tmo),
+        tmo_params=tmo_params,
+        saturation=_pick(args.saturation, tone.saturation),
+        temperature=_pick(args.temperature, tone.temperature),
+        tint=_pick(args.tint, tone.tint),
+    )
+    out = replace(out, formats=tuple(formats) if formats else out.formats,
+                  naming=_pick(naming, out.naming),
+                  bit_depth=_pick(args.bit_depth, out.bit_depth),
+                  quality=_pick(args.quality, out.quality), half=_pick(args.half, out.half),
+                  strip_location=_pick(args.strip_location, out.strip_location),
+                  colour_space=_pick(args.colour_space, out.colour_space))
+    method = _pick(args.method, base.method)
+    params = dict(base.params) if method == base.method else {}
+    params.update(parse_assignments(args.param, "--param"))
+    return make_recipe(method, params, align=_pick(args.align, base.align),
+                       deghost=_pick(getattr(args, "deghost", None), base.deghost), tone=tone,
+                       output=out, device=_pick(args.device, base.device))
+
+
+def _pick(value, default):
+    return default if value is None else value

@@ -107,6 +107,7 @@ def test_preset_and_flags_build_one_recipe(tmp_path, capsys):
     _shoot(tmp_path / "in", scenes=1)
     preset = tmp_path / "look.toml"
     preset.write_text('[method]\nid = "mertens"\n[method.params]\ncontrast = 0.5\n'
+                      '[tone.look]\nvibrance = 25\n'
                       '[output]\nformats = ["png"]\nnaming = "{group}-{method}.{ext}"\n')
     out = tmp_path / "out"
     proc = cli_inproc(capsys, "batch", tmp_path / "in", "-o", out, "--preset", preset,
@@ -119,6 +120,7 @@ def test_preset_and_flags_build_one_recipe(tmp_path, capsys):
         comment = im.info.get("comment", b"").decode()
     assert '"contrast": 0.5' in comment or "'contrast': 0.5" in comment
     assert "saturation" in comment
+    assert "'vibrance': 25.0" in comment  # the preset's look reaches the files
     bad = tmp_path / "bad.toml"
     bad.write_text('[method]\nid = "mertens"\nalign = "sideways"\n')
     proc = cli_inproc(capsys, "batch", tmp_path / "in", "-o", out, "--preset", bad)

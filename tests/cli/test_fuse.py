@@ -228,3 +228,25 @@ def test_json_summary_with_the_quality_read_out(bracket, tmp_path, capsys):
     assert doc["method"] == "mertens" and doc["outputs"] == [str(tmp_path / "x.png")]
     q = doc["quality"]
     assert 0.5 < q["mef_ssim"] <= 1 and 0 <= q["clipped"] <= 1 and 0 <= q["crushed"] <= 1
+
+
+def test_preset_drives_fuse_and_flags_win(bracket, tmp_path, capsys):
+    """The same TOML preset as batch and the app: method, tone and look apply; a flag given on
+    the command line replaces the preset's value."""
+    import json
+
+    from tests.cli.helpers import cli_inproc
+
+    preset = tmp_path / "look.toml"
+    preset.write_text('[method]\nid = "debevec"\n[tone]\ntmo = "drago"\nexposure_ev = 0.5\n'
+                      '[tone.look]\ncontrast = 30\n')
+    out = tmp_path / "x.png"
+    proc = cli_inproc(capsys, "fuse", *bracket, "-o", out, "--preset", preset, "--json", "-q",
+                      "--times", TIMES_ARG, "--exposure", "1.0")
+    assert proc.code == 0, proc.stderr
+    assert json.loads(proc.stdout)["method"] == "debevec"
+    from PIL import Image
+
+    with Image.open(out) as im:
+        tone = im.info["lumafuse:tone"]
+    assert "'tmo': 'drago'" in tone and "'exposure_ev': 1.0" in tone and "'contrast': 30.0" in tone
