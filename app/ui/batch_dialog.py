@@ -120,6 +120,12 @@ class BatchDialog(QDialog):
         browse = QPushButton("Browse…")
         self.formats = QLineEdit("tif")
         self.formats.setToolTip("Output formats, comma separated: tif, png, jpg, exr, hdr")
+        self.workers = QSpinBox()
+        self.workers.setRange(0, 64)
+        self.workers.setSpecialValueText("auto")
+        self.workers.setValue(1)
+        self.workers.setToolTip("Worker processes (auto: by cores and memory, as the command "
+                                "line). 1 runs here and shows each bracket's progress.")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.status = QLabel("")
@@ -146,6 +152,7 @@ class BatchDialog(QDialog):
         out_row.addWidget(browse)
         form.addRow("Output folder", out_row)
         form.addRow("Formats", self.formats)
+        form.addRow("Workers", self.workers)
         bottom = QHBoxLayout()
         bottom.addWidget(self.progress, 1)
         bottom.addWidget(self.run_button)
@@ -319,6 +326,7 @@ class BatchDialog(QDialog):
             return None
         out_dir = Path(self.out_dir.text()).expanduser()
         events = self._events
+        jobs = self.workers.value() or batch.default_jobs(tasks)
         self.records = {}
         for number, row in self._row_of_group.items():
             self.table.item(row, COL_STATUS).setText("waiting")
@@ -343,7 +351,9 @@ class BatchDialog(QDialog):
                     pass  # the loop ends by itself and reports what was cancelled
 
             try:
-                return batch.run_local(tasks, 1, ctx, on_record,
+                # several workers: spawned processes, as `lumafuse batch -j N` (each bracket's
+                # own progress is then not reported, only its end)
+                return batch.run_local(tasks, jobs, ctx, on_record,
                                        on_progress=lambda t, f, _m: events.progress.emit(t.group, f))
             except batch.BatchCancelled as exc:
                 batch.write_report(out_dir / batch.REPORT_NAME, exc.records,
@@ -352,7 +362,8 @@ class BatchDialog(QDialog):
 
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"Running {len(tasks)} bracket(s) into {out_dir}…")
+        self.status.setText(f"Running {len(tasks)} bracket(s) on {jobs} worker(s) into "
+                            f"{out_dir}…")
         return self.runner.submit(
             job, slot="batch",
             on_finished=self._on_batch_finished,

@@ -125,3 +125,15 @@ def test_bad_preset_file_is_reported_in_the_window(window, tmp_path):
     bad.write_text('[tone]\ntmo = "nope"\n')
     assert not window.load_preset(bad)
     assert any("bad.toml" in e and "nope" in e for e in window.errors)
+
+
+def test_batch_dialog_with_worker_processes(window, tmp_path):
+    """Two workers: spawned processes, the same files and report as one worker here."""
+    _shoot(tmp_path / "in", scenes=2)
+    dialog = _dialog(window, tmp_path / "in")
+    dialog.workers.setValue(2)
+    dialog.run()
+    report = json.loads((tmp_path / "out" / "lumafuse-batch.json").read_text())
+    assert [g["status"] for g in report["groups"]] == ["ok", "ok"]
+    assert dialog.status.text().startswith("Done: 2 written, 0 failed")
+    assert (tmp_path / "out" / "IMG_0004_mertens.tif").is_file()
