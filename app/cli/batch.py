@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.cli.options import FLAGS_UNSET, add_tone_options, recipe_from_flags
+from app.cli.options import FLAGS_UNSET, add_recipe_options, add_tone_options, recipe_from_flags
 from app.core.errors import InputError
 from app.core.progress import TaskContext
 
@@ -36,21 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
     p.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                    help="folder for the results and the report (created if missing)")
-    p.add_argument("--preset", metavar="FILE", help="recipe file (TOML; the GUI saves these)")
-    p.add_argument("-m", "--method", metavar="METHOD",
-                   help="method id, or 'auto' (mertens for brackets, hdrcnn for single shots)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="method parameter, repeatable")
-    p.add_argument("--align", choices=("none", "mtb", "homography"), default=None,
-                   help="register hand-held frames")
-    p.add_argument("--deghost", action="store_true", default=None,
-                   help="reject moving content (HDR merges)")
+    add_recipe_options(p)
     p.add_argument("--format", metavar="EXT[,EXT]",
                    help="output formats, e.g. tif or exr,jpg (default from the preset, else tif)")
     p.add_argument("--naming", metavar="PATTERN",
                    help="output name pattern (default {first}_{method}.{ext}); fields: "
                         "{first} {last} {group} {method} {n} {ext} {folder}")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     g = p.add_argument_group("grouping")
     g.add_argument("--group-size", type=int, metavar="N",
                    help="fixed groups of N files in name order (no detection)")

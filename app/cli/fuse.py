@@ -16,12 +16,12 @@ from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext
 from app.cli.options import (
     FLAGS_UNSET,
+    add_recipe_options,
     add_tone_options,
     check_encoding,
     parse_number_list,
     recipe_from_flags,
 )
-from app.models.recipe import DEFAULT_MULTI, DEFAULT_SINGLE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,26 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, action="append", metavar="OUTPUT",
                    help="output file (.exr .hdr .png .tif .tiff .jpg .jpeg); repeat it for "
                         "several files from one run (e.g. -o x.exr -o x.tif)")
-    p.add_argument("-m", "--method", metavar="METHOD",
-                   help=f"method id (default: {DEFAULT_MULTI} for 2+ inputs, "
-                        f"{DEFAULT_SINGLE} for one); see list-methods")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="method parameter, repeatable (list-methods shows them)")
-    p.add_argument("--preset", metavar="FILE",
-                   help="recipe file (TOML, as saved by the app or used by batch): method, "
-                        "parameters, alignment, tone, look, encoding; flags given here win")
-    p.add_argument("--deghost", action="store_true", default=None,
-                   help="reject moving content (HDR merges: debevec, robertson)")
-    p.add_argument("--align", choices=("none", "mtb", "homography"), default=None,
-                   help="register hand-held frames: mtb = translation, homography = "
-                        "perspective (default none)")
+    add_recipe_options(p)
     times = p.add_mutually_exclusive_group()
     times.add_argument("--times", metavar="T1,T2,...",
                        help="exposure times in seconds, one per input (fractions allowed: 1/60)")
     times.add_argument("--ev", metavar="E1,E2,...",
                        help="exposure offsets in stops, one per input (e.g. -2,0,2)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                   help="device for learned methods (default auto)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true",

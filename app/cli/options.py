@@ -12,6 +12,29 @@ if TYPE_CHECKING:  # numpy-free at import: `--help` stays fast
     from app.core.types import ToneParams
 
 
+def add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose what is run, shared by ``fuse`` and ``batch``: --preset, -m,
+    --param, --align, --deghost, --device (None = not given: the preset's value stands, see
+    :func:`recipe_from_flags`)."""
+    from app.models.defaults import DEFAULT_MULTI, DEFAULT_SINGLE
+
+    parser.add_argument("--preset", metavar="FILE",
+                        help="recipe file (TOML, as saved by the app): method, parameters, "
+                             "alignment, tone, look, encoding; flags given here win")
+    parser.add_argument("-m", "--method", metavar="METHOD",
+                        help=f"method id, or 'auto' (default: {DEFAULT_MULTI} for 2+ inputs, "
+                             f"{DEFAULT_SINGLE} for one); see list-methods")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="method parameter, repeatable (list-methods shows them)")
+    parser.add_argument("--align", choices=("none", "mtb", "homography"), default=None,
+                        help="register hand-held frames: mtb = translation, homography = "
+                             "perspective (default none)")
+    parser.add_argument("--deghost", action="store_true", default=None,
+                        help="reject moving content (HDR merges: debevec, robertson)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="device for learned methods (default auto)")
+
+
 def add_tone_options(parser: argparse.ArgumentParser, *, default_tmo: str = "reinhard") -> None:
     """Display-rendering and output-encoding options (used for .png/.tif/.jpg outputs)."""
     g = parser.add_argument_group("display rendering (PNG/TIFF/JPEG outputs)")

@@ -76,26 +76,32 @@ def make_tasks(
     plan: Plan, recipe: Recipe, out_dir: str | os.PathLike[str], *, singles: bool = False,
     force: bool = False, quality: bool = False,
 ) -> list[Task]:
-    """A task per bracket of the plan (and per single shot when ``singles``), with output paths
-    from the recipe's naming pattern inside ``out_dir``. Two brackets naming the same output is
-    an error (the pattern needs {group} or {last} then)."""
+    """A task per bracket of the plan (and per single shot when ``singles``), see
+    :func:`tasks_for`."""
+    entries = [(g.files, recipe, g.pixels) for g in plan.groups if singles or not g.is_single]
+    return tasks_for(entries, out_dir, force=force, quality=quality)
+
+
+def tasks_for(
+    entries: Sequence[tuple[Sequence[str], Recipe, int]], out_dir: str | os.PathLike[str], *,
+    force: bool = False, quality: bool = False,
+) -> list[Task]:
+    """Tasks numbered from 1 for (files, recipe, pixels per frame) entries, with output paths
+    from each recipe's naming pattern inside ``out_dir``. Two brackets naming the same output
+    is an error (the pattern needs {group} or {last} then)."""
     out = Path(out_dir)
     tasks: list[Task] = []
     seen: dict[str, int] = {}
-    number = 0
-    for group in plan.groups:
-        if group.is_single and not singles:
-            continue
-        number += 1
-        names = recipe.output_names(group.files, number)
+    for number, (files, recipe, pixels) in enumerate(entries, start=1):
+        names = recipe.output_names(files, number)
         for name in names:
             if name in seen:
                 raise InputError(
                     f"output name {name!r} is made for brackets {seen[name]} and {number}: add "
                     "{group} or {last} to the naming pattern")
             seen[name] = number
-        tasks.append(Task(number, group.files, tuple(str(out / n) for n in names), recipe,
-                          force, group.pixels, quality))
+        tasks.append(Task(number, tuple(files), tuple(str(out / n) for n in names), recipe,
+                          force, pixels, quality))
     return tasks
 
 

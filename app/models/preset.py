@@ -162,17 +162,19 @@ def _number(table: dict, key: str, default: float) -> float:
 
 def load_preset(path: str | os.PathLike[str]) -> Recipe:
     """Read a preset file; InputError with the file name and the reason on any problem."""
-    p = Path(path)
+    return recipe_from_dict(_read_doc(Path(path)), str(path))
+
+
+def _read_doc(p: Path) -> dict[str, Any]:
     try:
         with open(p, "rb") as fh:
-            doc = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"{p}: preset file not found") from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read the preset ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{p}: not a valid TOML preset ({exc})") from None
-    return recipe_from_dict(doc, str(p))
 
 
 def preset_text(recipe: Recipe) -> str:
@@ -201,12 +203,8 @@ def tone_over(current: ToneParams, path: str | os.PathLike[str]) -> ToneParams:
     replaces the look as a whole): what a look preset does to the picture on screen."""
     from dataclasses import replace
 
-    p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{p}: not a readable preset ({exc})") from None
-    full = load_preset(p).tone  # validates the whole file
+    doc = _read_doc(Path(path))
+    full = recipe_from_dict(doc, str(path)).tone  # validates the whole file
     given = doc.get("tone", {})
     changes = {key: getattr(full, key) for key in
                ("exposure_ev", "gamma", "tmo", "saturation", "temperature", "tint")

@@ -19,9 +19,9 @@ from typing import Any, Mapping, Sequence
 from app.core.errors import InputError, MethodUnavailable
 from app.core.types import ToneParams
 
+from app.models.defaults import DEFAULT_MULTI, DEFAULT_SINGLE  # noqa: F401 - re-exported
+
 AUTO = "auto"
-DEFAULT_MULTI = "mertens"  # exposure fusion: needs no exposure times, always available
-DEFAULT_SINGLE = "hdrcnn"  # single-image HDR, when registered and its weights are present
 ALIGN_MODES = ("none", "mtb", "homography")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -76,9 +76,7 @@ class Recipe:
             spec_names = {p.name for p in _spec(method_id).params}
             params = {k: v for k, v in params.items() if k in spec_names}
         if self.deghost:
-            if "deghost" not in {p.name for p in _spec(method_id).params}:
-                raise InputError(f"{method_id} has no deghosting; choose an HDR merge "
-                                 "(debevec, robertson) or switch deghosting off")
+            _check_deghost(_spec(method_id))
             params["deghost"] = True
         return resolve_params(method_id, params)
 
@@ -108,6 +106,13 @@ class Recipe:
                 first=first.stem, last=last.stem, group=f"{group:03d}", method=method,
                 n=len(inputs), ext=FORMAT_EXTENSIONS[fmt], folder=first.parent.name or "."))
         return names
+
+
+def _check_deghost(spec) -> None:
+    """InputError unless the method has a deghosting switch."""
+    if not any(p.name == "deghost" for p in spec.params):
+        raise InputError(f"{spec.id} has no deghosting; choose an HDR merge "
+                         "(debevec, robertson) or switch deghosting off")
 
 
 def _spec(method_id: str):
@@ -255,9 +260,8 @@ def make_recipe(
         for name, value in (params or {}).items():
             p = spec.param(name)
             checked[name] = p.parse(value) if isinstance(value, str) else p.validate(value)
-        if deghost and not any(p.name == "deghost" for p in spec.params):
-            raise InputError(f"{method} has no deghosting; choose an HDR merge "
-                             "(debevec, robertson) or switch deghosting off")
+        if deghost:
+            _check_deghost(spec)
     return Recipe(
         method=method,
         params=checked,

@@ -285,17 +285,14 @@ class BatchDialog(QDialog):
 
     def tasks(self):
         """The batch tasks for the checked rows and files, with each row's method."""
-        from app.models.batch import Task
-        from app.models.recipe import OutputOptions, make_recipe
+        from app.models.batch import tasks_for
+        from app.models.recipe import OutputOptions, check_output_options
 
         base = self.preset or self._current_recipe()
         formats = tuple(f.strip() for f in self.formats.text().split(",") if f.strip())
-        base = make_recipe(base.method, base.params, align=base.align, deghost=base.deghost,
-                           tone=base.tone, device=base.device,
-                           output=replace(base.output, formats=formats) if formats
-                           else OutputOptions())
-        out_dir = Path(self.out_dir.text()).expanduser()
-        tasks, self._row_of_group = [], {}
+        base = replace(base, output=check_output_options(
+            replace(base.output, formats=formats) if formats else OutputOptions()))
+        entries, rows = [], []
         for row in range(self.table.rowCount()):
             files = self.row_files(row)
             if self.table.item(row, COL_USE).checkState() != Qt.CheckState.Checked or not files:
@@ -305,11 +302,10 @@ class BatchDialog(QDialog):
             recipe = base if method == base.method else replace(
                 base, method=method, params={},
                 deghost=base.deghost and _has_param(method, "deghost"))
-            number = len(tasks) + 1
-            names = recipe.output_names(files, number)
-            tasks.append(Task(number, tuple(files), tuple(str(out_dir / n) for n in names),
-                              recipe, pixels=self.plan.groups[row].pixels if self.plan else 0))
-            self._row_of_group[number] = row
+            entries.append((files, recipe, self.plan.groups[row].pixels if self.plan else 0))
+            rows.append(row)
+        tasks = tasks_for(entries, Path(self.out_dir.text()).expanduser())
+        self._row_of_group = {task.group: row for task, row in zip(tasks, rows)}
         return tasks
 
     # -- running -----------------------------------------------------------------------------

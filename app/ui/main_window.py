@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import LumafuseError
+from app.models.defaults import DEFAULT_MULTI, DEFAULT_SINGLE
 from app.models.registry import get_method, runnable_on
 from app.ui import session
 from app.ui.document_actions import DocumentActions
@@ -40,8 +41,8 @@ from app.ui.panels.tone import TonePanel
 from app.ui.preview_controller import PreviewController
 from app.ui.settings import Settings
 
-DEFAULT_METHOD = "mertens"
-SINGLE_IMAGE_METHOD = "hdrcnn"
+DEFAULT_METHOD = DEFAULT_MULTI  # what the CLI runs too (app.models.defaults)
+SINGLE_IMAGE_METHOD = DEFAULT_SINGLE
 QUALITY_DELAY_MS = 300  # the read-out follows the controls once they rest
 BUSY_SLOTS = ("load", "merge", "export")
 
