@@ -109,9 +109,10 @@ def _natural_key(path: str) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path)]
 
 
-def _thumbnail(path: str) -> tuple[np.ndarray, tuple[int, int], bool]:
-    """Small upright RGB thumbnail (display-referred [0, 1]), the full upright size and whether
-    the file is linear. JPEGs decode at 1/8 scale (fast); others through the full reader."""
+def _thumbnail(path: str, orientation: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Small upright RGB thumbnail (display-referred [0, 1]) and the full upright size.
+    JPEGs decode at 1/8 scale (fast) and are turned by ``orientation`` (EXIF, already read);
+    others go through the full reader."""
     from app.core.io.readers import read_frame
 
     with open(path, "rb") as fh:
@@ -122,17 +123,16 @@ def _thumbnail(path: str) -> tuple[np.ndarray, tuple[int, int], bool]:
         if img is not None and size is not None:
             from app.core.io.exif import apply_orientation
 
-            orientation = read_exif(path).orientation
             img = apply_orientation(img, orientation)
             if orientation in (5, 6, 7, 8):
                 size = (size[1], size[0])
             rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-            return _shrink(rgb), size, False
+            return _shrink(rgb), size
     frame, info = read_frame(path)
     small = _shrink(np.ascontiguousarray(frame, np.float32))
     if info.linear:  # exposure-invariant measures below want display-like values
         small = np.clip(small, 0, 1) ** (1 / 2.2)
-    return small, (frame.shape[1], frame.shape[0]), info.linear
+    return small, (frame.shape[1], frame.shape[0])
 
 
 def _jpeg_size(path: str) -> tuple[int, int] | None:
@@ -156,10 +156,11 @@ def _shrink(image: np.ndarray) -> np.ndarray:
 
 def scan(path: str) -> Shot:
     """Read what grouping needs from one file (EXIF, size, thumbnail); InputError if unreadable."""
-    colour, size, _linear = _thumbnail(path)
+    exif = read_exif(path)
+    colour, size = _thumbnail(path, exif.orientation)
     thumb = np.ascontiguousarray(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
     linear_mean = float(np.mean(np.clip(thumb, 0, 1) ** 2.2))
-    return Shot(path=path, exif=read_exif(path), size=size, thumb=thumb,
+    return Shot(path=path, exif=exif, size=size, thumb=thumb,
                 brightness_ev=math.log2(max(linear_mean, 1e-6)), colour=colour)
 
 
