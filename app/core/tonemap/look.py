@@ -35,6 +35,8 @@ LUT_SIZE = 4096
 SLIDER_RANGE = (-100.0, 100.0)
 MID = 0.46  # encoded mid-grey
 CLARITY_EPS = 0.002
+_REMAP_MAX = 32767  # OpenCV remap: SHRT_MAX on every side of the maps
+_REMAP_COLS = 4096
 
 
 def check_look(look: Look) -> Look:
@@ -113,8 +115,21 @@ def _lookup(table: np.ndarray, y: np.ndarray) -> np.ndarray:
     numpy fancy indexing costs ~5x more on a preview proxy)."""
     n = table.shape[1]
     xs = y * np.float32(n - 1)  # (cv2.multiply by a Python float means a 4-vector Scalar)
-    return cv2.remap(table, xs, np.zeros_like(xs), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    if max(xs.shape) < _REMAP_MAX:
+        return cv2.remap(table, xs, np.zeros_like(xs), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    # remap takes maps under 32767 px a side: a tall panorama (or a column of samples) is
+    # looked up as rows of _REMAP_COLS values and put back in its shape
+    flat = xs.reshape(-1)
+    rows = -(-flat.size // _REMAP_COLS)
+    padded = np.zeros(rows * _REMAP_COLS, np.float32)
+    padded[: flat.size] = flat
+    maps = padded.reshape(rows, _REMAP_COLS)
+    looked = np.concatenate([
+        cv2.remap(table, maps[a:a + _REMAP_COLS], np.zeros_like(maps[a:a + _REMAP_COLS]),
+                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        for a in range(0, rows, _REMAP_COLS)])
+    return looked.reshape(-1)[: flat.size].reshape(xs.shape)
 
 
 def apply_look(display: np.ndarray, look: Look, out: np.ndarray | None = None) -> np.ndarray:

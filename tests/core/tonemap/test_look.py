@@ -92,3 +92,13 @@ def test_clarity_adds_local_contrast_without_halos():
 def test_bad_looks_are_refused(look):
     with pytest.raises(InputError):
         check_look(look)
+
+
+def test_a_tall_image_gets_the_same_look_as_a_square_one():
+    # OpenCV's remap refuses maps over 32767 px a side; a tall panorama must still render
+    rng = np.random.default_rng(3)
+    square = rng.random((200, 200, 3), dtype=np.float32)
+    look = check_look(Look(contrast=40.0, shadows=30.0))
+    want = apply_look(square, look)
+    tall = apply_look(np.ascontiguousarray(square.reshape(40000, 1, 3)), look)
+    np.testing.assert_array_equal(tall.reshape(200, 200, 3), want)
