@@ -43,6 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="exposure times in seconds, one per input (fractions allowed: 1/60)")
     times.add_argument("--ev", metavar="E1,E2,...",
                        help="exposure offsets in stops, one per input (e.g. -2,0,2)")
+    p.add_argument("--split-stacked", action="store_true",
+                   help="each input holds two exposures stacked vertically (top and bottom "
+                        "half, as the RL fusion paper's test images); an odd middle row is "
+                        "dropped")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true",
@@ -66,18 +70,19 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
     recipe = recipe_from_flags(
         args, formats=list(dict.fromkeys(output_format(o) for o in args.output)))
     try:
-        fixed = recipe.for_inputs(len(inputs))
+        fixed = recipe.for_inputs(len(inputs) * (2 if args.split_stacked else 1))
     except InputError as exc:
         raise InputError(f"{exc} (inputs: {', '.join(p.name for p in inputs)})") from None
     times = ev = None
+    n_frames = len(inputs) * (2 if args.split_stacked else 1)
     if args.times:
-        times = parse_number_list(args.times, "--times", len(inputs), TIME_RANGE_S, " s")
+        times = parse_number_list(args.times, "--times", n_frames, TIME_RANGE_S, " s")
     if args.ev:
-        ev = parse_number_list(args.ev, "--ev", len(inputs), (-EV_LIMIT, EV_LIMIT), " EV")
+        ev = parse_number_list(args.ev, "--ev", n_frames, (-EV_LIMIT, EV_LIMIT), " EV")
     check_outputs(args.output, inputs, args.force)  # before any pixel is read
 
     done = process(inputs, fixed, args.output, ctx, times=times, ev=ev, force=args.force,
-                   quality=args.json)
+                   quality=args.json, split_stacked=args.split_stacked)
     result = done.result
     if not result.is_hdr and (args.tmo is not None or args.tmo_param) and not args.quiet:
         sys.stderr.write(
@@ -115,5 +120,6 @@ def _print_json(done, recipe, inputs) -> None:
         "device": result.provenance.device,
         "quality": done.quality.as_dict() if done.quality is not None else None,
         "notes": list(result.messages),
+        "decisions": dict(result.provenance.decisions),
     }, sys.stdout, indent=1)
     sys.stdout.write("\n")

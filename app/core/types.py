@@ -119,6 +119,8 @@ class Provenance:
     device: str = "cpu"
     duration_s: float = 0.0
     software: str = "lumafuse"
+    # what a method decided on its own (e.g. the RL agent's edits), written as lumafuse:<key>
+    decisions: Mapping[str, str] = field(default_factory=dict)
 
     def as_text(self) -> dict[str, str]:
         """Flat string map for file metadata."""
@@ -132,6 +134,8 @@ class Provenance:
         }
         if self.weights_sha256:
             out["lumafuse:weights_sha256"] = self.weights_sha256
+        for key, value in self.decisions.items():
+            out[f"lumafuse:{key}"] = str(value)
         return out
 
 

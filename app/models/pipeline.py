@@ -86,20 +86,23 @@ def process(
     ev: Sequence[float] | None = None,
     force: bool = False,
     quality: bool = False,
+    split_stacked: bool = False,
 ) -> Processed:
     """Read the bracket ``inputs`` (files; EXIF times unless ``times``/``ev`` are given), run the
     recipe's method and write ``outputs``. Everything that can be checked without pixels
     (method for this many frames, parameters, output paths) is checked before reading.
-    ``quality``: also compute the quality read-out of the rendering against the exposures."""
+    ``quality``: also compute the quality read-out of the rendering against the exposures.
+    ``split_stacked``: each input holds two exposures stacked vertically (two frames per file)."""
     from app.core.io import load_stack
     from app.models.runner import run
 
     ctx = ctx or TaskContext()
     t0 = time.perf_counter()
     inputs = [Path(p) for p in inputs]
-    fixed = recipe.for_inputs(len(inputs))
+    fixed = recipe.for_inputs(len(inputs) * (2 if split_stacked else 1))
     paths = check_outputs(outputs, inputs, force)
-    stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15))
+    stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15),
+                       split_stacked=split_stacked)
     result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
                  device=fixed.device)
     ctx.check()  # a cancel during the last stage: stop before writing anything

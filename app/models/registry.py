@@ -169,6 +169,26 @@ METHODS: tuple[MethodSpec, ...] = (
         requires=("torch",),
         weights_key="deepfuse",
     ),
+    MethodSpec(
+        id="rl_fusion",
+        title="Two-exposure fusion with a learned middle frame (RL)",
+        kind="learned",
+        output=ResultKind.LDR_FUSED,
+        entry="app.models.rl_fusion:run_rl_fusion",
+        description="Builds a virtual middle exposure from the pair; an agent trained here edits "
+        "it (contrast, saturation, brightness) until the three-frame fusion stops improving.",
+        citation="Yin, Chen, Peng, Hwang: Automatic Intermediate Generation With Deep "
+        "Reinforcement Learning for Robust Two-Exposure Image Fusion, IEEE TNNLS 33(12), 2022",
+        params=(
+            ParamSpec("max_steps", int, 20, "most edits the agent may make", 0, 50),
+            ParamSpec("stop_at", int, -1, "use only the agent's first N edits (-1: all it "
+                      "chose); the GUI's step slider sets it", -1, 50),
+        ),
+        min_exposures=2,
+        max_exposures=2,
+        requires=("safetensors",),  # the agent runs in numpy: no torch
+        weights_key="rl_fusion",
+    ),
 )
 
 

@@ -86,6 +86,7 @@ def run(
         weights_sha256=out.weights_sha256,
         device=out.device,
         duration_s=time.perf_counter() - t0,
+        decisions={str(k): str(v) for k, v in dict(out.notes.get("decisions", {})).items()},
     )
     ctx.report(1.0, "done")
     return Result(image=image, kind=spec.output, provenance=prov, notes=dict(out.notes))

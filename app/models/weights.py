@@ -47,6 +47,8 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+import numpy as np
+
 from app.core.errors import InputError, WeightsError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -149,6 +151,16 @@ def sha256_file(path: Path) -> str:
 
 def load_weights(key: str) -> tuple[dict[str, "torch.Tensor"], dict[str, str], str]:
     """(state_dict on CPU, header metadata, sha256) of ``key`` after the manifest hash check."""
+    return _load(key, "pt")
+
+
+def load_numpy(key: str) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
+    """As :func:`load_weights` with numpy arrays, without importing torch (small networks that
+    run in numpy: the RL fusion agent)."""
+    return _load(key, "numpy")
+
+
+def _load(key: str, framework: str) -> tuple[dict[str, Any], dict[str, str], str]:
     item = entry(key)
     path = Path(WEIGHTS_DIR) / item["file"]
     if path.suffix != ".safetensors":
@@ -165,12 +177,18 @@ def load_weights(key: str) -> tuple[dict[str, "torch.Tensor"], dict[str, str], s
             f"({item['sha256'][:12]}...); the file is corrupt or was replaced"
         )
     from safetensors import safe_open  # lazy: keeps torch out of listing
-    from safetensors.torch import load_file
 
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework=framework) as fh:
             metadata = dict(fh.metadata() or {})
-        tensors = load_file(str(path), device="cpu")
+        if framework == "numpy":
+            from safetensors.numpy import load_file as load_np
+
+            tensors = load_np(str(path))
+        else:
+            from safetensors.torch import load_file
+
+            tensors = load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises its own error types for bad headers
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
     want_arch = item.get("arch")

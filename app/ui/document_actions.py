@@ -77,7 +77,8 @@ class DocumentActions:
         if not self.frames:
             self._show_error("Nothing to save yet: open a bracket first")
             return None
-        frames = tuple(SessionFrame(f.path, f.user_exposure, f.user_ev) for f in self.frames)
+        frames = tuple(SessionFrame(f.path, f.user_exposure, f.user_ev, f.half)
+                       for f in self.frames)
         try:
             out = save_session(path, Session(frames, presets.window_recipe(self)))
         except LumafuseError as exc:
@@ -102,13 +103,15 @@ class DocumentActions:
             self._show_error(str(exc))
             return None
         self._pending_session = saved
-        return self.open_files([f.path for f in saved.frames], autorun=False)
+        self.stack.split_stacked.setChecked(any(f.half for f in saved.frames))
+        return self.open_files(list(dict.fromkeys(f.path for f in saved.frames)), autorun=False)
 
     def _restore_session(self, report: session.LoadReport) -> None:
         saved, self._pending_session = self._pending_session, None
-        by_path = {f.path: f for f in report.frames}
-        frames = [by_path[s.path] for s in saved.frames if s.path in by_path]
-        for frame, s in zip(frames, (s for s in saved.frames if s.path in by_path)):
+        by_path = {(f.path, f.half): f for f in report.frames}
+        kept = [s for s in saved.frames if (s.path, s.half) in by_path]
+        frames = [by_path[(s.path, s.half)] for s in kept]
+        for frame, s in zip(frames, kept):
             frame.user_exposure, frame.user_ev = s.exposure, s.ev
         self._set_frames(frames)
         self.output = None

@@ -28,6 +28,7 @@ from app.ui.document_actions import DocumentActions
 from app.ui.history import History
 from app.ui.look_actions import LookActions
 from app.ui.jobs import Job, JobRunner
+from app.ui.panels.agent import AgentPanel
 from app.ui.panels.export import ExportDialog, ExportFormat, get_format
 from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.messages import MessageBar
@@ -82,6 +83,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         self.tone = TonePanel()
         self.histogram = HistogramPanel()
         self.response = ResponsePanel()
+        self.agent = AgentPanel()
         self.preset_strip = PresetStrip()
         self.tone.set_defaults(self.settings.tone_defaults())
         self.tone.reset()
@@ -97,6 +99,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         self.stack.exposure_edited.connect(self._on_stack_exposure_edited)
         self.method.run_requested.connect(self.run_method)
         self.method.method_changed.connect(self._on_method_changed)
+        self.agent.step_chosen.connect(self.use_agent_steps)
         self.tone.changed.connect(self.renderer.set_tone)
         self.tone.changed.connect(lambda _t: self._quality_timer.start())
         self.tone.save_default_requested.connect(self._on_tone_save_default)
@@ -138,6 +141,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         sv.addWidget(self.histogram)
         sv.addWidget(self.method)
         sv.addWidget(self.tone)
+        sv.addWidget(self.agent)
         sv.addWidget(self.response)
         sv.addStretch(1)
         scroll = QScrollArea()
@@ -225,7 +229,8 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
             self.settings.set_last_folder(first if first.is_dir() else first.parent)
         self.messages.clear()
         self.status_label.setText(f"Loading {len(files)} file(s)…")
-        return self.runner.submit(lambda ctx: session.load_files(files, ctx), slot="load",
+        split = self.stack.split_stacked.isChecked()
+        return self.runner.submit(lambda ctx: session.load_files(files, ctx, split), slot="load",
                                   on_finished=lambda report: self._on_loaded(report, append, autorun))
 
     def _on_loaded(self, report: session.LoadReport, append: bool, autorun: bool) -> None:
@@ -398,6 +403,14 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         job = session.merge_job(stack, spec.id, self.method.params(), self.method.align_mode())
         return self.runner.submit(job, lane=lane, slot="merge")
 
+    def use_agent_steps(self, k: int) -> Job | None:
+        """Re-run the RL fusion using the agent's first ``k`` edits (the step slider)."""
+        if self.output is None or self.method.method_id() != "rl_fusion":
+            return None
+        chosen = -1 if k >= len(self.agent.actions) else int(k)
+        self.method.form.set_values({**self.method.params(), "stop_at": chosen})
+        return self.run_method()
+
     def cancel(self) -> None:
         cancelled = [slot for slot in BUSY_SLOTS if self.runner.cancel_slot(slot)]
         if cancelled:
@@ -457,6 +470,8 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
             caption = (f"{prov.method}: exposures {', '.join(f'{e:+.1f}' for e in notes['ev'])} EV "
                        f"({source})" if notes.get("ev") else "")
             self.response.set_response(notes.get("response"), caption)
+            self.agent.set_trace(notes.get("agent_actions"), notes.get("steps_used", 0),
+                                 notes.get("agent_stopped", ""))
             for message in value.result.messages:
                 self._show_info(message[:1].upper() + message[1:])
             self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")

@@ -43,6 +43,7 @@ class LoadedFrame:
     mean_luma: float
     user_exposure: float | None = None  # relative exposure in seconds-equivalent units
     user_ev: float | None = None  # the EV as typed ('+1 EV'), None when a time was typed
+    half: str = ""  # "top" / "bottom": one of two exposures stacked in the file, else ""
 
     @property
     def exposure(self) -> float | None:
@@ -53,7 +54,7 @@ class LoadedFrame:
 
     @property
     def name(self) -> str:
-        return Path(self.path).name
+        return Path(self.path).name + (f" ({self.half})" if self.half else "")
 
 
 @dataclass
@@ -225,13 +226,25 @@ def display_u8(image: np.ndarray, linear: bool) -> np.ndarray:
     return np.ascontiguousarray(to_uint(disp, 8))
 
 
-def load_one(path: str) -> LoadedFrame:
-    """Read a file and make its thumbnail and compare proxy. Raises InputError naming the file."""
-    from app.core.io import read_frame
+def load_one(path: str, split_stacked: bool = False) -> list[LoadedFrame]:
+    """Read a file and make its thumbnail and compare proxy. Raises InputError naming the file.
+
+    split_stacked: the file holds two exposures stacked vertically: two frames (top, bottom;
+    see app.core.io.split_stacked_frame), whose exposures are estimated (one file's EXIF time
+    belongs to neither half)."""
+    from app.core.io import read_frame, split_stacked_frame
 
     image, info = read_frame(path)
     if not info.path:
         info = replace(info, path=str(path))
+    if not split_stacked:
+        return [_loaded(path, image, info, "")]
+    top, bottom = split_stacked_frame(image, Path(path).name)
+    info = replace(info, exposure_time=None)
+    return [_loaded(path, top, info, "top"), _loaded(path, bottom, info, "bottom")]
+
+
+def _loaded(path: str, image: np.ndarray, info: FrameInfo, half: str) -> LoadedFrame:
     proxy = _resize_long_side(image, PROXY_LONG_SIDE)
     luma = proxy @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     return LoadedFrame(
@@ -241,16 +254,18 @@ def load_one(path: str) -> LoadedFrame:
         thumb=display_u8(_resize_long_side(proxy, THUMB_LONG_SIDE), info.linear),
         proxy=display_u8(proxy, info.linear),
         mean_luma=float(luma.mean()),
+        half=half,
     )
 
 
-def load_files(paths: Sequence[str], ctx: TaskContext) -> LoadReport:
-    """Read every file; a failing file is reported and skipped, the others load."""
+def load_files(paths: Sequence[str], ctx: TaskContext, split_stacked: bool = False) -> LoadReport:
+    """Read every file; a failing file is reported and skipped, the others load.
+    ``split_stacked``: every file holds two exposures stacked vertically (see load_one)."""
     report = LoadReport()
     for i, path in enumerate(paths):
         ctx.report(i / max(1, len(paths)), f"reading {Path(path).name}")
         try:
-            report.frames.append(load_one(path))
+            report.frames.extend(load_one(path, split_stacked))
         except LumafuseError as exc:
             report.errors.append((path, str(exc)))
         except Exception as exc:  # noqa: BLE001 - a reader bug must not drop the other files

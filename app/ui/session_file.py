@@ -30,6 +30,7 @@ class SessionFrame:
     path: str
     exposure: float | None = None  # relative exposure as typed (seconds-equivalent)
     ev: float | None = None  # the EV as typed, when an EV was typed
+    half: str = ""  # "top" / "bottom" of a file holding two stacked exposures, else ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def session_text(session: Session, where: Path) -> str:
             row["exposure"] = f.exposure
         if f.ev is not None:
             row["ev"] = f.ev
+        if f.half:
+            row["half"] = f.half
         rows.append(row)
     doc["frames"] = rows
     recipe = recipe_to_dict(session.recipe)
@@ -103,7 +106,10 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             raise InputError(f"{p}: photo {row['path']} is missing")
-        frames.append(SessionFrame(str(found), _opt(row, "exposure"), _opt(row, "ev")))
+        half = row.get("half", "")
+        if half not in ("", "top", "bottom"):
+            raise InputError(f"{p}: half must be 'top' or 'bottom', got {half!r}")
+        frames.append(SessionFrame(str(found), _opt(row, "exposure"), _opt(row, "ev"), half))
     return Session(tuple(frames), recipe_from_dict(doc, str(p)))
 
 

@@ -38,7 +38,14 @@ def random_init_weights(monkeypatch):
     def fake_load_into(module, key, *, arch=None):
         return {"arch": arch or "random-init"}, "0" * 64
 
+    def fake_load_numpy(key):  # numpy-run networks (the RL fusion agent)
+        from app.models import rl_fusion
+
+        meta = {"arch": rl_fusion.ARCH, "hparams": '{"content": true, "hidden": [256, 256]}'}
+        return rl_fusion.random_weights(seed=1), meta, "0" * 64
+
     monkeypatch.setattr(weights, "load_into", fake_load_into)
+    monkeypatch.setattr(weights, "load_numpy", fake_load_numpy)
     monkeypatch.setattr(weights, "status", lambda key: (True, ""))
 
 
@@ -144,7 +151,8 @@ def test_defaults_are_valid(spec):
         assert p.help, f"{spec.id}.{p.name} has no help text"
     if spec.kind == "learned":
         assert spec.weights_key, "learned methods name their weights"
-        assert "torch" in spec.requires
+        # what loads the weights: torch, or safetensors alone for networks run in numpy
+        assert {"torch", "safetensors"} & set(spec.requires)
 
 
 def test_wrong_exposure_counts_are_input_errors(spec):

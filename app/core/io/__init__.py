@@ -15,7 +15,7 @@ from app.core.io.exif import ExifData, apply_orientation, read_exif
 from app.core.io.exposure import ensure_exposures, estimate_relative_exposures, ev_to_relative
 from app.core.io.exr import read_exr
 from app.core.io.readers import MAX_PIXELS, RAW_EXTENSIONS, read_frame
-from app.core.io.stack import load_stack
+from app.core.io.stack import load_stack, split_stacked_frame
 from app.core.io.writers import (
     FORMATS,
     check_output_path,
@@ -38,6 +38,7 @@ __all__ = [
     "estimate_relative_exposures",
     "ev_to_relative",
     "load_stack",
+    "split_stacked_frame",
     "output_format",
     "published_together",
     "read_exif",

@@ -152,14 +152,32 @@ def _check_stack_memory(first: np.ndarray, n: int, path: str) -> None:
         )
 
 
+def split_stacked_frame(frame: np.ndarray, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
+    """(top, bottom) halves of one image holding two exposures stacked vertically.
+
+    Both halves get floor(H / 2) rows; with an odd height the middle row (the seam, belonging to
+    neither exposure with certainty) is dropped. Raises InputError for images under 2 rows.
+    """
+    h = frame.shape[0]
+    if h < 2:
+        raise InputError(f"{name}: {h} row(s) cannot hold two stacked exposures")
+    half = h // 2
+    return (np.ascontiguousarray(frame[:half]), np.ascontiguousarray(frame[h - half:]))
+
+
 def load_stack(
     paths: Sequence[str | os.PathLike[str]],
     *,
     times: Sequence[float] | None = None,
     ev: Sequence[float] | None = None,
     ctx: TaskContext | None = None,
+    split_stacked: bool = False,
 ) -> ExposureStack:
     """Read a bracket: frames float32 HxWx3 (display [0,1] or linear >= 0), dark to bright.
+
+    split_stacked: every file holds two exposures stacked vertically (the RL fusion paper's
+    format, top = under-exposed): each gives two frames (see :func:`split_stacked_frame`), named
+    "<file> (top)" / "<file> (bottom)", exposures estimated (times and EVs then count halves).
 
     times: exposure times in seconds per file (file order); ev: EV offsets per file (+1 = one
     stop brighter). Raises InputError for: no files, wrong count of times/EVs, the same file
@@ -171,7 +189,7 @@ def load_stack(
     paths = [str(p) for p in paths]
     if not paths:
         raise InputError("no input files given")
-    _check_counts(len(paths), times, ev)
+    _check_counts(len(paths) * (2 if split_stacked else 1), times, ev)
     _check_duplicates(paths)
 
     frames: list[np.ndarray] = []
@@ -179,8 +197,15 @@ def load_stack(
     for k, p in enumerate(paths):
         ctx.report(k / len(paths), f"reading {_name(p)}")
         frame, info = read_frame(p)
-        frames.append(frame)
-        infos.append(info)
+        if split_stacked:
+            halves = split_stacked_frame(frame, _name(p))
+            frames.extend(halves)
+            # one file's EXIF time belongs to neither half: exposures are estimated
+            infos.extend(replace(info, path=f"{info.path} ({half})", exposure_time=None)
+                         for half in ("top", "bottom"))
+        else:
+            frames.append(frame)
+            infos.append(info)
         if k == 0:
             _check_stack_memory(frame, len(paths), p)
         else:  # fail early, before decoding the remaining files

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -161,6 +162,13 @@ class StackPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll, 1)
+        # read on the next load: files that hold two exposures stacked vertically (the RL
+        # fusion paper's format) load as two frames each
+        self.split_stacked = QCheckBox("Each file holds two exposures stacked (top / bottom)")
+        self.split_stacked.setToolTip(
+            "Applies to the next photos you open or drop: each file loads as two frames, its "
+            "top and bottom half (an odd middle row is dropped)")
+        layout.addWidget(self.split_stacked)
         layout.addWidget(self.errors)
         self.cards: list[FrameCard] = []
 

@@ -1,0 +1,92 @@
+"""A virtual middle exposure from a two-exposure pair by intensity mapping functions (IMF).
+
+As Yin et al.'s ``utils_fusion.py`` (methods.md 1.4), with the MATLAB-port off-by-one left out:
+
+* per channel, the intensity mapping functions between the two frames come from matching their
+  cumulative histograms: ``m_UO(i) = argmin_j |H_U(i) - H_O(j)|`` brightens the under-exposed
+  frame into the over-exposed one's codes, ``m_OU`` darkens the over-exposed one;
+* two middle estimates, geometric means: ``M_O = sqrt(O * m_OU(O))``, ``M_U = sqrt(U * m_UO(U))``;
+* blended per channel with smooth-step weights: ``w_O`` = 0 below code 10 of O, 1 from 55;
+  ``w_U`` = 1 below code 200 of U, 0 from 250 (as the released code evaluates them).
+
+Frames are display-referred 8-bit codes (uint8, or float [0, 1] quantised to codes); the result
+is float32 HxWx3 display-referred [0, 1] (the released code truncates it to uint8).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.core.errors import InputError
+
+
+def _codes(frame: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 codes of a uint8 frame or a float [0, 1] one (rounded)."""
+    a = np.asarray(frame)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise InputError(f"the virtual middle exposure needs HxWx3 frames, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InputError(f"the virtual middle exposure needs uint8 or float frames, got {a.dtype}")
+    return cv2.convertScaleAbs(np.ascontiguousarray(a, np.float32), alpha=255.0)
+
+
+def mapping_function(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The intensity mapping function of one channel: a 256-entry uint8 table m with
+    m(i) = argmin_j |H_src(i) - H_dst(j)| (H = cumulative histograms; ties take the lowest j).
+
+    src, dst: uint8 arrays of one channel with the same number of pixels.
+    """
+    h_src = np.cumsum(np.bincount(src.reshape(-1), minlength=256)).astype(np.int64)
+    h_dst = np.cumsum(np.bincount(dst.reshape(-1), minlength=256)).astype(np.int64)
+    # h_dst is non-decreasing: the nearest value is at the insertion point or just before it
+    right = np.clip(np.searchsorted(h_dst, h_src, side="left"), 0, 255)
+    left = np.clip(right - 1, 0, 255)
+    pick_left = np.abs(h_src - h_dst[left]) <= np.abs(h_src - h_dst[right])
+    # the lowest j among equal distances: step back over runs of equal cumulative counts
+    best = np.where(pick_left, left, right)
+    first = np.searchsorted(h_dst, h_dst[best], side="left")
+    return first.astype(np.uint8)
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return 1.0 - 3.0 * t * t + 2.0 * t * t * t
+
+
+def _weight_table(kind: str) -> np.ndarray:
+    z = np.arange(256, dtype=np.float32)
+    if kind == "over":  # 0 below 10, S((55 - z) / 45) up to 55, 1 from 55
+        w = np.where(z < 10, 0.0, np.where(z >= 55, 1.0, _smoothstep((55.0 - z) / 45.0)))
+    else:  # "under": 1 below 200, S((z - 200) / 50) up to 250, 0 from 250
+        w = np.where(z < 200, 1.0, np.where(z >= 250, 0.0, _smoothstep((z - 200.0) / 50.0)))
+    return w.astype(np.float32)
+
+
+_W_OVER = _weight_table("over")
+_W_UNDER = _weight_table("under")
+
+
+def virtual_middle(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+    """The IMF virtual middle exposure of an (under, over) pair of one size.
+
+    under, over: HxWx3 display-referred frames (uint8 codes, or float [0, 1]).
+    Returns float32 HxWx3 display-referred [0, 1].
+    """
+    u, o = _codes(under), _codes(over)
+    if u.shape != o.shape:
+        raise InputError(f"the two exposures differ in size: {u.shape} vs {o.shape}")
+    out = np.empty(u.shape, np.float32)
+    for c in range(3):
+        uc, oc = np.ascontiguousarray(u[..., c]), np.ascontiguousarray(o[..., c])
+        u_up = cv2.LUT(uc, mapping_function(uc, oc))  # under brightened into the over codes
+        o_down = cv2.LUT(oc, mapping_function(oc, uc))
+        m_u = np.sqrt(uc.astype(np.float32) * u_up.astype(np.float32))
+        m_o = np.sqrt(oc.astype(np.float32) * o_down.astype(np.float32))
+        w_o = _W_OVER[oc]
+        w_u = _W_UNDER[uc]
+        out[..., c] = (w_o * m_o + w_u * m_u) / (w_o + w_u + np.float32(1e-17))
+    out *= np.float32(1.0 / 255.0)
+    return np.clip(out, 0.0, 1.0, out=out)
