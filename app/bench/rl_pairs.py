@@ -43,6 +43,7 @@ class Pair:
     over: np.ndarray
     reference: np.ndarray
     ev_gap: float  # EV between the two frames (EXIF, the virtual camera's truth, or luma-estimated)
+    frames: tuple[np.ndarray, ...] = ()  # the whole stack, dark to bright (what made the reference)
 
 
 def _read(path: Path) -> np.ndarray:
@@ -93,7 +94,7 @@ def real_pairs(sources: Sequence[str], usage: str, *, long_side: int | None = 51
                 gap = float(np.log2(max(rel) / min(rel)))
             except InputError:
                 gap = float("nan")
-        yield Pair(s["source"], s["id"], frames[0], frames[-1], ref, gap)
+        yield Pair(s["source"], s["id"], frames[0], frames[-1], ref, gap, tuple(frames))
 
 
 def radiance_pairs(sources: Sequence[str], *, gaps: Sequence[int] = (4, 6, 8), seed: int = 0,
@@ -116,4 +117,16 @@ def radiance_pairs(sources: Sequence[str], *, gaps: Sequence[int] = (4, 6, 8), s
                 frames = [_fit(fr, long_side, square) for fr in b.frames]
                 ref = fuse_mertens(frames, **FUSION_PARAMS)
                 yield Pair(f"{s['source']} (virtual)", f"{path.stem} {gap} EV", frames[0],
-                           frames[-1], ref, float(gap))
+                           frames[-1], ref, float(gap), tuple(frames))
+
+
+def saturation_jittered(pair: Pair, factor: float) -> Pair:
+    """The same scene with every frame's chroma scaled by ``factor`` (BT.601, luma kept, clipped)
+    and the reference fused again from the changed stack: the relation between the pair and
+    its reference stays that of a real bracket, only the scene's colourfulness moves."""
+    from app.models.rl_agent import saturate
+
+    frames = tuple(saturate(f, factor) for f in pair.frames)
+    ref = fuse_mertens(list(frames), **FUSION_PARAMS)
+    return Pair(pair.source, f"{pair.scene} (saturation x{factor:.2f})", frames[0], frames[-1],
+                ref, pair.ev_gap, frames)

@@ -53,17 +53,30 @@ def apply_action(image: np.ndarray, action: int, out: np.ndarray | None = None) 
     if action in (4, 5):  # brightness: V_hsv scaled = every channel scaled
         res = cv2.multiply(img, (beta, beta, beta, 0.0), dst=out)
     elif action in (0, 1):  # contrast of the HSV value around its image mean
-        value = cv2.reduce(img.reshape(-1, 3), 1, cv2.REDUCE_MAX).reshape(img.shape[:2])
-        mean = float(value.mean())
-        new_value = value * np.float32(beta) + np.float32((1.0 - beta) * mean)
-        ratio = np.where(value > 0, new_value / np.maximum(value, 1e-12), 0.0).astype(np.float32)
-        res = np.multiply(img, ratio[..., None], out=out)
-        black = value <= 0  # no hue to keep: black becomes the new grey value
-        if np.any(black):
-            res[black] = new_value[black][:, None]
+        flat = np.ascontiguousarray(img).reshape(-1, 3)
+        value = cv2.reduce(flat, 1, cv2.REDUCE_MAX)  # (N, 1)
+        shift = (1.0 - beta) * float(value.mean())
+        # V' / V = beta + shift / V; V = 0 is floored so black stays black (finite ratio times
+        # zero) in the product and is set to the new grey value below
+        ratio = cv2.divide(shift, cv2.max(value, 1e-12))
+        ratio += np.float32(beta)
+        res = np.multiply(img, ratio.reshape(img.shape[:2] + (1,)), out=out)
+        if shift > 0:
+            black = value.reshape(img.shape[:2]) <= 0  # no hue to keep: grey at the new value
+            if np.any(black):
+                res[black] = np.float32(shift)
     else:  # saturation: chroma around neutral in BT.601 YCbCr, luma kept
-        m = _YCC_INV @ np.diag([1.0, beta, beta]) @ _YCC
-        res = cv2.transform(img, m.astype(np.float32), dst=out)
+        res = cv2.transform(img, _saturation_matrix(beta), dst=out)
+    return np.clip(res, 0.0, 1.0, out=res)
+
+
+def _saturation_matrix(beta: float) -> np.ndarray:
+    return (_YCC_INV @ np.diag([1.0, beta, beta]) @ _YCC).astype(np.float32)
+
+
+def saturate(image: np.ndarray, beta: float) -> np.ndarray:
+    """Display RGB [0, 1] with its BT.601 chroma scaled by ``beta`` (luma kept), clipped."""
+    res = cv2.transform(np.asarray(image, np.float32), _saturation_matrix(beta))
     return np.clip(res, 0.0, 1.0, out=res)
 
 
