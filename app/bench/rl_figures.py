@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.bench.rl_pairs import DATA, REPO, _read
+from app.bench.rl_pairs import DATA, REPO, read_rgb
 from app.core.merge import fuse_mertens
 from app.core.merge.imf import virtual_middle
 from app.core.progress import TaskContext
@@ -40,7 +40,7 @@ def figure(scene_id: str, crop: tuple[int, int, int, int] | None, data: Path = D
     scene = next(s for s in man["scenes"] if s["id"] == scene_id)
     by_name = {Path(f["path"]).name: f["path"] for f in scene["files"]}
     order = scene["order_dark_to_bright_by_mean_luma"]
-    frames = [_read(data / by_name[n]) for n in order]
+    frames = [read_rgb(data / by_name[n]) for n in order]
     under, over = frames[0], frames[-1]
     reference = fuse_mertens(frames, **ra.FUSION_PARAMS)
     pair_fused = fuse_mertens([under, over], **get_method("mertens").defaults())

@@ -46,7 +46,8 @@ class Pair:
     frames: tuple[np.ndarray, ...] = ()  # the whole stack, dark to bright (what made the reference)
 
 
-def _read(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
+    """Display RGB float32 [0, 1] of an 8-bit image file."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(f"{path}: cannot read")
@@ -83,7 +84,7 @@ def real_pairs(sources: Sequence[str], usage: str, *, long_side: int | None = 51
             continue
         by_name = {Path(f["path"]).name: f["path"] for f in s["files"]}
         order = s.get("order_dark_to_bright_by_mean_luma") or sorted(by_name)
-        frames = [_fit(_read(data / by_name[n]), long_side, square) for n in order]
+        frames = [_fit(read_rgb(data / by_name[n]), long_side, square) for n in order]
         if any(f.shape != frames[0].shape for f in frames):
             continue
         ref = fuse_mertens(frames, **FUSION_PARAMS)

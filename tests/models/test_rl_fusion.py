@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -141,4 +140,23 @@ def test_state_is_finite_and_sized():
     q = ra.quality_histogram(v)
     assert np.linalg.norm(q) == pytest.approx(1.0, rel=1e-5)
     assert ra.state(u, o, v, v, 0, 20, content=False).shape == (ra.state_size(False),)
-    assert cv2 is not None
+
+
+def test_shipped_agent_brings_a_real_pair_closer_to_its_whole_stack(shared_data):
+    """mef-extra TableLamp (an evaluation scene, never trained on): the darkest and brightest of
+    six frames. The shipped agent's fusion is nearer (CIELab Delta-E) the Mertens fusion of all
+    six than Mertens of the pair is, and than its own starting point."""
+    from app.bench.rl_pairs import real_pairs
+    from app.core.merge import fuse_mertens
+    from app.models.registry import get_method
+
+    pair = next(p for p in real_pairs(("mef-extra",), "eval", long_side=512, data=shared_data)
+                if p.scene == "mef-extra/TableLamp")
+    ref = ra.lab(pair.reference)
+    res = run(ExposureStack(frames=(pair.under, pair.over)), "rl_fusion", {}, TaskContext())
+    mertens = fuse_mertens([pair.under, pair.over], **get_method("mertens").defaults())
+    start = ra.fuse_three(pair.under, virtual_middle(pair.under, pair.over), pair.over)
+    ours = ra.delta_e(res.image, ref)
+    assert 0 < res.notes["agent_steps"] <= 20
+    assert ours < 0.7 * ra.delta_e(mertens, ref)
+    assert ours < ra.delta_e(start, ref)

@@ -37,3 +37,16 @@ def test_stacked_file_loads_as_two_frames_and_the_step_slider_reruns(window, tmp
     # another method hides the panel
     assert window.method.set_method("mertens")
     assert not window.agent.isVisible()
+
+
+def test_a_session_of_a_stacked_file_reopens_both_halves(window, tmp_path):
+    window.stack.split_stacked.setChecked(True)
+    drop_files(window.stack, [_stacked_file(tmp_path)])
+    window._on_stack_exposure_edited(1, "+3 EV")  # the bright half, typed
+    path = window.save_session(tmp_path / "pair")
+    assert 'half = "top"' in path.read_text() and 'half = "bottom"' in path.read_text()
+    window.stack.split_stacked.setChecked(False)
+    window.open_session(path)
+    assert [f.name for f in window.frames] == ["pair.png (top)", "pair.png (bottom)"]
+    assert window.frames[1].user_ev == 3.0
+    assert window.stack.split_stacked.isChecked()

@@ -6,8 +6,15 @@ As Yin et al.'s ``utils_fusion.py`` (methods.md 1.4), with the MATLAB-port off-b
   cumulative histograms: ``m_UO(i) = argmin_j |H_U(i) - H_O(j)|`` brightens the under-exposed
   frame into the over-exposed one's codes, ``m_OU`` darkens the over-exposed one;
 * two middle estimates, geometric means: ``M_O = sqrt(O * m_OU(O))``, ``M_U = sqrt(U * m_UO(U))``;
-* blended per channel with smooth-step weights: ``w_O`` = 0 below code 10 of O, 1 from 55;
-  ``w_U`` = 1 below code 200 of U, 0 from 250 (as the released code evaluates them).
+* blended per channel with smooth-step weights, each estimate trusted where its own frame is
+  reliable: ``M_O`` (from the over-exposed frame) fades out as O nears clipping (1 below code
+  200, 0 from 250), ``M_U`` fades out in U's deep shadows (0 below code 10, 1 from 55).
+
+The released code evaluates the two weights the other way round (the "dark" weight on O, the
+"clipped" weight on U: methods.md 1.4 notes the literature intends this order). As released, M_O
+keeps full weight where O is clipped, so the clip boundary of O is drawn into the middle frame
+as hard-edged blotches around every light source (seen on mef-extra TableLamp); trusting each
+estimate where its frame is reliable removes them. ``released=True`` gives the released order.
 
 Frames are display-referred 8-bit codes (uint8, or float [0, 1] quantised to codes); the result
 is float32 HxWx3 display-referred [0, 1] (the released code truncates it to uint8).
@@ -75,7 +82,7 @@ _W_OVER = _weight_table("over")
 _W_UNDER = _weight_table("under")
 
 
-def virtual_middle(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+def virtual_middle(under: np.ndarray, over: np.ndarray, released: bool = False) -> np.ndarray:
     """The IMF virtual middle exposure of an (under, over) pair of one size.
 
     under, over: HxWx3 display-referred frames (uint8 codes, or float [0, 1]).
@@ -88,6 +95,8 @@ def virtual_middle(under: np.ndarray, over: np.ndarray) -> np.ndarray:
     u, o = np.ascontiguousarray(_codes(under)), np.ascontiguousarray(_codes(over))
     if u.shape != o.shape:
         raise InputError(f"the two exposures differ in size: {u.shape} vs {o.shape}")
+    # weight of M_O as a function of O's code, weight of M_U as a function of U's code
+    w_over, w_under = (_W_OVER, _W_UNDER) if released else (_W_UNDER, _W_OVER)
     codes = np.arange(256, dtype=np.float64)
     tables = np.empty((4, 256, 3), np.float32)  # A, B, C, D per channel
     for c in range(3):
@@ -95,10 +104,10 @@ def virtual_middle(under: np.ndarray, over: np.ndarray) -> np.ndarray:
         hist_o = cv2.calcHist([o], [c], None, [256], [0, 256]).ravel()
         m_u = np.sqrt(codes * mapping_from_histograms(hist_u, hist_o))  # under -> over codes
         m_o = np.sqrt(codes * mapping_from_histograms(hist_o, hist_u))  # over -> under codes
-        tables[0, :, c] = _W_OVER * m_o / 255.0
-        tables[1, :, c] = _W_UNDER * m_u / 255.0
-        tables[2, :, c] = _W_OVER
-        tables[3, :, c] = _W_UNDER + np.float32(1e-17)
+        tables[0, :, c] = w_over * m_o / 255.0
+        tables[1, :, c] = w_under * m_u / 255.0
+        tables[2, :, c] = w_over
+        tables[3, :, c] = w_under + np.float32(1e-17)
     num = cv2.add(cv2.LUT(o, tables[0][:, None, :]), cv2.LUT(u, tables[1][:, None, :]))
     den = cv2.add(cv2.LUT(o, tables[2][:, None, :]), cv2.LUT(u, tables[3][:, None, :]))
     out = cv2.divide(num, den)

@@ -28,11 +28,30 @@ def test_virtual_middle_is_the_geometric_mean_on_flat_frames():
     np.testing.assert_allclose(v, np.sqrt(50 * 150) / 255, rtol=1e-6)
 
 
-def test_virtual_middle_drops_the_estimate_of_a_too_dark_over_frame():
+def test_virtual_middle_weights_each_estimate_where_its_frame_is_reliable():
+    rng = np.random.default_rng(2)
+    under = rng.integers(0, 120, (40, 50, 3)).astype(np.uint8)
+    over = np.clip(under.astype(int) * 3 + rng.integers(-20, 20, under.shape), 0, 255).astype(np.uint8)
+    v = virtual_middle(under, over) * 255
+    s = lambda t: 1 - 3 * t * t + 2 * t**3  # noqa: E731
+    for c in range(3):
+        u, o = under[..., c], over[..., c]
+        m_u = np.sqrt(u * mapping_function(u, o)[u].astype(float))
+        m_o = np.sqrt(o * mapping_function(o, u)[o].astype(float))
+        w_o = np.where(o < 200, 1.0, np.where(o >= 250, 0.0, s((o - 200) / 50)))
+        w_u = np.where(u < 10, 0.0, np.where(u >= 55, 1.0, s((55 - u) / 45)))
+        want = (w_o * m_o + w_u * m_u) / (w_o + w_u + 1e-17)
+        np.testing.assert_allclose(v[..., c], want, rtol=1e-5, atol=1e-3)
+        clipped = (o >= 250) & (u >= 55)  # only the under frame's estimate counts there
+        assert clipped.any()
+        np.testing.assert_allclose(v[..., c][clipped], m_u[clipped], rtol=1e-5)
+
+
+def test_released_weight_order_is_available():
     under = np.full((3, 3, 3), 30, np.uint8)
-    over = np.full((3, 3, 3), 5, np.uint8)  # w_O(5) = 0: only the under frame's estimate counts
-    v = virtual_middle(under, over)
-    np.testing.assert_allclose(v, np.sqrt(30 * 5) / 255, rtol=1e-6)
+    over = np.full((3, 3, 3), 5, np.uint8)  # released: w_O(O = 5) = 0, only M_U counts
+    np.testing.assert_allclose(virtual_middle(under, over, released=True),
+                               np.sqrt(30 * 5) / 255, rtol=1e-6)
 
 
 def test_virtual_middle_takes_float_frames_and_refuses_size_mismatch():
