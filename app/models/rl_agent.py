@@ -152,9 +152,42 @@ def delta_e(image: np.ndarray, reference_lab: np.ndarray) -> float:
     return float(np.mean(np.sqrt(np.sum(d * d, axis=2))))
 
 
+_CONTRACTIONS = (2, 4)  # saturation down, brightness down: never leave [0, 1] (no clip to do)
+
+
+def _linear_matrix(action: int) -> np.ndarray:
+    if action in (4, 5):
+        return np.eye(3, dtype=np.float32) * np.float32(FACTORS[action])
+    return _saturation_matrix(FACTORS[action])
+
+
 def replay(middle: np.ndarray, actions: Sequence[int]) -> np.ndarray:
-    """The middle frame after ``actions`` (in order), each clipped; float32 copy."""
+    """The middle frame after ``actions`` (in order), each clipped; float32 copy.
+
+    Saturation and brightness are 3x3 linear maps. Saturation down (a convex blend of each pixel
+    with its grey) and brightness down never leave [0, 1], so their clip does nothing: a run of
+    them and the linear action after it are applied as one matrix product (17 saturation edits
+    and a brightness edit: one pass over a 12 MP frame instead of 18). Equal to applying the
+    actions one by one up to float rounding (~1e-7).
+    """
     out = np.array(middle, np.float32, copy=True)
+    pending: np.ndarray | None = None
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            cv2.transform(out, pending, dst=out)
+            np.clip(out, 0.0, 1.0, out=out)
+            pending = None
+
     for a in actions:
-        apply_action(out, a, out=out)
+        if a in (0, 1):  # contrast: not linear (the image mean, the HSV value)
+            flush()
+            apply_action(out, a, out=out)
+            continue
+        m = _linear_matrix(a)
+        pending = m if pending is None else (m.astype(np.float64) @ pending).astype(np.float32)
+        if a not in _CONTRACTIONS:
+            flush()
+    flush()
     return out

@@ -99,6 +99,9 @@ def random_weights(seed: int = 0, hidden: tuple[int, ...] = (256, 256),
 
 def run_rl_fusion(stack, params: dict, ctx: TaskContext, device: str = "auto") -> MethodOutput:
     """Registry entry: fuse the darkest and brightest frame of ``stack`` (display RGB [0, 1])."""
+    if device == "cuda":  # asked for explicitly: say so rather than quietly use the CPU
+        raise InputError("rl_fusion runs on the CPU (its agent is a small numpy network and the "
+                         "fusion is OpenCV): --device cuda does not apply; use auto or cpu")
     frames = list(stack.frames)
     if len(frames) != 2:
         raise InputError(f"rl_fusion fuses two exposures, {len(frames)} given")
@@ -114,10 +117,7 @@ def run_rl_fusion(stack, params: dict, ctx: TaskContext, device: str = "auto") -
                  ctx=ctx)
     used = trace if stop_at < 0 else trace[:stop_at]
     ctx.report(0.25, "virtual middle exposure")
-    middle = virtual_middle(under, over)
-    ctx.check()
-    for a in used:
-        ra.apply_action(middle, a, out=middle)
+    middle = ra.replay(virtual_middle(under, over), used)
     ctx.check()
     ctx.report(0.4, "fusing three frames")
     fused = ra.fuse_three(under, middle, over, ctx.sub(0.4, 0.99))

@@ -160,3 +160,13 @@ def test_shipped_agent_brings_a_real_pair_closer_to_its_whole_stack(shared_data)
     assert 0 < res.notes["agent_steps"] <= 20
     assert ours < 0.7 * ra.delta_e(mertens, ref)
     assert ours < ra.delta_e(start, ref)
+
+
+def test_replay_equals_the_actions_one_by_one():
+    rng = np.random.default_rng(4)
+    img = rng.random((30, 40, 3), dtype=np.float32)
+    actions = [2, 2, 2, 5, 4, 2, 3, 1, 2, 4, 4, 5, 0, 3, 3, 2]
+    one_by_one = img.copy()
+    for a in actions:
+        one_by_one = ra.apply_action(one_by_one, a)
+    np.testing.assert_allclose(ra.replay(img, actions), one_by_one, atol=2e-6)
