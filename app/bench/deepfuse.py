@@ -25,15 +25,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.models.classical import mertens_fusion_defaults
 from app.core.merge import fuse_mertens
 from app.core.metrics import mef_ssim
-from app.models.registry import get_method
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 SETS = ("mefb", "waterloo-mef", "mef-extra")
 
-MERTENS_DEFAULTS = get_method("mertens").defaults()  # the product's Mertens, as users get it
+MERTENS_DEFAULTS = mertens_fusion_defaults()  # the product's Mertens, as users get it
 
 
 def eval_pairs(data: Path, sets=SETS) -> list[tuple[str, str, Path, Path]]:
@@ -135,7 +135,7 @@ if sys.argv[1] == 'deepfuse':
 else:
     from app.core.merge import fuse_mertens
     from app.models.registry import get_method
-    fn = lambda: fuse_mertens([a, b], **get_method('mertens').defaults())
+    fn = lambda: fuse_mertens([a, b], **mertens_fusion_defaults())
 fn()  # warm-up (lazy imports, thread pools)
 times = []
 for _ in range(2):

@@ -52,9 +52,9 @@ def _rgb(path: Path) -> np.ndarray:
 def fuse_ours(rgb_frames, **weights):
     """Our fusion (registry defaults unless ``weights`` given): display [0, 1] float32 RGB."""
     from app.core.merge import fuse_mertens
-    from app.models.registry import get_method
+    from app.models.classical import mertens_fusion_defaults
 
-    return fuse_mertens(rgb_frames, **{**get_method("mertens").defaults(), **weights})
+    return fuse_mertens(rgb_frames, **{**mertens_fusion_defaults(), **weights})
 
 
 def fuse_opencv(rgb_frames):

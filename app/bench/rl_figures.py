@@ -17,13 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.models.classical import mertens_fusion_defaults
 from app.bench.rl_pairs import DATA, REPO, read_rgb
 from app.core.merge import fuse_mertens
 from app.core.merge.imf import virtual_middle
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 from app.models import rl_agent as ra
-from app.models.registry import get_method
 from app.models.runner import run
 
 
@@ -43,7 +43,7 @@ def figure(scene_id: str, crop: tuple[int, int, int, int] | None, data: Path = D
     frames = [read_rgb(data / by_name[n]) for n in order]
     under, over = frames[0], frames[-1]
     reference = fuse_mertens(frames, **ra.FUSION_PARAMS)
-    pair_fused = fuse_mertens([under, over], **get_method("mertens").defaults())
+    pair_fused = fuse_mertens([under, over], **mertens_fusion_defaults())
     no_agent = ra.fuse_three(under, virtual_middle(under, over), over)
     res = run(ExposureStack(frames=(under, over)), "rl_fusion", {}, TaskContext())
     h, w = under.shape[:2]

@@ -33,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.models.classical import mertens_fusion_defaults
 from app.bench.rl_pairs import EVAL_RADIANCE, EVAL_SOURCES, Pair, radiance_pairs, real_pairs
 from app.core.errors import LumafuseError
 from app.core.merge import fuse_mertens
@@ -43,12 +44,11 @@ from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 from app.models import rl_agent as ra
 from app.models import rl_fusion, weights
-from app.models.registry import get_method
 from app.models.runner import run
 
 REPO = Path(__file__).resolve().parents[2]
 GAINS = tuple(float(g) for g in np.exp(np.linspace(0.0, np.log(4.0), 13)))
-MERTENS = get_method("mertens").defaults()
+MERTENS = mertens_fusion_defaults()
 
 
 def to8(img: np.ndarray) -> np.ndarray:

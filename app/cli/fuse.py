@@ -47,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="each input holds two exposures stacked vertically (top and bottom "
                         "half, as the RL fusion paper's test images); an odd middle row is "
                         "dropped")
+    p.add_argument("--reference", type=int, metavar="K",
+                   help="the frame whose content is kept where frames disagree (deghosting) "
+                        "and that alignment registers to: 1 = darkest ... N = brightest "
+                        "(default the middle one)")
+    p.add_argument("--reference-mask", metavar="FILE",
+                   help="selective deghosting: a grey image of the result's shape, white where "
+                        "the result must come from the reference frame alone")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true",
@@ -79,10 +86,20 @@ def run_fuse(args: argparse.Namespace, ctx: TaskContext) -> int:
         times = parse_number_list(args.times, "--times", n_frames, TIME_RANGE_S, " s")
     if args.ev:
         ev = parse_number_list(args.ev, "--ev", n_frames, (-EV_LIMIT, EV_LIMIT), " EV")
+    if args.reference is not None and not 1 <= args.reference <= n_frames:
+        raise InputError(f"--reference {args.reference}: choose 1 (darkest) to {n_frames} "
+                         "(brightest)")
     check_outputs(args.output, inputs, args.force)  # before any pixel is read
+    mask = None
+    if args.reference_mask:
+        from app.core.io import read_mask
+
+        mask = read_mask(args.reference_mask)
 
     done = process(inputs, fixed, args.output, ctx, times=times, ev=ev, force=args.force,
-                   quality=args.json, split_stacked=args.split_stacked)
+                   quality=args.json, split_stacked=args.split_stacked,
+                   reference=None if args.reference is None else args.reference - 1,
+                   reference_mask=mask)
     result = done.result
     if not result.is_hdr and (args.tmo is not None or args.tmo_param) and not args.quiet:
         sys.stderr.write(

@@ -30,7 +30,8 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
                         help="register hand-held frames: mtb = translation, homography = "
                              "perspective (default none)")
     parser.add_argument("--deghost", action="store_true", default=None,
-                        help="reject moving content (HDR merges: debevec, robertson)")
+                        help="keep the reference frame where frames disagree (moving content): "
+                             "mertens (default there: auto), debevec, robertson")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                         help="device for learned methods (default auto)")
 

@@ -55,6 +55,8 @@ class ExposureStack:
     exposures: relative exposure of each frame (t * ISO / N^2, any common unit), or None when
         unknown; methods that need them call :func:`app.core.io.exposure.ensure_exposures`.
     reference: index of the reference frame (for alignment / deghosting), default the middle one.
+    reference_mask: optional HxW float32 map in [0, 1] at the frames' size: 1 where the result
+        must come from the reference frame alone (selective deghosting, painted by the user).
     """
 
     frames: tuple[np.ndarray, ...]
@@ -64,6 +66,7 @@ class ExposureStack:
     reference: int = -1
     aligned: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    reference_mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         frames = tuple(self.frames)
@@ -90,6 +93,13 @@ class ExposureStack:
             object.__setattr__(self, "infos", tuple(FrameInfo() for _ in frames))
         ref = self.reference if self.reference >= 0 else len(frames) // 2
         object.__setattr__(self, "reference", min(ref, len(frames) - 1))
+        if self.reference_mask is not None:
+            m = np.asarray(self.reference_mask, np.float32)
+            if m.shape != (h, w):
+                raise InputError(f"the reference mask is {m.shape[1::-1]} pixels, the frames {w}x{h}")
+            if not np.isfinite(m).all() or m.min() < 0.0 or m.max() > 1.0:
+                raise InputError("the reference mask must hold values in [0, 1]")
+            object.__setattr__(self, "reference_mask", m)
 
     @property
     def n(self) -> int:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from app.core.merge import fuse_mertens, merge_hdr
+from app.core.merge.ghost import MOTION_SHARE_AUTO, ghost_maps
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 from app.models.registry import MethodOutput
@@ -31,19 +32,54 @@ def _display_frames(stack: ExposureStack) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def deghost_weights(
+    frames: tuple[np.ndarray, ...], stack: ExposureStack, mode: str
+) -> tuple[list[np.ndarray | None] | None, dict[str, Any]]:
+    """Per-frame deghost weight maps at full size for a display-referred bracket (None = no
+    deghosting) and the notes saying what was decided. mode: "auto", "on" or "off"; a painted
+    reference mask always applies."""
+    notes: dict[str, Any] = {}
+    mask = stack.reference_mask
+    if mode == "off" and mask is None:
+        return None, notes
+    maps = ghost_maps(frames, stack.reference, keep_reference=mask, detect=mode != "off")
+    used = mode == "on" or (mode == "auto" and maps.motion_share > MOTION_SHARE_AUTO)
+    if mode != "off":
+        notes["motion_share"] = round(maps.motion_share, 4)
+        notes["decisions"] = {"deghost": "on" if used else "off",
+                              "motion_share": f"{maps.motion_share:.4f}"}
+        if mode == "auto":
+            notes["messages"] = [
+                f"motion found in {100 * maps.motion_share:.1f} % of the picture: "
+                + ("deghosted (the reference frame is kept there)" if used
+                   else "no deghosting needed")]
+    if not used:
+        if mask is None:
+            return None, notes
+        maps = ghost_maps(frames, stack.reference, keep_reference=mask, detect=False)
+    h, w = stack.shape
+    return [None if k == stack.reference else maps.weight_at(k, h, w)
+            for k in range(stack.n)], notes
+
+
 def run_mertens(
     stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
 ) -> MethodOutput:
-    """Mertens exposure fusion -> display-referred float32 [0, 1]."""
+    """Mertens exposure fusion -> display-referred float32 [0, 1]; with deghosting, pixels where
+    a frame disagrees with the reference frame (or inside the painted mask) come from the
+    reference frame (and the frames that agree with it)."""
+    frames = _display_frames(stack)
+    scales, notes = deghost_weights(frames, stack, str(params.get("deghost", "off")))
     image = fuse_mertens(
-        _display_frames(stack),
+        frames,
         contrast=float(params["contrast"]),
         saturation=float(params["saturation"]),
         exposedness=float(params["exposedness"]),
         sigma=float(params["sigma"]),
         ctx=ctx,
+        weight_scale=scales,
     )
-    return MethodOutput(image=image, device="cpu")
+    return MethodOutput(image=image, device="cpu", notes=notes)
 
 
 def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
@@ -74,3 +110,15 @@ def run_robertson(
     """Robertson response recovery + HDR merge -> linear radiance (1.0 = reference clipping);
     notes as :func:`run_debevec`."""
     return _hdr_output(stack, "robertson", params, ctx)
+
+
+FUSION_WEIGHTS = ("contrast", "saturation", "exposedness", "sigma")
+
+
+def mertens_fusion_defaults() -> dict[str, float]:
+    """The product's Mertens weight settings (the registry defaults), as keyword arguments of
+    :func:`app.core.merge.fuse_mertens` (deghosting, a pipeline choice, left out)."""
+    from app.models.registry import get_method
+
+    defaults = get_method("mertens").defaults()
+    return {k: float(defaults[k]) for k in FUSION_WEIGHTS}

@@ -20,6 +20,8 @@ from app.core.types import Result
 from app.models.recipe import Recipe
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from app.core.metrics.quality import Quality
 
 
@@ -87,12 +89,16 @@ def process(
     force: bool = False,
     quality: bool = False,
     split_stacked: bool = False,
+    reference: int | None = None,
+    reference_mask: np.ndarray | None = None,
 ) -> Processed:
     """Read the bracket ``inputs`` (files; EXIF times unless ``times``/``ev`` are given), run the
     recipe's method and write ``outputs``. Everything that can be checked without pixels
     (method for this many frames, parameters, output paths) is checked before reading.
     ``quality``: also compute the quality read-out of the rendering against the exposures.
-    ``split_stacked``: each input holds two exposures stacked vertically (two frames per file)."""
+    ``split_stacked``: each input holds two exposures stacked vertically (two frames per file).
+    ``reference`` (0 = darkest frame) and ``reference_mask`` (HxW [0, 1], 1 = reference frame
+    only): the frame deghosting keeps, and where it must be kept (see :func:`run`)."""
     from app.core.io import load_stack
     from app.models.runner import run
 
@@ -104,7 +110,7 @@ def process(
     stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15),
                        split_stacked=split_stacked)
     result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
-                 device=fixed.device)
+                 device=fixed.device, reference=reference, reference_mask=reference_mask)
     ctx.check()  # a cancel during the last stage: stop before writing anything
     written = write_outputs(result, fixed, paths, inputs=inputs, force=force, ctx=ctx)
     seconds = time.perf_counter() - t0

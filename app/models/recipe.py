@@ -76,8 +76,9 @@ class Recipe:
             spec_names = {p.name for p in _spec(method_id).params}
             params = {k: v for k, v in params.items() if k in spec_names}
         if self.deghost:
-            _check_deghost(_spec(method_id))
-            params["deghost"] = True
+            spec = _spec(method_id)
+            _check_deghost(spec)
+            params["deghost"] = "on" if spec.param("deghost").type is str else True
         return resolve_params(method_id, params)
 
     def for_inputs(self, n_frames: int) -> "Recipe":
@@ -111,7 +112,7 @@ class Recipe:
 def _check_deghost(spec) -> None:
     """InputError unless the method has a deghosting switch."""
     if not any(p.name == "deghost" for p in spec.params):
-        raise InputError(f"{spec.id} has no deghosting; choose an HDR merge "
+        raise InputError(f"{spec.id} has no deghosting; choose mertens or an HDR merge "
                          "(debevec, robertson) or switch deghosting off")
 
 

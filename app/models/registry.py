@@ -83,6 +83,12 @@ _MERTENS_PARAMS = (
         0.0, 4.0,
     ),
     ParamSpec("sigma", float, 0.2, "width of the well-exposedness Gaussian", 0.01, 1.0),
+    ParamSpec(
+        "deghost", str, "auto",
+        "where frames disagree (motion), keep the reference frame: on, off, or auto (on when "
+        "the ghost test finds motion in more than 0.4 % of the picture)",
+        choices=("auto", "on", "off"),
+    ),
 )
 
 _HDR_MERGE_PARAMS = (

@@ -8,12 +8,14 @@ availability, optionally aligns, calls the method's entry point and wraps the ou
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
 
 from app.core.errors import InputError, MethodUnavailable
 from app.core.io.stack import check_bracket
+from app.core.merge.ghost import fit_mask
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack, Provenance, Result
 from app.models.registry import MethodOutput, get_method, runnable_on
@@ -39,10 +41,16 @@ def run(
     *,
     align: str = "none",
     device: str = "auto",
+    reference: int | None = None,
+    reference_mask: np.ndarray | None = None,
 ) -> Result:
     """Run a registered method on a stack.
 
     stack: frames ordered dark to bright (display-referred [0,1] or linear, see ExposureStack).
+    reference: index (0 = darkest) of the frame alignment and deghosting keep; None = the
+    stack's own (the middle one unless it says otherwise).
+    reference_mask: optional HxW map in [0, 1] in the result's coordinates (any size: scaled to
+    the aligned frames), 1 = take the reference frame alone there (selective deghosting).
     Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused).
     Raises InputError (bad input/params), MethodUnavailable, Cancelled.
     """
@@ -61,6 +69,11 @@ def run(
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
     check_bracket(stack)  # one rule for GUI, CLI and batch: duplicates, nothing usable
+    if reference is not None:
+        if not 0 <= int(reference) < stack.n:
+            raise InputError(f"reference frame {int(reference) + 1} does not exist: the bracket "
+                             f"has {stack.n} frames (1 = darkest)")
+        stack = replace(stack, reference=int(reference))
 
     t0 = time.perf_counter()
     work_ctx = ctx
@@ -69,6 +82,8 @@ def run(
 
         stack = align_stack(stack, align, ctx.sub(0.0, 0.2))
         work_ctx = ctx.sub(0.2, 1.0)
+    if reference_mask is not None:
+        stack = replace(stack, reference_mask=fit_mask(reference_mask, *stack.shape))
     ctx.check()
     fn = spec.load()
     out: MethodOutput = fn(stack, resolved, work_ctx, device)
@@ -81,7 +96,9 @@ def run(
         raise InputError(f"{spec.id}: no usable exposure, the result would be all black")
     prov = Provenance(
         method=spec.id,
-        params={**resolved, "align": align},
+        params={**resolved, "align": align, "reference": stack.reference + 1,
+                **({"reference_mask": f"{float(np.mean(stack.reference_mask > 0.5)):.4f}"}
+                   if stack.reference_mask is not None else {})},
         inputs=stack.paths,
         weights_sha256=out.weights_sha256,
         device=out.device,

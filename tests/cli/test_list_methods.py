@@ -31,7 +31,8 @@ def test_json_in_a_subprocess():
     mertens = data["methods"][ids.index("mertens")]
     assert mertens["kind"] == "classical" and mertens["output"] == "ldr_fused"
     assert mertens["min_exposures"] == 2 and mertens["available"] is True
-    assert {p["name"] for p in mertens["params"]} == {"contrast", "saturation", "exposedness", "sigma"}
+    assert {p["name"] for p in mertens["params"]} == {"contrast", "saturation", "exposedness", "sigma",
+                                                        "deghost"}
     assert "reinhard" in data["tone_operators"]
 
 

@@ -99,7 +99,7 @@ def test_output_contract(spec):
 
     prov = result.provenance
     assert prov.method == spec.id
-    assert {k: v for k, v in prov.params.items() if k != "align"} == spec.defaults()
+    assert {k: v for k, v in prov.params.items() if k not in ("align", "reference")} == spec.defaults()
     assert prov.inputs == stack.paths
     assert prov.duration_s > 0 and prov.device in ("cpu", "cuda")
     if spec.weights_key:

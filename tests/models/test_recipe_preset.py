@@ -45,7 +45,7 @@ def test_recipe_fixes_the_method_per_bracket_size():
 @pytest.mark.parametrize("doc, fragment", [
     ({"method": {"id": "nope"}}, "nope"),
     ({"method": {"id": "mertens", "params": {"contrast": 9}}}, "contrast"),
-    ({"method": {"id": "mertens", "deghost": True}}, "deghost"),
+    ({"method": {"id": "deepfuse", "deghost": True}}, "deghost"),
     ({"tone": {"tmo": "reinhard", "params": {"bias": 1}}}, "bias"),
     ({"tone": {"gamma": "x"}}, "gamma"),
     ({"tone": {"saturation": 9}}, "saturation"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.models.classical import mertens_fusion_defaults
 from app.core.merge.imf import virtual_middle
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
@@ -148,13 +149,12 @@ def test_shipped_agent_brings_a_real_pair_closer_to_its_whole_stack(shared_data)
     six than Mertens of the pair is, and than its own starting point."""
     from app.bench.rl_pairs import real_pairs
     from app.core.merge import fuse_mertens
-    from app.models.registry import get_method
 
     pair = next(p for p in real_pairs(("mef-extra",), "eval", long_side=512, data=shared_data)
                 if p.scene == "mef-extra/TableLamp")
     ref = ra.lab(pair.reference)
     res = run(ExposureStack(frames=(pair.under, pair.over)), "rl_fusion", {}, TaskContext())
-    mertens = fuse_mertens([pair.under, pair.over], **get_method("mertens").defaults())
+    mertens = fuse_mertens([pair.under, pair.over], **mertens_fusion_defaults())
     start = ra.fuse_three(pair.under, virtual_middle(pair.under, pair.over), pair.over)
     ours = ra.delta_e(res.image, ref)
     assert 0 < res.notes["agent_steps"] <= 20

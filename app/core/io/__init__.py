@@ -14,7 +14,7 @@ Public API (see each module for value ranges):
 from app.core.io.exif import ExifData, apply_orientation, read_exif
 from app.core.io.exposure import ensure_exposures, estimate_relative_exposures, ev_to_relative
 from app.core.io.exr import read_exr
-from app.core.io.readers import MAX_PIXELS, RAW_EXTENSIONS, read_frame
+from app.core.io.readers import MAX_PIXELS, RAW_EXTENSIONS, read_frame, read_mask
 from app.core.io.stack import load_stack, split_stacked_frame
 from app.core.io.writers import (
     FORMATS,
@@ -44,6 +44,7 @@ __all__ = [
     "read_exif",
     "read_exr",
     "read_frame",
+    "read_mask",
     "write_display",
     "write_exr",
     "write_hdr_file",

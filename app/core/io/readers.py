@@ -364,3 +364,13 @@ def read_frame(
         bit_depth=bits,
     )
     return np.ascontiguousarray(image, dtype=np.float32), info
+
+
+def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
+    """A painted mask image (PNG/TIFF/JPEG, grey or colour): float32 HxW in [0, 1], the mean of
+    the channels (white = 1). Linear files (EXR, RAW) are refused: a mask is a picture of
+    coverage, not of light."""
+    image, info = read_frame(path)
+    if info.linear:
+        raise InputError(f"{path}: a mask must be an 8- or 16-bit image (PNG, TIFF, JPEG)")
+    return np.clip(image.mean(axis=2), 0.0, 1.0).astype(np.float32)

@@ -181,12 +181,17 @@ def fuse_mertens(
     exposedness: float = 1.0,
     sigma: float = 0.2,
     ctx: TaskContext | None = None,
+    weight_scale: Sequence[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """Fuse a bracket by Mertens exposure fusion.
 
     frames: N >= 2 display-referred RGB frames of one size: float32 in [0, 1], or uint8 / uint16.
     contrast, saturation, exposedness: weight exponents (0 disables a term); sigma: width of the
     well-exposedness Gaussian in [0, 1] units.
+    weight_scale: optional per-frame HxW float32 maps in [0, 1], None for exactly one frame
+    (the reference): each frame keeps that share of its Mertens weight and the rest goes to the
+    reference frame. Deghosting (:mod:`app.core.merge.ghost`) passes 0 where a frame disagrees
+    with the reference, so its pixels come from the reference there.
     Returns float32 HxWx3 display-referred, clipped to [0, 1].
 
     Extra memory: N full-size weight maps (4 B/px each), N half-size frames (3 B/px each) and
@@ -201,6 +206,16 @@ def fuse_mertens(
     levels = pyramid_levels(h, w)
     lh, lw = (h + 1) // 2, (w + 1) // 2
     params = dict(contrast=contrast, saturation=saturation, exposedness=exposedness, sigma=sigma)
+    scales = list(weight_scale) if weight_scale is not None else [None] * n
+    if len(scales) != n:
+        raise InputError(f"{len(scales)} weight maps given for {n} frames")
+    unscaled = [k for k, sc in enumerate(scales) if sc is None]
+    if len(unscaled) != n and len(unscaled) != 1:
+        raise InputError("deghost weight maps: exactly one frame (the reference) has none")
+    receiver = unscaled[0]
+    for k, sc in enumerate(scales):
+        if sc is not None and sc.shape != (h, w):
+            raise InputError(f"weight map {k + 1} is {sc.shape}, the frames are {(h, w)}")
 
     weights = [np.empty((h, w), np.float32) for _ in range(n)]
     half_img = [np.empty((lh, lw, 3), np.float32) for _ in range(n)]
@@ -214,15 +229,29 @@ def fuse_mertens(
         off = s // 2  # s is even: a is a multiple of the (even) strip height
         w_list = []
         total = None
+        given = None  # weight taken from disagreeing frames, for the reference frame
         for k in range(n):
             img = _to_float01(frames[k][ws:we])
             wk = weight_map(img, **params)[s - ws : e - ws]
+            if scales[k] is not None:
+                # the share a frame loses goes to the reference frame: where a frame disagrees,
+                # the reference's pixels replace it, however poorly exposed they are
+                sk = np.ascontiguousarray(scales[k][s:e], np.float32)
+                moved = cv2.multiply(wk, np.float32(1.0) - sk)
+                given = moved if given is None else cv2.add(given, moved, dst=given)
+                cv2.multiply(wk, sk, dst=wk)
             # the half-size frame needs no weights: take it now and let this strip's float copy
             # go, so the working set stays one frame + N weight strips (cache-sized) for any N
             half_img[k][ja:jb] = cv2.pyrDown(img[s - ws : e - ws])[ja - off : jb - off]
             del img
-            total = wk.copy() if total is None else cv2.add(total, wk, dst=total)
+            if scales[k] is None:
+                total = wk.copy() if total is None else cv2.add(total, wk, dst=total)
+            else:
+                total = cv2.add(wk, moved) if total is None else cv2.add(
+                    cv2.add(total, wk, dst=total), moved, dst=total)
             w_list.append(wk)
+        if given is not None:
+            cv2.add(w_list[receiver], given, dst=w_list[receiver])  # total is unchanged
         inv = cv2.divide(1.0, total)
         for k, wk in enumerate(w_list):
             cv2.multiply(wk, inv, dst=wk)

@@ -1,0 +1,226 @@
+"""Where the frames of a bracket disagree after exposure matching: ghost maps and deghost weights.
+
+A moving person, car or branch appears at a different place in every exposure; an exposure
+fusion or HDR merge that blends all frames shows it several times, semi-transparent. The
+classical cure keeps, wherever the frames disagree, only the reference frame (the one whose
+moving objects the photographer wants to keep).
+
+Disagreement is measured in the reference frame's codes, without knowing the camera curve or
+the exposure times: per channel, frame j's codes are histogram-matched to the reference (the
+intensity mapping function of Grossberg & Nayar, as in :mod:`app.core.merge.imf`). A code of
+frame j does not map to one reference value but to an *interval*: the reference values whose
+cumulative share matches the code's (a clipped white 255 of a bright frame covers every
+reference value above some level; a crushed 0 of a dark frame every value below one). The
+disagreement of a pixel is its reference value's distance to that interval, so clipping and
+crushing in either frame never count as motion, while a dark bird in front of a sky that is
+clipped in the reference still does.
+
+The distance is averaged over the channels (the largest channel doubles the false alarms on
+static real brackets: JPEG chroma and per-channel curves), on frames reduced to at most ``WORK_SIDE`` pixels a
+side and blurred a little (noise and demosaicing do not move), and mapped to a weight with a
+soft threshold: 1 below ``tolerance``, 0 above twice it. The ghost regions are grown by a few
+pixels (an object's soft edges and shadow move with it) and feathered, so the blend that uses
+the weights has no seams.
+
+Frames are display-referred [0, 1] (float) or uint8/uint16 codes; all maps are float32 at the
+working size in [0, 1]; :meth:`GhostMaps.weight_at` scales one to any size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from app.core.errors import InputError
+
+WORK_SIDE = 1024  # long side of the working copies (motion is large-scale; 12 MP costs ~0.2 s)
+TOLERANCE = 0.06  # display units: differences below this are noise / curve mismatch, not motion
+GROW = 0.006  # ghost regions grow by this share of the working long side (6 px at 1024)
+MOTION_SHARE_AUTO = 0.004  # "auto" deghosts when more than this share of the frame disagrees
+
+
+@dataclass(frozen=True)
+class GhostMaps:
+    """Per-frame consistency with the reference, at the working size.
+
+    weights: one float32 map per frame in [0, 1] (1 = agrees with the reference; the
+        reference's own map is all ones). A selective mask is already applied.
+    ghost: float32 [0, 1], 1 where some frame disagrees with the reference (for display).
+    motion_share: share of the frame where the test found some frame disagreeing (> 0.5; the
+        selective mask not counted), in [0, 1].
+    reference: index of the reference frame.
+    """
+
+    weights: tuple[np.ndarray, ...]
+    ghost: np.ndarray
+    motion_share: float
+    reference: int
+
+    def weight_at(self, k: int, height: int, width: int) -> np.ndarray:
+        """Frame k's map resized to height x width (float32 [0, 1])."""
+        w = self.weights[k]
+        if w.shape == (height, width):
+            return w
+        return np.clip(cv2.resize(w, (width, height), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+    def ghost_at(self, height: int, width: int) -> np.ndarray:
+        """The ghost map resized to height x width (float32 [0, 1])."""
+        if self.ghost.shape == (height, width):
+            return self.ghost
+        return np.clip(cv2.resize(self.ghost, (width, height), interpolation=cv2.INTER_LINEAR),
+                       0.0, 1.0)
+
+
+def _codes_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 codes of a frame reduced (area average) to size = (width, height)."""
+    a = np.asarray(frame)
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float32) * np.float32(1 / 65535))
+    elif a.dtype == np.uint8:
+        a = a.astype(np.float32) * np.float32(1 / 255)
+    elif not np.issubdtype(a.dtype, np.floating):
+        raise InputError(f"unsupported pixel type {a.dtype} for the ghost test")
+    a = np.ascontiguousarray(a, np.float32)
+    if (a.shape[1], a.shape[0]) != size:
+        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    a = cv2.GaussianBlur(a, (0, 0), 0.8)
+    return cv2.convertScaleAbs(a, alpha=255.0)
+
+
+def code_intervals(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For one channel: the interval [lo(i), hi(i)] of dst codes that src code i stands for.
+
+    src, dst: uint8 arrays of one channel and one scene (same pixel count). Code i of src covers
+    the cumulative share (H_src(i-1), H_src(i)] of src's pixels; lo and hi are the dst codes at
+    those shares (float64, 256 entries each, in codes). Unused src codes get the point interval
+    at their share, which keeps both tables monotone.
+    """
+    n = src.size
+    h_src = np.cumsum(np.bincount(src.reshape(-1), minlength=256)).astype(np.float64)
+    h_dst = np.cumsum(np.bincount(dst.reshape(-1), minlength=256)).astype(np.float64)
+    start = np.concatenate([[0.0], h_src[:-1]])  # pixels below code i
+    # the dst code holding the (k+1)-th pixel for k = first and last pixel of the src code's run
+    first = np.minimum(start, n - 1)
+    last = np.maximum(h_src - 1, first)
+    lo = np.searchsorted(h_dst, first, side="right").astype(np.float64)
+    hi = np.searchsorted(h_dst, last, side="right").astype(np.float64)
+    return np.clip(lo, 0, 255), np.clip(hi, 0, 255)
+
+
+def _reliability_table() -> np.ndarray:
+    """Trust in a code for the ghost test: 0 at the ends, 1 inside [RELIABLE_LOW, RELIABLE_HIGH]
+    (float32, 256 entries). Near clipping a camera's curve, JPEG chroma and blooming bend the
+    codes away from any global mapping; near black, noise and quantisation do."""
+    z = np.arange(256, dtype=np.float32)
+    up = np.clip((z + 1.0) / (RELIABLE_LOW + 1.0), 0.0, 1.0)
+    down = np.clip((251.0 - z) / (251.0 - RELIABLE_HIGH), 0.0, 1.0)
+    return np.minimum(up, down).astype(np.float32)
+
+
+RELIABLE_LOW, RELIABLE_HIGH = 0.0, 224.0
+_RELIABLE = _reliability_table()
+
+
+def _disagreement(frame: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Mean over channels of the reference code's distance to the interval frame's code maps to,
+    in display units [0, 1] (float32 HxW), scaled by how far both codes can be trusted (a pixel
+    clipped or crushed in either frame cannot show motion: it counts as agreeing)."""
+    total = np.zeros(ref.shape[:2], np.float32)
+    for c in range(3):
+        lo, hi = code_intervals(frame[..., c], ref[..., c])
+        f = np.ascontiguousarray(frame[..., c])
+        r = ref[..., c].astype(np.float32)
+        below = cv2.LUT(f, (lo / 255.0).astype(np.float32)) - r * np.float32(1 / 255)
+        above = r * np.float32(1 / 255) - cv2.LUT(f, (hi / 255.0).astype(np.float32))
+        trust = np.minimum(cv2.LUT(f, _RELIABLE), cv2.LUT(np.ascontiguousarray(ref[..., c]),
+                                                             _RELIABLE))
+        total += np.maximum(np.maximum(below, above), 0.0) * trust
+    return total * np.float32(1 / 3)
+
+
+def fit_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A selective-deghost mask (HxW, [0, 1], any size) checked and scaled to height x width
+    (float32 [0, 1]). A mask whose aspect ratio differs from the frames' by more than 2 % is
+    refused: it was painted on another picture."""
+    m = np.asarray(mask, np.float32)
+    if m.ndim != 2 or min(m.shape) < 1:
+        raise InputError(f"the reference mask must be a single-channel image, got shape {m.shape}")
+    if not np.isfinite(m).all() or m.min() < 0.0 or m.max() > 1.0:
+        raise InputError("the reference mask must hold values in [0, 1]")
+    if abs(np.log((m.shape[1] / m.shape[0]) / (width / height))) > 0.02:
+        raise InputError(f"the reference mask is {m.shape[1]}x{m.shape[0]} pixels, not the shape "
+                         f"of the {width}x{height} result")
+    if m.shape != (height, width):
+        shrink = m.shape[0] > height
+        m = cv2.resize(m, (width, height),
+                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return np.clip(m, 0.0, 1.0)
+
+
+def _keep_mask(mask: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
+    return None if mask is None else fit_mask(mask, size[1], size[0])
+
+
+def ghost_maps(
+    frames: Sequence[np.ndarray],
+    reference: int,
+    *,
+    tolerance: float = TOLERANCE,
+    keep_reference: np.ndarray | None = None,
+    detect: bool = True,
+) -> GhostMaps:
+    """Consistency of every frame with the reference frame.
+
+    frames: N >= 2 display-referred HxWx3 frames of one size (float [0, 1], uint8 or uint16).
+    reference: index of the frame whose content wins where frames disagree.
+    tolerance: disagreement (display units, > 0) below which pixels agree; weights fall to 0 at
+        twice it.
+    keep_reference: optional HxW mask in [0, 1] of any size (scaled to the frames): 1 = take the
+        reference frame only there (a painted selective-deghost region).
+    detect: False skips the automatic test (only the mask acts).
+    """
+    n = len(frames)
+    if n < 2:
+        raise InputError("deghosting needs at least two frames")
+    if not -n <= reference < n:
+        raise InputError(f"reference frame {reference + 1} does not exist (the bracket has {n})")
+    reference %= n
+    if not tolerance > 0:
+        raise InputError(f"the ghost tolerance must be positive, got {tolerance}")
+    h, w = frames[0].shape[:2]
+    for i, f in enumerate(frames):
+        if f.shape[:2] != (h, w) or f.ndim != 3 or f.shape[2] != 3:
+            raise InputError(f"frame {i + 1} has shape {f.shape}, frame 1 {frames[0].shape}")
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    keep = _keep_mask(keep_reference, size)
+    grow = max(1, round(GROW * max(size)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    ones = np.ones((size[1], size[0]), np.float32)
+    ref = _codes_small(frames[reference], size) if detect else None
+    weights: list[np.ndarray] = []
+    ghost = np.zeros((size[1], size[0]), np.float32)
+    detected = np.zeros_like(ghost)  # motion found by the test (the mask is the user's choice)
+    for k, frame in enumerate(frames):
+        if k == reference:
+            weights.append(ones)
+            continue
+        if detect:
+            d = _disagreement(_codes_small(frame, size), ref)
+            bad = np.clip((d - np.float32(tolerance)) / np.float32(tolerance), 0.0, 1.0)
+            # tiny specks are noise; a moving object is a region: open, then grow and feather
+            bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+            bad = cv2.dilate(bad, kernel)
+            bad = cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
+        else:
+            bad = np.zeros_like(ones)
+        np.maximum(detected, bad, out=detected)
+        if keep is not None:
+            bad = np.maximum(bad, keep)
+        np.maximum(ghost, bad, out=ghost)
+        weights.append((1.0 - bad).astype(np.float32))
+    share = float(np.mean(detected > 0.5))
+    return GhostMaps(tuple(weights), ghost, share, reference)
