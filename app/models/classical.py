@@ -18,7 +18,7 @@ from app.core.types import ExposureStack
 from app.models.registry import MethodOutput
 
 
-def _display_frames(stack: ExposureStack) -> tuple[np.ndarray, ...]:
+def display_frames(stack: ExposureStack) -> tuple[np.ndarray, ...]:
     """Frames as display-referred [0, 1]: linear (RAW/EXR) frames are sRGB-encoded after scaling
     each to its own white level, which is what a camera JPEG of that exposure would show."""
     if not stack.linear:
@@ -68,7 +68,7 @@ def run_mertens(
     """Mertens exposure fusion -> display-referred float32 [0, 1]; with deghosting, pixels where
     a frame disagrees with the reference frame (or inside the painted mask) come from the
     reference frame (and the frames that agree with it)."""
-    frames = _display_frames(stack)
+    frames = display_frames(stack)
     scales, notes = deghost_weights(frames, stack, str(params.get("deghost", "off")))
     image = fuse_mertens(
         frames,

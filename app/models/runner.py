@@ -43,6 +43,7 @@ def run(
     device: str = "auto",
     reference: int | None = None,
     reference_mask: np.ndarray | None = None,
+    ghost_map: bool = False,
 ) -> Result:
     """Run a registered method on a stack.
 
@@ -51,6 +52,9 @@ def run(
     stack's own (the middle one unless it says otherwise).
     reference_mask: optional HxW map in [0, 1] in the result's coordinates (any size: scaled to
     the aligned frames), 1 = take the reference frame alone there (selective deghosting).
+    ghost_map: also put the ghost map of the (aligned) frames against the reference into
+    ``notes["ghost_map"]`` (float32 [0, 1], long side at most 1024 px; 1 = frames disagree) and
+    the share of the picture it covers into ``notes["motion_share"]``, for the GUI overlay.
     Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused).
     Raises InputError (bad input/params), MethodUnavailable, Cancelled.
     """
@@ -88,6 +92,14 @@ def run(
     fn = spec.load()
     out: MethodOutput = fn(stack, resolved, work_ctx, device)
     ctx.check()
+    notes = dict(out.notes)
+    if ghost_map and stack.n > 1:
+        from app.core.merge.ghost import ghost_maps
+        from app.models.classical import display_frames
+
+        maps = ghost_maps(display_frames(stack), stack.reference, detect=True)
+        notes.setdefault("motion_share", round(maps.motion_share, 4))
+        notes["ghost_map"] = maps.ghost
     image = np.ascontiguousarray(out.image, dtype=np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or not np.isfinite(image).all():
         raise RuntimeError(f"method {spec.id} returned an invalid image {image.shape}")
@@ -106,4 +118,4 @@ def run(
         decisions={str(k): str(v) for k, v in dict(out.notes.get("decisions", {})).items()},
     )
     ctx.report(1.0, "done")
-    return Result(image=image, kind=spec.output, provenance=prov, notes=dict(out.notes))
+    return Result(image=image, kind=spec.output, provenance=prov, notes=notes)

@@ -224,3 +224,39 @@ def ghost_maps(
         weights.append((1.0 - bad).astype(np.float32))
     share = float(np.mean(detected > 0.5))
     return GhostMaps(tuple(weights), ghost, share, reference)
+
+
+Stroke = tuple[float, Sequence[tuple[float, float]], bool]  # (radius, points, erase)
+
+
+def rasterize_strokes(strokes: Sequence[Stroke], height: int, width: int) -> np.ndarray:
+    """A painted selective-deghost mask from brush strokes, at any size.
+
+    strokes: (radius, points, erase) in paint order; radius and points are fractions of the
+    image (points (x, y) in [0, 1] of the width / height, radius of the long side), so one list
+    of strokes fits the preview and the full-size export alike; erase=True removes paint.
+    Returns float32 HxW in [0, 1] (1 = painted), edges anti-aliased.
+    """
+    if height < 1 or width < 1:
+        raise InputError(f"cannot paint a mask of {width}x{height} pixels")
+    shift = 4  # sub-pixel precision of OpenCV's drawing (coordinates in 1/16 px)
+    scale = float(1 << shift)
+    canvas = np.zeros((height, width), np.uint8)
+    long_side = max(height, width)
+    for radius, points, erase in strokes:
+        r = float(radius)
+        if not (np.isfinite(r) and 0 < r <= 1):
+            raise InputError(f"a brush radius must be in (0, 1] of the image, got {radius}")
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        if len(pts) == 0 or not np.isfinite(pts).all():
+            raise InputError("a brush stroke needs finite points")
+        px = np.round(np.clip(pts, -0.5, 1.5) * (width, height) * scale).astype(np.int64)
+        thick = max(1, int(round(2 * r * long_side)))
+        colour = 0 if erase else 255
+        if len(px) == 1:
+            cv2.circle(canvas, tuple(int(v) for v in px[0]), int(round(r * long_side * scale)),
+                       colour, -1, cv2.LINE_AA, shift)
+        else:
+            cv2.polylines(canvas, [px.astype(np.int32).reshape(-1, 1, 2)], False, colour,
+                          thick, cv2.LINE_AA, shift)
+    return canvas.astype(np.float32) * np.float32(1 / 255)

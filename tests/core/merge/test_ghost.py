@@ -139,3 +139,25 @@ def test_painted_mask_takes_the_reference_there_only():
     # away from the mask only the pyramid's coarsest levels differ: under 2/255
     np.testing.assert_allclose(res.image[200:, :200], off[200:, :200], atol=2 / 255)
     assert float(res.provenance.params["reference_mask"]) > 0.01
+
+
+def test_strokes_paint_and_erase_at_any_size():
+    from app.core.merge.ghost import rasterize_strokes
+
+    strokes = [(0.05, [(0.2, 0.5), (0.8, 0.5)], False), (0.02, [(0.5, 0.5)], True)]
+    small, big = rasterize_strokes(strokes, 100, 200), rasterize_strokes(strokes, 400, 800)
+    assert small[50, 60] == 1.0 and small[50, 100] == 0.0 and small[10, 60] == 0.0
+    assert big[200, 240] == 1.0 and big[200, 400] == 0.0
+    assert abs(float(small.mean()) - float(big.mean())) < 0.01  # same share at both sizes
+    with pytest.raises(InputError, match="radius"):
+        rasterize_strokes([(0.0, [(0.5, 0.5)], False)], 10, 10)
+
+
+def test_run_returns_the_ghost_map_of_the_frames_it_merged():
+    stack = ExposureStack(frames=tuple(_scene()), exposures=TIMES)
+    res = run(stack, "debevec", {}, ghost_map=True)
+    ghost = res.notes["ghost_map"]
+    assert ghost.shape == (360, 480) and res.notes["motion_share"] > 0.02
+    y, x = SPOTS[2]
+    assert float(ghost[y + 8:y + BOX - 8, x + 8:x + BOX - 8].mean()) > 0.95
+    assert float(ghost[250:, :200].mean()) < 0.01
