@@ -80,7 +80,8 @@ class DocumentActions:
         frames = tuple(SessionFrame(f.path, f.user_exposure, f.user_ev, f.half)
                        for f in self.frames)
         try:
-            out = save_session(path, Session(frames, presets.window_recipe(self)))
+            out = save_session(path, Session(frames, presets.window_recipe(self),
+                                             self._session_reference(), self.strokes))
         except LumafuseError as exc:
             self._show_error(str(exc))
             return None
@@ -117,8 +118,10 @@ class DocumentActions:
         self.output = None
         self.renderer.set_output(None)
         self.settings.add_recent([f.path for f in frames])
+        self._reset_deghost()  # a new bracket: the old reference and mask do not apply
         with self.history.compound("Open session"):
             problems = presets.apply_recipe(self, saved.recipe)
+            self._restore_deghost(frames, saved.reference, saved.strokes)
         for problem in problems:
             self._show_info(f"Session: {problem}")
         self.run_method()

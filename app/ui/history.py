@@ -1,11 +1,12 @@
-"""Undo / redo of every method, parameter, alignment and tone change (Edit menu, Ctrl+Z /
+"""Undo / redo of every method, parameter, alignment, tone and deghosting change (Edit menu, Ctrl+Z /
 Ctrl+Shift+Z, View > History lists the steps).
 
 The window's editable state is captured as an :class:`EditState` after each change and pushed
 onto a QUndoStack as (before, after). Undo and redo put a whole state back through the panels'
 setters, with recording suspended meanwhile. A slider drag is one step: changes of the same
 control within :data:`MERGE_WINDOW_S` of each other merge. A compound change (loading a preset)
-is one step too (:meth:`History.compound`).
+is one step too (:meth:`History.compound`). A new reference frame, each painted stroke and a
+cleared mask are steps of their own (never merged).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -28,17 +30,24 @@ _MERGE_IDS: dict[str, int] = {}
 
 @dataclass(frozen=True)
 class EditState:
-    """What undo restores: method id, its parameters, alignment mode and tone settings."""
+    """What undo restores: method id, its parameters, alignment mode, tone settings, the
+    reference frame ((path, half) key, None = the default) and the painted strokes."""
 
     method: str
     params: tuple[tuple[str, Any], ...]
     align: str
     tone: ToneParams
+    reference: tuple[str, str] | None = None
+    strokes: tuple = ()
 
     @classmethod
     def of(cls, window: "MainWindow") -> "EditState":
         return cls(window.method.method_id(), tuple(sorted(window.method.params().items())),
-                   window.method.align_mode(), window.tone.params())
+                   window.method.align_mode(), window.tone.params(),
+                   getattr(window, "reference_key", None), tuple(getattr(window, "strokes", ())))
+
+
+UNMERGED_KEYS = ("reference", "mask")  # each such change is an undo step of its own
 
 
 def describe(before: EditState, after: EditState) -> tuple[str, str]:
@@ -47,6 +56,16 @@ def describe(before: EditState, after: EditState) -> tuple[str, str]:
         return f"Method: {after.method}", f"method:{after.method}"
     if before.align != after.align:
         return f"Alignment: {after.align}", "align"
+    if before.reference != after.reference:
+        name = Path(after.reference[0]).name if after.reference else "middle"
+        return f"Reference frame: {name}", "reference"
+    if before.strokes != after.strokes:
+        n = len(before.strokes)
+        if not after.strokes:
+            return "Clear mask", "mask"
+        if len(after.strokes) == n + 1 and after.strokes[:n] == before.strokes:
+            return ("Erase stroke" if after.strokes[-1][2] else "Paint stroke"), "mask"
+        return "Mask", "mask"
     if before.params != after.params:
         old, new = dict(before.params), dict(after.params)
         name = next((k for k in new if old.get(k) != new[k]), "parameters")
@@ -84,6 +103,8 @@ class _Edit(QUndoCommand):
         self._first = True
 
     def id(self) -> int:  # noqa: A003 - Qt override: commands with the same id may merge
+        if self.key in UNMERGED_KEYS:
+            return -1  # Qt never merges such a command
         return _MERGE_IDS.setdefault(self.key, len(_MERGE_IDS) + 1)
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt override
@@ -153,6 +174,7 @@ class History:
             window.method.form.set_values(dict(state.params))
             window.method.set_align_mode(state.align)
             window.tone.set_params(state.tone)
+            window._apply_deghost_state(state.reference, state.strokes)
         finally:
             self._applying = False
         self.current = EditState.of(window)

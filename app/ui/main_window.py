@@ -24,11 +24,13 @@ from app.core.errors import LumafuseError
 from app.models.defaults import DEFAULT_MULTI, DEFAULT_SINGLE
 from app.models.registry import get_method, runnable_on
 from app.ui import session
+from app.ui.deghost_actions import DeghostActions
 from app.ui.document_actions import DocumentActions
 from app.ui.history import History
 from app.ui.look_actions import LookActions
 from app.ui.jobs import Job, JobRunner
 from app.ui.panels.agent import AgentPanel
+from app.ui.panels.deghost import DeghostPanel, PreviewOverlay
 from app.ui.panels.export import ExportDialog, ExportFormat, get_format
 from app.ui.panels.histogram import HistogramPanel
 from app.ui.panels.messages import MessageBar
@@ -48,7 +50,7 @@ QUALITY_DELAY_MS = 300  # the read-out follows the controls once they rest
 BUSY_SLOTS = ("load", "merge", "export")
 
 
-class MainWindow(LookActions, DocumentActions, QMainWindow):
+class MainWindow(DeghostActions, LookActions, DocumentActions, QMainWindow):
     """Signals: ``preview_ready()`` once a finished run is drawn; ``failed(str)`` when a job fails
     or a loaded bracket gives nothing to run (the --screenshot mode exits on it)."""
 
@@ -85,6 +87,9 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         self.response = ResponsePanel()
         self.agent = AgentPanel()
         self.preset_strip = PresetStrip()
+        self.deghost = DeghostPanel()
+        self.overlay = PreviewOverlay(self.preview.view, self)
+        self._init_deghost_state()
         self.tone.set_defaults(self.settings.tone_defaults())
         self.tone.reset()
         self.renderer = PreviewController(self.runner, self.preview, self.histogram, self)
@@ -140,6 +145,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         self.histogram.setFixedHeight(200)
         sv.addWidget(self.histogram)
         sv.addWidget(self.method)
+        sv.addWidget(self.deghost)
         sv.addWidget(self.tone)
         sv.addWidget(self.agent)
         sv.addWidget(self.response)
@@ -202,6 +208,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         self._action(view_menu, "&100 %", "1", self.preview.view.actual_size)
         self._action(view_menu, "&Reset tone", None, self.tone.reset)
         self._action(view_menu, "&History", "Ctrl+H", self.show_history)
+        self._connect_deghost(view_menu)
 
     def _action(self, menu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -254,6 +261,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         if not append:
             self.output = None
             self.renderer.set_output(None)
+            self._reset_deghost()
         if autorun:
             if not self._choose_default_method():
                 return  # the requested method cannot run: said so, nothing else is run
@@ -293,6 +301,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
                                        placeholder=lab.placeholder, source=lab.source,
                                        exposure_tip=lab.tooltip))
         self.stack.set_frames(cards)
+        self.stack.set_reference(self.reference_index())
 
     def _on_estimated(self, frames: list[session.LoadedFrame], value: tuple) -> None:
         if frames is not self.frames:
@@ -400,7 +409,8 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
         self.messages.clear()
         self.status_label.setText(f"Running {spec.id}…")
         lane = "inference" if spec.kind == "learned" else "cpu"
-        job = session.merge_job(stack, spec.id, self.method.params(), self.method.align_mode())
+        job = session.merge_job(stack, spec.id, self.method.params(), self.method.align_mode(),
+                                **self.deghost_run_options())
         return self.runner.submit(job, lane=lane, slot="merge")
 
     def use_agent_steps(self, k: int) -> Job | None:
@@ -477,6 +487,7 @@ class MainWindow(LookActions, DocumentActions, QMainWindow):
             self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
             self._awaiting_ready = True
             self.renderer.set_output(value)
+            self._on_deghost_output(value)
             self._quality_timer.start()
         elif job.slot == "export" and isinstance(value, Path):
             self.status_label.setText(f"Exported {value}")

@@ -18,7 +18,9 @@ DEFAULT_BATCH_FORMATS = ("tif",)
 def window_recipe(window: "MainWindow", formats: tuple[str, ...] = DEFAULT_BATCH_FORMATS) -> Recipe:
     """The method, its parameters, alignment and tone settings shown in the window."""
     params = window.method.params()
-    deghost = bool(params.pop("deghost", False))
+    # a bool switch (debevec, robertson) is the recipe's deghost flag; mertens' "auto" / "on" /
+    # "off" choice stays a parameter (bool("off") would read as on)
+    deghost = bool(params.pop("deghost")) if isinstance(params.get("deghost"), bool) else False
     return make_recipe(window.method.method_id(), params, align=window.method.align_mode(),
                        deghost=deghost, tone=window.tone.params(),
                        output=OutputOptions(formats=formats))
@@ -34,7 +36,8 @@ def apply_recipe(window: "MainWindow", recipe: Recipe) -> list[str]:
         else:
             values = dict(recipe.params)
             if recipe.deghost:
-                values["deghost"] = True
+                spec = window.method.spec()
+                values["deghost"] = "on" if spec.param("deghost").type is str else True
             window.method.form.set_values(values)
     window.method.set_align_mode(recipe.align)
     window.tone.set_params(recipe.tone)

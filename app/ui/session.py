@@ -299,15 +299,30 @@ def build_stack(frames: Sequence[LoadedFrame]) -> ExposureStack:
 
 # -- running -----------------------------------------------------------------------------------
 def merge_job(
-    stack: ExposureStack, method_id: str, params: Mapping[str, Any], align: str, device: str = "auto"
+    stack: ExposureStack, method_id: str, params: Mapping[str, Any], align: str, device: str = "auto",
+    *, reference: int | None = None, strokes: Sequence = (), ghost_map: bool = False,
 ) -> Callable[[TaskContext], MergeOutput]:
-    """A job that runs the method through app.models.runner.run and builds the preview proxies."""
+    """A job that runs the method through app.models.runner.run and builds the preview proxies.
+
+    reference: 0-based index of the reference frame in ``stack`` (None: its middle one);
+    strokes: painted (radius, points, erase) strokes in image fractions, rasterised in the job at
+    the stack's full size into run()'s ``reference_mask`` (so the result, and an export of it,
+    uses the mask at full resolution); ghost_map: ask run() for the ghost map and motion share."""
     params = dict(params)  # copied on the GUI thread, before the job runs
+    strokes = tuple(strokes)
 
     def job(ctx: TaskContext) -> MergeOutput:
         from app.models.runner import run
 
-        result = run(stack, method_id, params, ctx.sub(0.0, 0.97), align=align, device=device)
+        mask = None
+        if strokes:
+            from app.core.merge.ghost import rasterize_strokes
+
+            mask = rasterize_strokes(strokes, *stack.shape)
+            if not mask.any():
+                mask = None  # everything painted was erased again
+        result = run(stack, method_id, params, ctx.sub(0.0, 0.97), align=align, device=device,
+                     reference=reference, reference_mask=mask, ghost_map=ghost_map)
         proxy = _resize_long_side(result.image, PROXY_LONG_SIDE)
         small = _resize_long_side(proxy, HIST_LONG_SIDE)
         draft = _resize_long_side(proxy, DRAFT_LONG_SIDE)

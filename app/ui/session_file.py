@@ -3,8 +3,18 @@ the strip's order with any typed exposures, and the recipe (method, parameters, 
 deghosting, tone and look) in the preset format. TOML, so a person can read and edit it.
 
 Paths are stored absolute and relative to the session file; on opening, the relative one is
-tried first (a session moved together with its photos still opens). Masks: the app has no
-mask tools yet, so there are none to store.
+tried first (a session moved together with its photos still opens). Deghosting: the reference
+frame (1-based, in the strip's order; absent = the default, the middle frame) and the painted
+strokes of the selective-deghost mask, in an optional ``[deghost]`` table::
+
+    [deghost]
+    reference = 2
+    [[deghost.strokes]]
+    radius = 0.04          # share of the picture's long side
+    erase = false
+    points = [[0.31, 0.52], [0.33, 0.55]]   # (x, y) shares of width / height
+
+Sessions written before deghosting have no such table and open with the defaults.
 """
 
 from __future__ import annotations
@@ -33,10 +43,15 @@ class SessionFrame:
     half: str = ""  # "top" / "bottom" of a file holding two stacked exposures, else ""
 
 
+Stroke = tuple[float, tuple[tuple[float, float], ...], bool]  # (radius, points, erase)
+
+
 @dataclass(frozen=True)
 class Session:
     frames: tuple[SessionFrame, ...]
     recipe: Recipe
+    reference: int | None = None  # 0-based index into ``frames``; None = the default
+    strokes: tuple[Stroke, ...] = ()
 
 
 def session_text(session: Session, where: Path) -> str:
@@ -62,6 +77,15 @@ def session_text(session: Session, where: Path) -> str:
     recipe.pop("lumafuse", None)
     recipe.pop("output", None)  # a session is about the picture; exports are chosen per export
     doc.update(recipe)
+    deghost: dict[str, Any] = {}
+    if session.reference is not None:
+        deghost["reference"] = int(session.reference) + 1
+    if session.strokes:
+        deghost["strokes"] = [{"radius": float(r), "erase": bool(e),
+                               "points": [[float(x), float(y)] for x, y in pts]}
+                              for r, pts, e in session.strokes]
+    if deghost:
+        doc["deghost"] = deghost
     return "# Lumafuse session\n" + tomli_w.dumps(doc)
 
 
@@ -94,6 +118,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
     version = doc.pop("lumafuse", {}).get("session")
     if version != SESSION_VERSION:
         raise InputError(f"{p}: not a Lumafuse session (version {version!r})")
+    deghost = doc.pop("deghost", {})
     rows = doc.pop("frames", [])
     if not isinstance(rows, list) or not rows:
         raise InputError(f"{p}: the session lists no photos")
@@ -110,7 +135,41 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         if half not in ("", "top", "bottom"):
             raise InputError(f"{p}: half must be 'top' or 'bottom', got {half!r}")
         frames.append(SessionFrame(str(found), _opt(row, "exposure"), _opt(row, "ev"), half))
-    return Session(tuple(frames), recipe_from_dict(doc, str(p)))
+    reference, strokes = _deghost(deghost, len(frames), p)
+    return Session(tuple(frames), recipe_from_dict(doc, str(p)), reference, strokes)
+
+
+def _deghost(table: Any, n_frames: int, p: Path) -> tuple[int | None, tuple[Stroke, ...]]:
+    """The [deghost] table's reference (0-based) and strokes, checked."""
+    if not isinstance(table, dict):
+        raise InputError(f"{p}: [deghost] must be a table")
+    unknown = set(table) - {"reference", "strokes"}
+    if unknown:
+        raise InputError(f"{p}: [deghost] has no key {sorted(unknown)[0]!r} "
+                         "(valid: reference, strokes)")
+    reference = None
+    if "reference" in table:
+        ref = table["reference"]
+        if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= n_frames:
+            raise InputError(f"{p}: the reference frame must be 1 to {n_frames}, got {ref!r}")
+        reference = ref - 1
+    strokes = []
+    rows = table.get("strokes", [])
+    if not isinstance(rows, list):
+        raise InputError(f"{p}: deghost strokes must be a list of tables")
+    for row in rows:
+        try:
+            radius = float(row["radius"])
+            points = tuple((float(x), float(y)) for x, y in row["points"])
+            erase = row.get("erase", False)
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{p}: a [[deghost.strokes]] entry needs a radius and points "
+                             "[[x, y], ...]") from None
+        if not 0 < radius <= 1 or not points or not isinstance(erase, bool):
+            raise InputError(f"{p}: a deghost stroke needs a radius in (0, 1], points and "
+                             "erase = true/false")
+        strokes.append((radius, points, erase))
+    return reference, tuple(strokes)
 
 
 def _opt(row: dict, key: str) -> float | None:

@@ -27,8 +27,8 @@ def slow_merge(monkeypatch):
     started = threading.Event()
     release = threading.Event()
 
-    def slow(stack, method_id, params, align, device="auto"):
-        inner = real(stack, method_id, params, align, device)
+    def slow(stack, method_id, params, align, device="auto", **options):
+        inner = real(stack, method_id, params, align, device, **options)
 
         def job(ctx):
             started.set()

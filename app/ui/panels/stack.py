@@ -2,7 +2,9 @@
 
 Accepts dropped files and folders. Each card can be moved left/right or removed; the exposure
 field shows the EXIF time and is editable when the file has none (``1/60``, ``0.5`` or
-``+1 EV``). Files that could not be read are listed under the strip with the reason, while the
+``+1 EV``). One card is the reference frame (a REF badge and a highlighted border: alignment and
+deghosting keep that frame); the REF button or the context menu's "Use as reference" asks for
+another. Files that could not be read are listed under the strip with the reason, while the
 others stay loaded. The panel only shows state and emits requests; the window owns the frames.
 """
 
@@ -13,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QToolButton,
@@ -57,9 +60,11 @@ class FrameCard(QFrame):
     exposure_edited = Signal(str)
     move_requested = Signal(int)  # -1 left, +1 right
     remove_requested = Signal()
+    reference_requested = Signal()
 
     def __init__(self, data: FrameCardData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("frameCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedWidth(THUMB_BOX + 16)
         thumb = QLabel()
@@ -110,6 +115,15 @@ class FrameCard(QFrame):
             b.setAutoRaise(True)
             b.clicked.connect(slot)
             buttons.addWidget(b)
+        self.ref = QToolButton()
+        self.ref.setObjectName("referenceBadge")
+        self.ref.setText("REF")
+        self.ref.setCheckable(True)
+        self.ref.setAutoRaise(True)
+        self.ref.setToolTip("Use as reference: alignment and deghosting keep this frame where "
+                            "things moved (and where you paint)")
+        self.ref.clicked.connect(self._on_ref_clicked)
+        buttons.insertWidget(2, self.ref)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
@@ -121,6 +135,28 @@ class FrameCard(QFrame):
         layout.addStretch(1)
         self._text = data.exposure_text
 
+    def set_reference(self, on: bool) -> None:
+        """Show (or not) that this card is the reference frame."""
+        self.ref.setChecked(on)
+        self.ref.setStyleSheet("QToolButton { background: #2f7de1; color: white; "
+                               "font-weight: bold; border-radius: 3px; }" if on else "")
+        self.setStyleSheet("QFrame#frameCard { border: 2px solid #2f7de1; }" if on else "")
+
+    def is_reference(self) -> bool:
+        return self.ref.isChecked()
+
+    def _on_ref_clicked(self) -> None:
+        self.ref.setChecked(not self.ref.isChecked())  # the window decides and shows it
+        self.reference_requested.emit()
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        menu = QMenu(self)
+        use = QAction("Use as reference", menu)
+        use.setEnabled(not self.is_reference())
+        use.triggered.connect(lambda _c=False: self.reference_requested.emit())
+        menu.addAction(use)
+        menu.exec(event.globalPos())
+
     def _on_exposure_editing_finished(self) -> None:
         text = self.exposure.text()
         if text != self._text:
@@ -130,12 +166,13 @@ class FrameCard(QFrame):
 
 class StackPanel(QWidget):
     """Signals: files_dropped(list[str]), exposure_edited(int, str), move_requested(int, int),
-    remove_requested(int)."""
+    remove_requested(int), reference_requested(int)."""
 
     files_dropped = Signal(list)
     exposure_edited = Signal(int, str)
     move_requested = Signal(int, int)
     remove_requested = Signal(int)
+    reference_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,9 +221,19 @@ class StackPanel(QWidget):
             card.exposure_edited.connect(lambda text, i=i: self.exposure_edited.emit(i, text))
             card.move_requested.connect(lambda d, i=i: self.move_requested.emit(i, d))
             card.remove_requested.connect(lambda i=i: self.remove_requested.emit(i))
+            card.reference_requested.connect(lambda i=i: self.reference_requested.emit(i))
             self._strip_layout.insertWidget(self._strip_layout.count() - 1, card)
             self.cards.append(card)
         self.hint.setVisible(not frames)
+
+    def set_reference(self, index: int) -> None:
+        """Badge the card at ``index`` as the reference frame (-1: none)."""
+        for i, card in enumerate(self.cards):
+            card.set_reference(i == index)
+
+    def reference_index(self) -> int:
+        """The badged card's index, -1 when none is."""
+        return next((i for i, c in enumerate(self.cards) if c.is_reference()), -1)
 
     def set_errors(self, errors: list[tuple[str, str]]) -> None:
         """Show (path, reason) pairs of files that could not be loaded; [] hides the list."""
