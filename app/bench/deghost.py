@@ -1,4 +1,5 @@
-"""Deghosting, measured side by side in one run: ``python -m app.bench.deghost``.
+"""Deghosting, measured side by side in one run: ``python -m app.bench.deghost`` (or
+``python -m app.bench.esbn``, the same bench).
 
 1. Dynamic brackets with truth (:mod:`app.bench.dynamic_brackets`, the fixed evaluation split
    built only from evaluation-role radiance maps: 16 maps x 2 brackets, 3 frames 2 or 3 EV apart,
@@ -15,7 +16,7 @@
 
 Methods: plain Debevec (no alignment, no deghosting), Debevec with homography alignment, the
 same with the ghost-aware merge (``deghost``), Mertens plain, Mertens with alignment, Mertens
-with alignment and deghost=auto. ESBN joins the table when it ships.
+with alignment and deghost=auto, and ``esbn`` (when its weights are installed).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ from app.core.metrics.mef_ssim import mef_ssim
 from app.core.metrics.psnr import psnr_l
 from app.core.types import ExposureStack
 from app.models.classical import mertens_fusion_defaults
+from app.models.registry import availability, get_method
 from app.models.runner import run
 
 HDR_ROWS = (
     ("debevec (plain)", "debevec", "none", {}),
     ("debevec + homography", "debevec", "homography", {}),
     ("debevec + homography + deghost", "debevec", "homography", {"deghost": True}),
+    ("esbn", "esbn", "none", {}),
 )
 FUSION_ROWS = (
     ("mertens (plain)", "none", {"deghost": "off"}),
@@ -80,6 +83,8 @@ def score_hdr(b: db.DynamicBracket) -> dict[str, dict[str, float]]:
     top = b.times[b.reference] / b.times[0]  # the darkest frame clips here (reference units)
     out = {}
     for label, method, align, params in HDR_ROWS:
+        if not availability(get_method(method))[0]:
+            continue
         stack = _stack(b)
         if align != "none":
             stack = align_stack(stack, align)
@@ -111,7 +116,7 @@ def score_fusion(b: db.DynamicBracket) -> dict[str, dict[str, float]]:
 
 
 def _mean(rows: list[dict[str, dict[str, float]]], label: str, key: str) -> float:
-    vals = [r[label][key] for r in rows if np.isfinite(r[label][key])]
+    vals = [r[label][key] for r in rows if label in r and np.isfinite(r[label][key])]
     return float(np.mean(vals)) if vals else float("nan")
 
 
@@ -175,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
           + " | static PSNR-mu | s / bracket |")
     print("|---|---|---|---|" + "---|" * len(by_ev) + "---|---|")
     for label, *_ in HDR_ROWS:
+        if label not in dyn_hdr[0]:
+            continue
         evs = " | ".join(f"{_mean(v[0], label, 'psnr_mu'):.2f}" for _, v in sorted(by_ev.items()))
         print(f"| {label} | {_mean(dyn_hdr, label, 'psnr_mu'):.2f} | "
               f"{_mean(dyn_hdr, label, 'psnr_l'):.2f} | {_mean(dyn_hdr, label, 'pu21'):.2f} | "

@@ -195,6 +195,27 @@ METHODS: tuple[MethodSpec, ...] = (
         requires=("safetensors",),  # the agent runs in numpy: no torch
         weights_key="rl_fusion",
     ),
+    MethodSpec(
+        id="esbn",
+        title="Ghost-free HDR of moving scenes (ESBN)",
+        kind="learned",
+        output=ResultKind.HDR_LINEAR,
+        entry="app.models.esbn:run_esbn",
+        description="Networks trained here re-draw the darker and brighter frames with the "
+        "reference frame's structure (moving people, cars, leaves stay where the reference has "
+        "them), then merge the three into linear HDR.",
+        citation="Lee, Chung, Cho: Exposure-Structure Blending Network for High Dynamic Range "
+        "Imaging of Dynamic Scenes, IEEE Access 8, 2020",
+        params=(
+            ParamSpec("tile", int, 512, "tile side in px the networks run on (multiple of 8; "
+                      "memory grows with it)", 128, 2048),
+        ),
+        min_exposures=2,
+        max_exposures=5,
+        needs_times=True,
+        requires=("torch",),
+        weights_key="esbn",
+    ),
 )
 
 

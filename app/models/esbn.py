@@ -1,0 +1,156 @@
+"""ESBN: ghost-free HDR from a hand-held bracket of a moving scene (Lee, Chung, Cho, IEEE Access
+2020; networks in :mod:`app.models.esbn_net`, torch imported inside functions only).
+
+Inference (methods.md 4.7, with the captured reference always used):
+
+1. Three frames: the reference (the one whose moving objects are kept; default the middle
+   one), the nearest darker and the nearest brighter frame. A 2-frame bracket uses the
+   reference in the missing slot (its own time), 4-5 frames use the reference's neighbours.
+2. Exposure times from EXIF, or estimated from the pixels (said in the notes), relative to
+   the low frame; display frames [0, 1] (linear inputs are encoded as a camera JPEG would be).
+3. The networks run on overlapping tiles (size a multiple of 8, 64 px overlap, feathered
+   blend), one tile at a time: memory is bounded by the tile, not the photo; cancel between
+   tiles; GPU when asked for and present.
+4. The merge gives H in units of the low frame's clipping level; the result is returned in the
+   product's convention, linear radiance with 1.0 = where the reference frame clips
+   (H x t_ref / t_low), aligned to the reference frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import InputError
+from app.core.progress import TaskContext
+from app.models.registry import MethodOutput
+
+WEIGHTS_KEY = "esbn"
+OVERLAP = 64  # px of context shared by neighbouring tiles (blended linearly across it)
+
+
+def build_model(**hparams: Any) -> Any:
+    from app.models.esbn_net import build_model as _build
+
+    return _build(**hparams)
+
+
+def load_model(device: str = "cpu") -> tuple[Any, str]:
+    """The shipped networks (strict load, sha256-checked), eval mode, and the file's sha256."""
+    from app.core.errors import WeightsError
+    from app.models import weights
+    from app.models.esbn_net import ARCH_ID
+
+    try:
+        meta = weights.load_weights(WEIGHTS_KEY)[1]
+    except WeightsError:
+        meta = {}  # load_into below raises the real message (or keeps random init in tests)
+    model = build_model(**weights.hparams(meta))
+    _, digest = weights.load_into(model, WEIGHTS_KEY, arch=ARCH_ID)
+    return model.to(device).eval(), digest
+
+
+def pick_frames(n: int, reference: int) -> tuple[int, int, int]:
+    """(low, reference, high) frame indices of an n-frame dark-to-bright bracket."""
+    if n < 2:
+        raise InputError("ESBN merges 2 to 5 exposures; 1 was loaded")
+    return max(reference - 1, 0), reference, min(reference + 1, n - 1)
+
+
+def _ramp(length: int, start: bool, end: bool) -> np.ndarray:
+    """Blend weight along one axis of a tile: rises over OVERLAP px unless at the image edge."""
+    w = np.ones(length, np.float32)
+    k = min(OVERLAP, length // 2)
+    if start and k:
+        w[:k] = np.linspace(1.0 / (k + 1), 1.0, k, dtype=np.float32)
+    if end and k:
+        w[-k:] = np.minimum(w[-k:], np.linspace(1.0, 1.0 / (k + 1), k, dtype=np.float32))
+    return w
+
+
+def _starts(size: int, tile: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    step = tile - OVERLAP
+    out = list(range(0, size - tile, step))
+    return out + [size - tile]
+
+
+def merge_tiled(model: Any, low: np.ndarray, mid: np.ndarray, high: np.ndarray,
+                times: tuple[float, float, float], ctx: TaskContext, *, tile: int = 512,
+                device: str = "cpu") -> np.ndarray:
+    """H (units of the low frame's clipping, float32 HxWx3 in [0, 1]) from three display frames
+    [0, 1] of one size; ``times`` relative to the low frame."""
+    import torch
+
+    from app.models.esbn_net import MULTIPLE
+
+    if tile % MULTIPLE or tile < 2 * OVERLAP:
+        raise InputError(f"the tile size must be a multiple of {MULTIPLE} and at least "
+                         f"{2 * OVERLAP}, got {tile}")
+    h, w = mid.shape[:2]
+    acc = np.zeros((h, w, 3), np.float32)
+    wsum = np.zeros((h, w, 1), np.float32)
+    ys, xs = _starts(h, tile), _starts(w, tile)
+    t = torch.tensor([times], dtype=torch.float32, device=device)
+    done, total = 0, len(ys) * len(xs)
+    for y0 in ys:
+        for x0 in xs:
+            ctx.check()
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            th, tw = y1 - y0, x1 - x0
+            ph, pw = (-th) % MULTIPLE, (-tw) % MULTIPLE
+            batch = []
+            for f in (low, mid, high):
+                part = np.pad(f[y0:y1, x0:x1], ((0, ph), (0, pw), (0, 0)), mode="reflect"
+                              if min(th, tw) > max(ph, pw) else "edge")
+                batch.append(torch.from_numpy(
+                    np.ascontiguousarray(part.transpose(2, 0, 1) * 2.0 - 1.0, np.float32)
+                )[None].to(device))
+            with torch.inference_mode():
+                o = model.radiance(model(*batch, t)[2])
+            hdr = o[0].float().cpu().numpy().transpose(1, 2, 0)[:th, :tw]
+            wy = _ramp(th, y0 > 0, y1 < h)
+            wx = _ramp(tw, x0 > 0, x1 < w)
+            wt = (wy[:, None] * wx[None, :])[..., None]
+            acc[y0:y1, x0:x1] += hdr * wt
+            wsum[y0:y1, x0:x1] += wt
+            done += 1
+            ctx.report(0.1 + 0.85 * done / total, f"esbn: tile {done}/{total}")
+    return acc / np.maximum(wsum, 1e-8)
+
+
+def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodOutput:
+    """Registry entry: 2-5 frames (dark to bright) -> linear HDR radiance aligned to the
+    reference frame, 1.0 = the reference's clipping level. params: tile (px, multiple of 8)."""
+    from app.core.io.exposure import ensure_exposures
+    from app.models import weights
+    from app.models.classical import display_frames
+
+    ctx.check()
+    if not 2 <= stack.n <= 5:
+        raise InputError(f"ESBN merges 2 to 5 exposures; {stack.n} were loaded")
+    stack = ensure_exposures(stack)
+    exps = stack.exposures
+    lo, ref, hi = pick_frames(stack.n, stack.reference)
+    frames = display_frames(stack)
+    dev = weights.resolve_device(device)
+    model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
+    ctx.report(0.1, "esbn: model loaded")
+    times = (1.0, exps[ref] / exps[lo], exps[hi] / exps[lo])
+    h = merge_tiled(model, frames[lo], frames[ref], frames[hi], times, ctx,
+                    tile=int(params.get("tile", 512)), device=dev)
+    rad = h * np.float32(exps[ref] / exps[lo])
+    source = str(stack.metadata.get("exposure_source", "given"))
+    notes: dict[str, Any] = {
+        "frames_used": [lo + 1, ref + 1, hi + 1],
+        "exposure_source": source,
+        "decisions": {"frames": f"{lo + 1},{ref + 1},{hi + 1}"},
+    }
+    if source == "estimated":
+        ev = ", ".join(f"{np.log2(e / exps[0]):+.1f}" for e in exps)
+        notes["messages"] = [f"exposures estimated from the pixels: {ev} EV; give the times or "
+                             "EVs for an exact merge"]
+    return MethodOutput(image=rad.astype(np.float32), weights_sha256=digest, device=dev,
+                        notes=notes)

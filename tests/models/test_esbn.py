@@ -1,0 +1,108 @@
+"""ESBN: frame choice, radiance convention, tiling, cancel, and the shipped weights on a dynamic
+bracket the tests make themselves (moving object + shake, virtual camera)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from app.bench import dynamic_brackets as db
+from app.core.errors import Cancelled, InputError
+from app.core.metrics import psnr_mu
+from app.core.progress import CancelToken, TaskContext
+from app.core.types import ExposureStack
+from app.models import esbn, weights
+from app.models.esbn_net import build_model
+from app.models.runner import run
+from tests.core.align.textures import textured_radiance
+
+
+@pytest.mark.parametrize("n, ref, want", [(2, 1, (0, 1, 1)), (2, 0, (0, 0, 1)), (3, 1, (0, 1, 2)),
+                                          (5, 2, (1, 2, 3)), (5, 4, (3, 4, 4))])
+def test_frames_are_the_reference_and_its_neighbours(n, ref, want):
+    assert esbn.pick_frames(n, ref) == want
+
+
+class _Constant(torch.nn.Module):
+    """Stands in for the networks: H = 1 everywhere (o = +1), whatever the input."""
+
+    def forward(self, low, mid, high, times):
+        self.times = times
+        return low, high, torch.ones_like(mid)
+
+    def radiance(self, o):
+        return ((o + 1) * 0.5).clamp(0, 1)
+
+
+def test_radiance_is_in_reference_units(monkeypatch):
+    """H = 1 is the low frame's clipping level: in the product's units (1.0 = the reference
+    clips) that is t_ref / t_low; a 2-frame bracket with the darker frame as reference uses it
+    twice (times 1, 1, 4)."""
+    fake = _Constant()
+    monkeypatch.setattr(weights, "kept_model", lambda key, dev, load: (fake, "cd" * 32))
+    monkeypatch.setattr(weights, "status", lambda key: (True, ""))
+    frames = tuple(np.full((40, 48, 3), v, np.float32) for v in (0.2, 0.5, 0.8))
+    res = run(ExposureStack(frames=frames, exposures=(1.0, 4.0, 16.0)), "esbn", {"tile": 128})
+    np.testing.assert_allclose(res.image, 4.0, rtol=1e-6)
+    assert res.notes["frames_used"] == [1, 2, 3] and res.provenance.weights_sha256 == "cd" * 32
+    res = run(ExposureStack(frames=frames[:2], exposures=(1.0, 4.0)), "esbn", {}, reference=0)
+    np.testing.assert_allclose(res.image, 1.0, rtol=1e-6)
+    assert fake.times.tolist() == [[1.0, 1.0, 4.0]]
+
+
+def test_mu_law_output_round_trips():
+    model = build_model(mu_output=True)
+    o = torch.linspace(-1, 1, 11)
+    h = model.radiance(o)
+    assert float(h[0]) == 0.0 and abs(float(h[-1]) - 1.0) < 1e-6
+    from app.core.metrics.psnr import mu_law
+
+    np.testing.assert_allclose(mu_law(h.numpy()), model.tone_mapped(o).numpy(), atol=1e-5)
+
+
+def test_tiles_cover_the_image_and_agree_with_one_pass():
+    torch.manual_seed(0)
+    model = build_model().eval()
+    rng = np.random.default_rng(0)
+    base = rng.random((200, 264, 3)).astype(np.float32)
+    frames = [np.clip(base * g, 0, 1) for g in (0.5, 1.0, 2.0)]
+    one = esbn.merge_tiled(model, *frames, (1.0, 2.0, 4.0), TaskContext(), tile=512)
+    tiled = esbn.merge_tiled(model, *frames, (1.0, 2.0, 4.0), TaskContext(), tile=128)
+    assert one.shape == tiled.shape == (200, 264, 3) and np.isfinite(tiled).all()
+    assert float(np.abs(one - tiled).mean()) < 0.02
+    with pytest.raises(InputError, match="multiple of 8"):
+        esbn.merge_tiled(model, *frames, (1.0, 2.0, 4.0), TaskContext(), tile=130)
+
+
+def test_cancel_between_tiles():
+    model = build_model().eval()
+    frames = [np.full((300, 300, 3), v, np.float32) for v in (0.2, 0.5, 0.8)]
+    token = CancelToken()
+    calls = []
+
+    def report(fraction, message):
+        calls.append(message)
+        if len(calls) == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        esbn.merge_tiled(model, *frames, (1.0, 2.0, 4.0), TaskContext(report, token), tile=128)
+    assert len(calls) == 2  # stopped at the next tile, not at the end
+
+
+def test_shipped_weights_remove_ghosts_a_plain_merge_shows():
+    """A dynamic bracket made here (texture background, objects cut from another texture,
+    shake, virtual camera): the shipped ESBN is closer to the truth than the plain merge."""
+    background = textured_radiance(21, 300, 400) * np.float32(2.0)
+    sources = [textured_radiance(22, 200, 200) * np.float32([2.0, 0.6, 0.3])]
+    b = db.dynamic_bracket("test", background, sources, size=(256, 192), seed=3,
+                           spacing_ev=2.0, n_objects=2)
+    stack = ExposureStack(frames=b.frames, exposures=b.times, reference=1)
+    top = b.times[1] / b.times[0]
+    truth = np.minimum(b.truth, top)
+    plain = np.minimum(run(stack, "debevec", {}).image, top)
+    learned = run(stack, "esbn", {})
+    out = np.minimum(learned.image, top)
+    assert learned.provenance.weights_sha256 == weights.entry("esbn")["sha256"]
+    assert psnr_mu(truth, out) > psnr_mu(truth, plain) + 1.0
