@@ -124,10 +124,14 @@ RELIABLE_LOW, RELIABLE_HIGH = 0.0, 224.0
 _RELIABLE = _reliability_table()
 
 
-def _disagreement(frame: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def _disagreement(frame: np.ndarray, ref: np.ndarray, brighter: bool) -> np.ndarray:
     """Mean over channels of the reference code's distance to the interval frame's code maps to,
     in display units [0, 1] (float32 HxW), scaled by how far both codes can be trusted (a pixel
-    clipped or crushed in either frame cannot show motion: it counts as agreeing)."""
+    clipped in the reference cannot show motion: it counts as agreeing). ``brighter``: the frame
+    is exposed more than the reference; its near-clipping codes, where a camera's shoulder, JPEG
+    chroma and blooming bend the mapping, then count as little as the reference's (a darker
+    frame's near-white codes map onto the reference's clipped white and are decisive: a bright
+    object there cannot be the static scene)."""
     total = np.zeros(ref.shape[:2], np.float32)
     for c in range(3):
         lo, hi = code_intervals(frame[..., c], ref[..., c])
@@ -135,8 +139,9 @@ def _disagreement(frame: np.ndarray, ref: np.ndarray) -> np.ndarray:
         r = ref[..., c].astype(np.float32)
         below = cv2.LUT(f, (lo / 255.0).astype(np.float32)) - r * np.float32(1 / 255)
         above = r * np.float32(1 / 255) - cv2.LUT(f, (hi / 255.0).astype(np.float32))
-        trust = np.minimum(cv2.LUT(f, _RELIABLE), cv2.LUT(np.ascontiguousarray(ref[..., c]),
-                                                             _RELIABLE))
+        trust = cv2.LUT(np.ascontiguousarray(ref[..., c]), _RELIABLE)
+        if brighter:  # its shoulder codes stand for the reference's highlights: unreliable
+            trust = np.minimum(trust, cv2.LUT(f, _RELIABLE))
         total += np.maximum(np.maximum(below, above), 0.0) * trust
     return total * np.float32(1 / 3)
 
@@ -201,6 +206,7 @@ def ghost_maps(
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     ones = np.ones((size[1], size[0]), np.float32)
     ref = _codes_small(frames[reference], size) if detect else None
+    ref_mean = float(ref.mean()) if ref is not None else 0.0
     weights: list[np.ndarray] = []
     ghost = np.zeros((size[1], size[0]), np.float32)
     detected = np.zeros_like(ghost)  # motion found by the test (the mask is the user's choice)
@@ -209,7 +215,8 @@ def ghost_maps(
             weights.append(ones)
             continue
         if detect:
-            d = _disagreement(_codes_small(frame, size), ref)
+            small = _codes_small(frame, size)
+            d = _disagreement(small, ref, float(small.mean()) > ref_mean)
             bad = np.clip((d - np.float32(tolerance)) / np.float32(tolerance), 0.0, 1.0)
             # tiny specks are noise; a moving object is a region: open, then grow and feather
             bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

@@ -10,9 +10,12 @@ Output radiance: float32 HxWx3 >= 0, normalised so 1.0 is the exposure at which 
 frame clips: exactly its white level for linear frames; for display frames the recovered response
 is pinned at mid-grey to the sRGB curve (see response.py), which puts 1.0 at about code 255.
 
-Ghost-aware merge (``deghost=True``): where the reference frame is well exposed, each other
-frame's value is predicted from the reference radiance; frames that disagree by more than a
-noise-aware tolerance (in a display-like, roughly noise-uniform encoding) are dropped there.
+Ghost-aware merge (``deghost=True``): the ghost test of :mod:`app.core.merge.ghost` (codes
+matched between frames, clipping never counted as motion) gives each other frame a weight map;
+where a frame disagrees with the reference, its share of the merge weight goes to the reference
+frame's radiance, so moving objects come from the reference alone and the merge keeps its
+normalisation (no holes, no black specks where every weight would have been dropped). A painted
+``keep_reference`` mask acts the same way, with or without ``deghost``.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ from app.core.errors import InputError
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 
-WELL_EXPOSED = (0.05, 0.95)  # reference levels (display units) where it is trusted for deghosting
-GHOST_TOLERANCE = 0.1  # display-unit disagreement beyond noise that counts as motion
 _MIN_WEIGHT = 1e-4  # hat weights below this count as "no information"
 
 
@@ -156,37 +157,35 @@ def _merge(
     to_level,
     exposures: Sequence[float],
     reference: int,
-    deghost: bool,
+    consistency: Sequence[np.ndarray | None] | None,
     ctx: TaskContext,
 ) -> np.ndarray:
     """Shared weighted average. levels[j]: display-like [0,1] encoding of frame j (for weights and
     ghost tests); to_linear(j, top=None, sel=None) -> frame j's linear exposure (1.0 = its
     clipping), its levels first capped at ``top`` when given, only at pixels ``sel`` (HxW bool,
     giving Nx3) when given;
-    to_level(linear) -> display-like encoding of a linear exposure (to predict a frame)."""
+    to_level(linear) -> display-like encoding of a linear exposure (unused; kept for symmetry);
+    consistency: per-frame HxW maps in [0, 1] (None for the reference) from the ghost test, or
+    None: the share 1 - c of a frame's weight goes to the reference frame's radiance."""
     n = len(levels)
     exps = np.asarray(exposures, np.float64)
     shape = levels[0].shape
     num = np.zeros(shape, np.float32)
     den = np.zeros(shape, np.float32)
     ref_rad = None
-    trusted = None
-    if deghost:
+    if consistency is not None:
         ref_rad = to_linear(reference) / np.float32(exps[reference])
-        ref_max = _max_channel(levels[reference])
-        trusted = (ref_max > WELL_EXPOSED[0]) & (ref_max < WELL_EXPOSED[1])
     for j in range(n):
         ctx.report(j / n, f"merging frame {j + 1}/{n}")
         rad = to_linear(j)  # a fresh array: scaled in place
         np.multiply(rad, np.float32(1.0 / exps[j]), out=rad)
         wj = merge_weights(levels[j])
-        if deghost and j != reference:
-            predicted = to_level(np.clip(ref_rad * np.float32(exps[j]), 0.0, None))
-            # tolerance grows where the prediction is near clipping / black (curve is flat there)
-            diff = _max_channel(cv2.absdiff(levels[j], predicted))
-            ghost = (diff > GHOST_TOLERANCE) & trusted
-            ghost = cv2.dilate(cv2.medianBlur(ghost.astype(np.uint8), 5), np.ones((5, 5), np.uint8))
-            wj[ghost.astype(bool)] = 0.0
+        if consistency is not None and consistency[j] is not None:
+            c = np.repeat(consistency[j][..., None], 3, axis=2)
+            moved = wj * (np.float32(1.0) - c)  # this frame's say, handed to the reference
+            wj *= c
+            cv2.accumulateProduct(ref_rad, moved, num)
+            den += moved
         cv2.accumulateProduct(rad, wj, num)  # num += w * rad
         den += wj
     # channels no frame sees in range: clipped everywhere -> darkest frame, black everywhere ->
@@ -226,6 +225,7 @@ def merge_with_response(
     deghost: bool = False,
     reference: int | None = None,
     ctx: TaskContext | None = None,
+    keep_reference: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge display-referred frames into linear radiance with a known inverse response.
 
@@ -243,29 +243,56 @@ def merge_with_response(
     ref = len(frames) // 2 if reference is None else int(reference)
     # used as is: values outside [0, 1] get zero hat weight and clamp in the curve lookup
     levels = [np.asarray(f, dtype=np.float32) for f in frames]
+    n = len(levels)
+    maps = _consistency(levels, ref, deghost, keep_reference)
 
     def merge_rows(part: list[np.ndarray], part_ctx: TaskContext) -> np.ndarray:
+        lv = part[:n]
         return _merge(
-            part,
-            lambda j, top=None, sel=None: _apply_curve(_pick(part[j], top, sel), g).reshape(
-                part[j].shape if sel is None else (-1, 3)),
+            lv,
+            lambda j, top=None, sel=None: _apply_curve(_pick(lv[j], top, sel), g).reshape(
+                lv[j].shape if sel is None else (-1, 3)),
             lambda lin: _forward_curve(lin, g),
             exposures,
             ref,
-            deghost,
+            None if maps is None else _unpack(part[n:], ref, n),
             part_ctx,
         )
 
-    h = levels[0].shape[0]
-    if h < 2 * _MIN_STRIP_ROWS:
-        return merge_rows(levels, ctx)
-    # the ghost mask's 5x5 median and 5x5 dilation reach 4 rows: strips overlap by more
-    return _merge_in_strips(levels, merge_rows, ctx, overlap=_GHOST_REACH if deghost else 0)
+    return _run_merge(levels, maps, merge_rows, ctx)
+
+
+def _run_merge(levels: list[np.ndarray], maps: list[np.ndarray | None] | None, merge_rows,
+               ctx: TaskContext) -> np.ndarray:
+    """merge_rows on the whole frame or on strips; the consistency maps travel with the levels
+    (after them in the list, the reference's left out)."""
+    arrays = levels + ([m for m in maps if m is not None] if maps is not None else [])
+    if levels[0].shape[0] < 2 * _MIN_STRIP_ROWS:
+        return merge_rows(arrays, ctx)
+    return _merge_in_strips(arrays, merge_rows, ctx)
+
+
+def _consistency(levels: list[np.ndarray], ref: int, deghost: bool,
+                 keep_reference: np.ndarray | None) -> list[np.ndarray | None] | None:
+    """Full-size ghost-test weight maps (None for the reference) from display-like levels, or
+    None without deghosting and mask."""
+    if not deghost and keep_reference is None:
+        return None
+    from app.core.merge.ghost import ghost_maps
+
+    maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=deghost)
+    h, w = levels[0].shape[:2]
+    return [None if k == ref else maps.weight_at(k, h, w) for k in range(len(levels))]
+
+
+def _unpack(cons: list[np.ndarray], ref: int, n: int) -> list[np.ndarray | None]:
+    """A strip's consistency maps back in frame order (the reference has none)."""
+    it = iter(cons)
+    return [None if k == ref else next(it) for k in range(n)]
 
 
 _MIN_STRIP_ROWS = 64
 _STRIPS = 4  # row strips, run on all cores: every pixel is merged on its own
-_GHOST_REACH = 8  # rows of context a strip needs for the ghost mask (median 5 + dilate 5 = 4)
 
 
 def _merge_in_strips(levels: list[np.ndarray], merge_rows, ctx: TaskContext,
@@ -306,6 +333,7 @@ def merge_linear(
     deghost: bool = False,
     reference: int | None = None,
     ctx: TaskContext | None = None,
+    keep_reference: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge linear frames (RAW / EXR: values proportional to radiance) directly, no response.
 
@@ -328,7 +356,7 @@ def merge_linear(
         lambda lin: np.clip(lin, 0.0, 1.0) ** np.float32(1 / 2.2),
         exposures,
         ref,
-        deghost,
+        _consistency(levels, ref, deghost, keep_reference),
         ctx,
     )
     return rad
@@ -391,7 +419,8 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = 
         )
     if stack.linear:
         rad = merge_linear(stack.frames, stack.exposures, deghost=deghost,
-                           reference=stack.reference, ctx=ctx)
+                           reference=stack.reference, ctx=ctx,
+                           keep_reference=stack.reference_mask)
         return HdrMerge(rad, None, ev, source, confidence, tuple(messages))
     ctx.report(0.0, f"recovering the camera response ({method})")
     g, note = recover_response_checked(stack.frames, stack.exposures, method=method,
@@ -400,7 +429,8 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = 
         messages.append(note)
     ctx.check()
     rad = merge_with_response(stack.frames, stack.exposures, g, deghost=deghost,
-                              reference=stack.reference, ctx=ctx.sub(0.2, 1.0))
+                              reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
+                              keep_reference=stack.reference_mask)
     return HdrMerge(rad, g, ev, source, confidence, tuple(messages))
 
 
