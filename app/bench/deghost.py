@@ -154,11 +154,50 @@ def real_static(limit: int | None = None) -> dict[str, float]:
             "mef_ssim_off": float(np.mean(ssim_off)) if ssim_off else float("nan")}
 
 
+SPEED_JOBS = (
+    ("mertens, deghost off", ["-m", "mertens", "--param", "deghost=off"], "out.jpg"),
+    ("mertens, deghost on", ["-m", "mertens", "--param", "deghost=on"], "out.jpg"),
+    ("debevec, deghost", ["-m", "debevec", "--deghost", "--ev", "-2,0,2"], "out.exr"),
+    ("esbn", ["-m", "esbn", "--ev", "-2,0,2"], "out.exr"),
+)
+
+
+def speed(megapixels: float = 12.0) -> list[dict]:
+    """Whole ``fuse`` commands (start-up, decode, run, encode) on a 3-frame bracket of
+    ``megapixels``: seconds and peak RSS, one run each (the machine's 2 cores)."""
+    import sys
+    import tempfile
+
+    from app.bench.whole import make_bracket, timed
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        files = [str(p) for p in make_bracket(folder, megapixels)]
+        main_py = str(Path(__file__).resolve().parents[2] / "main.py")
+        for label, flags, out in SPEED_JOBS:
+            if label == "esbn" and not availability(get_method("esbn"))[0]:
+                continue
+            (folder / out).unlink(missing_ok=True)
+            sec, rss = timed([sys.executable, main_py, "fuse", *files, *flags, "-o", out,
+                              "-q"], folder)
+            rows.append({"job": label, "seconds": sec, "rss_mib": rss})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--per-map", type=int, default=2, help="dynamic brackets per radiance map")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the whole-command speed on a 12 MP bracket")
     args = ap.parse_args(argv)
+    if args.speed_only:
+        print("| 12 MP, 3 frames, whole `fuse` command | seconds | peak RSS MiB |")
+        print("|---|---|---|")
+        for r in speed():
+            print(f"| {r['job']} | {r['seconds']:.1f} | {r['rss_mib']:.0f} |")
+        return 0
     dyn_hdr, dyn_fus, by_ev = [], [], {}
     for b in db.evaluation_split(args.per_map):
         h, f = score_hdr(b), score_fusion(b)

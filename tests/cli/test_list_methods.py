@@ -38,15 +38,15 @@ def test_json_in_a_subprocess():
 
 def test_unavailable_method_shows_the_reason(capsys, monkeypatch, tmp_path):
     fake = MethodSpec(
-        id="esbn", title="Fake learned", kind="learned", output=ResultKind.HDR_LINEAR,
-        entry="app.models.esbn:run", description="d", citation="c",
-        requires=("torch",), weights_key="esbn_fake", min_exposures=1, max_exposures=1,
+        id="fake_net", title="Fake learned", kind="learned", output=ResultKind.HDR_LINEAR,
+        entry="app.models.fake_net:run", description="d", citation="c",
+        requires=("torch",), weights_key="fake_weights", min_exposures=1, max_exposures=1,
     )
     monkeypatch.setattr(registry, "METHODS", registry.METHODS + (fake,))
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     proc = cli_inproc(capsys, "list-methods", "--json")
-    entry = next(m for m in json.loads(proc.stdout)["methods"] if m["id"] == "esbn")
-    assert entry["available"] is False and "esbn_fake" in entry["reason"]
+    entry = next(m for m in json.loads(proc.stdout)["methods"] if m["id"] == "fake_net")
+    assert entry["available"] is False and "fake_weights" in entry["reason"]
     table = cli_inproc(capsys, "list-methods").stdout
-    row = next(l for l in table.splitlines() if l.startswith("esbn "))
-    assert "no: " in row and "esbn_fake" in row
+    row = next(l for l in table.splitlines() if l.startswith("fake_net "))
+    assert "no: " in row and "fake_weights" in row

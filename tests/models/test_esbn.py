@@ -106,3 +106,27 @@ def test_shipped_weights_remove_ghosts_a_plain_merge_shows():
     out = np.minimum(learned.image, top)
     assert learned.provenance.weights_sha256 == weights.entry("esbn")["sha256"]
     assert psnr_mu(truth, out) > psnr_mu(truth, plain) + 1.0
+
+
+# Golden output of the shipped weights on a fixed input (recomputed only when the weights are
+# retrained: the sha256 below says which file these numbers belong to).
+GOLDEN_SHA = "78aa69346bcb698655309cdbc688ebee203729d126cb6da581bbc07ecceb62c2"
+GOLDEN = [0.0554621, 0.0219270, 0.0534748, 0.0541548]  # mean, three pixels (low-clip units)
+
+
+def _golden_input():
+    rng = np.random.default_rng(42)
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float32)
+    base = (0.5 + 0.4 * np.sin(xx / 7.0)[..., None] * np.cos(yy / 5.0)[..., None]
+            * np.float32([1.0, 0.8, 0.6]) + 0.02 * rng.standard_normal((64, 96, 3)))
+    lin = np.clip(base, 0.01, None).astype(np.float32) ** 2.2
+    return [np.clip(lin * g, 0, 1) ** (1 / 2.2) for g in (0.25, 1.0, 4.0)]
+
+
+def test_golden_output_of_the_shipped_weights():
+    assert weights.entry("esbn")["sha256"] == GOLDEN_SHA
+    model, digest = esbn.load_model()
+    assert digest == GOLDEN_SHA
+    h = esbn.merge_tiled(model, *_golden_input(), (1.0, 4.0, 16.0), TaskContext())
+    got = [float(h.mean()), float(h[10, 10, 0]), float(h[40, 70, 1]), float(h[63, 95, 2])]
+    np.testing.assert_allclose(got, GOLDEN, rtol=2e-3, atol=2e-5)

@@ -161,3 +161,21 @@ def test_run_returns_the_ghost_map_of_the_frames_it_merged():
     y, x = SPOTS[2]
     assert float(ghost[y + 8:y + BOX - 8, x + 8:x + BOX - 8].mean()) > 0.95
     assert float(ghost[250:, :200].mean()) < 0.01
+
+
+def test_hdr_merges_deghost_and_honour_the_mask():
+    """debevec: deghost removes the bright frame's object, the painted mask does it where
+    painted only; no pixel of the deghosted merge goes black (the rejected weight goes to the
+    reference, it is not dropped)."""
+    stack = ExposureStack(frames=tuple(_scene()), exposures=TIMES)
+    plain = run(stack, "debevec", {}).image
+    clean = run(stack, "debevec", {"deghost": True}).image
+    rel = lambda img, yx: _checker_contrast(img / img.mean(), yx)  # noqa: E731
+    assert rel(plain, SPOTS[2]) > 0.1 and abs(rel(clean, SPOTS[2])) < 0.03
+    assert float(clean.min()) > 0.0
+    mask = np.zeros((360, 480), np.float32)
+    y, x = SPOTS[2]
+    mask[y - 10:y + BOX + 10, x - 10:x + BOX + 10] = 1.0
+    painted = run(stack, "debevec", {}, reference_mask=mask).image
+    assert abs(rel(painted, SPOTS[2])) < 0.03 and rel(painted, SPOTS[0]) == pytest.approx(
+        rel(plain, SPOTS[0]), abs=1e-3)
