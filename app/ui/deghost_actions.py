@@ -31,6 +31,7 @@ class DeghostActions:
         """Called before the history captures its first state."""
         self.reference_key: tuple[str, str] | None = None
         self.strokes: tuple[Stroke, ...] = ()
+        self.bracket_generation = 0  # counts loaded brackets (undo keeps masks to their own)
 
     def _connect_deghost(self, view_menu) -> None:
         """Wire the panel, the overlay and the strip; add View > Show ghost map."""
@@ -137,6 +138,7 @@ class DeghostActions:
     def _reset_deghost(self) -> None:
         """A new bracket: default reference, no strokes (not an undo step)."""
         self.reference_key, self.strokes = None, ()
+        self.bracket_generation += 1
         self._show_strokes()
         self.overlay.set_ghost(None)
         self.deghost.set_motion_share(None)

@@ -39,12 +39,14 @@ class EditState:
     tone: ToneParams
     reference: tuple[str, str] | None = None
     strokes: tuple = ()
+    bracket: int = 0  # which loaded bracket the reference and strokes belong to
 
     @classmethod
     def of(cls, window: "MainWindow") -> "EditState":
         return cls(window.method.method_id(), tuple(sorted(window.method.params().items())),
                    window.method.align_mode(), window.tone.params(),
-                   getattr(window, "reference_key", None), tuple(getattr(window, "strokes", ())))
+                   getattr(window, "reference_key", None), tuple(getattr(window, "strokes", ())),
+                   getattr(window, "bracket_generation", 0))
 
 
 UNMERGED_KEYS = ("reference", "mask")  # each such change is an undo step of its own
@@ -174,7 +176,10 @@ class History:
             window.method.form.set_values(dict(state.params))
             window.method.set_align_mode(state.align)
             window.tone.set_params(state.tone)
-            window._apply_deghost_state(state.reference, state.strokes)
+            if state.bracket == getattr(window, "bracket_generation", 0):
+                window._apply_deghost_state(state.reference, state.strokes)
+            else:  # a step from before another bracket was loaded: its mask is not this one's
+                window._apply_deghost_state(None, ())
         finally:
             self._applying = False
         self.current = EditState.of(window)

@@ -3,6 +3,8 @@ painted reference mask, each through undo, sessions and the next run's provenanc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -242,3 +244,20 @@ def test_painting_strokes_mask_the_run_undo_clear_export_session(window, moving_
     drop_files(window.stack, moving_bracket)
     assert window.strokes == () and window.reference_index() == 1
     assert "reference_mask" not in _params(window) and _params(window)["reference"] == 2
+
+
+def test_undo_never_brings_a_mask_onto_another_bracket(window, moving_bracket):
+    _load(window, moving_bracket)
+    window.add_stroke(0.05, [(0.2, 0.5), (0.4, 0.5)])
+    assert len(window.strokes) == 1
+    drop_files(window.stack, moving_bracket)  # a new bracket: mask and reference reset
+    assert window.strokes == ()
+    window.tone.set_params(replace(window.tone.params(), exposure_ev=0.5))
+    window.history.record()
+    history = window.history.stack
+    while history.canUndo():  # back past the load, to before the painted step
+        history.undo()
+        assert window.strokes == ()
+    history.redo()  # the paint step, from the bracket before: its mask stays with that bracket
+    assert history.text(history.index() - 1) == "Paint stroke" and window.strokes == ()
+    assert "reference_mask" not in _params(window)
