@@ -111,16 +111,17 @@ def code_intervals(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _reliability_table() -> np.ndarray:
-    """Trust in a code for the ghost test: 0 at the ends, 1 inside [RELIABLE_LOW, RELIABLE_HIGH]
-    (float32, 256 entries). Near clipping a camera's curve, JPEG chroma and blooming bend the
-    codes away from any global mapping; near black, noise and quantisation do."""
+    """Trust in a code for the ghost test (float32, 256 entries): 1 up to RELIABLE_HIGH, falling
+    to 0 at code 251. Near clipping a camera's shoulder, JPEG chroma and blooming bend the codes
+    away from any global mapping. Dark codes keep full trust: the interval of a crushed code
+    already covers everything it may stand for; gating them too (below code 24) lowered the
+    false alarms on real static brackets only a little (median share 0.4 % instead of 0.6 %)
+    and let the dark half of a moving object through."""
     z = np.arange(256, dtype=np.float32)
-    up = np.clip((z + 1.0) / (RELIABLE_LOW + 1.0), 0.0, 1.0)
-    down = np.clip((251.0 - z) / (251.0 - RELIABLE_HIGH), 0.0, 1.0)
-    return np.minimum(up, down).astype(np.float32)
+    return np.clip((251.0 - z) / (251.0 - RELIABLE_HIGH), 0.0, 1.0).astype(np.float32)
 
 
-RELIABLE_LOW, RELIABLE_HIGH = 0.0, 224.0
+RELIABLE_HIGH = 224.0
 _RELIABLE = _reliability_table()
 
 
