@@ -23,6 +23,7 @@ the paper, measured in the README).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -109,6 +110,12 @@ class MergeNet(nn.Module):
         return torch.tanh(self.out(x1 + f[1]))
 
 
+def mu_law(h: torch.Tensor) -> torch.Tensor:
+    """T(H) = log(1 + mu H) / log(1 + mu) of linear H in [0, 1] (negative values as 0): the
+    torch twin of :func:`app.core.metrics.psnr.mu_law`."""
+    return torch.log1p(MU * h.clamp(min=0)) / math.log1p(MU)
+
+
 def hdr_channels(ldr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """[L~, H~] (B, 6, H, W) from display LDR in [-1, 1] (B, 3, H, W) and times t (B,) relative to
     the darkest frame."""
@@ -142,8 +149,7 @@ class ESBN(nn.Module):
         """The merge output as mu-law tone-mapped T(H) in [0, 1] (what the loss compares)."""
         if self.mu_output:
             return (o + 1) * 0.5
-        h = ((o + 1) * 0.5).clamp(min=0)
-        return torch.log1p(MU * h) / torch.log1p(torch.tensor(MU))
+        return mu_law((o + 1) * 0.5)
 
     def radiance(self, o: torch.Tensor) -> torch.Tensor:
         """The merge output as H (units of the low frame's clipping level, [0, 1])."""

@@ -7,9 +7,38 @@ format): ``metadata`` must carry ``arch`` and ``hparams`` (written into the file
 
 from __future__ import annotations
 
+import argparse
+import tomllib
+from pathlib import Path
 from typing import Any, Mapping
 
 from app.models import weights
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def config_name(path: Path) -> str:
+    """The config file as the manifest names it: relative to the repository when inside it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
+def training_command(doc: str, argv: list[str] | None) -> tuple[argparse.Namespace, dict, Path]:
+    """The common command line of a training script (``--config``, ``--steps``,
+    ``--max-minutes``, ``--weights-dir``): (arguments, parsed config, weights folder, created;
+    ``--weights-dir`` redirects the export and its manifest there)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--config", required=True, type=Path)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--max-minutes", type=float)
+    ap.add_argument("--weights-dir", type=Path)
+    args = ap.parse_args(argv)
+    cfg = tomllib.loads(args.config.read_text())
+    if args.weights_dir:
+        weights.WEIGHTS_DIR = args.weights_dir.resolve()
+    wdir = Path(weights.WEIGHTS_DIR)
+    wdir.mkdir(parents=True, exist_ok=True)
+    return args, cfg, wdir
 
 
 def export_weights(

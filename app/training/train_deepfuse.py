@@ -9,18 +9,16 @@ The loss curve (step, loss, MEF-SSIM, lr, seconds) goes to a CSV next to the wei
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from app.models import deepfuse, weights
+from app.models import deepfuse
 from app.training.deepfuse_data import PairSampler, load_stacks, train_scenes
-from app.training.export import export_weights
+from app.training.export import config_name, export_weights, training_command
 from app.training.losses import mef_ssim_loss
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,29 +111,15 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True, type=Path)
-    ap.add_argument("--steps", type=int)
-    ap.add_argument("--max-minutes", type=float)
-    ap.add_argument("--weights-dir", type=Path)
-    args = ap.parse_args(argv)
-    cfg = tomllib.loads(args.config.read_text())
-    if args.weights_dir:
-        weights.WEIGHTS_DIR = args.weights_dir.resolve()
-    wdir = Path(weights.WEIGHTS_DIR)
-    wdir.mkdir(parents=True, exist_ok=True)
+    args, cfg, wdir = training_command(__doc__, argv)
     ex = cfg["export"]
     log_path = wdir / ex["loss_log"]
     model, summary = train(cfg, steps=args.steps, max_minutes=args.max_minutes, log_path=log_path)
     hp = {**deepfuse.DEFAULT_HPARAMS, **cfg.get("model", {})}
-    try:
-        config_name = str(args.config.resolve().relative_to(REPO))
-    except ValueError:
-        config_name = str(args.config)
     digest = export_weights(
         ex["key"], model.state_dict(), {"arch": deepfuse.ARCH, "hparams": hp},
         {
-            "config": config_name,
+            "config": config_name(args.config),
             "data": "../shared/data usage=train: " + ", ".join(cfg["data"]["sources"])
             + f" ({len(summary['scenes'])} stacks; MEFB-benchmark scenes excluded)",
             "steps": summary["steps"], "seed": summary["seed"],

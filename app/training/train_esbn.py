@@ -15,11 +15,9 @@ next to the weights. ``--steps`` / ``--max-minutes`` override the config (smoke 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +25,11 @@ import torch
 
 from app.bench import dynamic_brackets as db
 from app.core.metrics import psnr_mu
-from app.models import esbn_net, weights
+from app.models import esbn_net
 from app.training.esbn_data import PatchSampler, make_pool
-from app.training.export import export_weights
+from app.training.export import config_name, export_weights, training_command
 
 REPO = Path(__file__).resolve().parents[2]
-MU = 5000.0
-
-
-def mu_law(h: torch.Tensor) -> torch.Tensor:
-    """T(H) = log(1 + mu H) / log(1 + mu) of linear H in [0, 1]."""
-    return torch.log1p(MU * h.clamp(min=0)) / math.log1p(MU)
 
 
 def _tensors(batch) -> tuple[torch.Tensor, ...]:
@@ -105,7 +97,7 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
                 g["lr"] = lr
             low, mid, high, times, t_low, t_high, hdr = _tensors(sampler.batch(batch))
             a_low, a_high, o = model(low, mid, high, times)
-            merge = (model.tone_mapped(o) - mu_law(hdr)).abs().mean()
+            merge = (model.tone_mapped(o) - esbn_net.mu_law(hdr)).abs().mean()
             align = ((a_low - t_low) ** 2).mean() + ((a_high - t_high) ** 2).mean()
             loss = merge + align_w * align
             opt.zero_grad(set_to_none=True)
@@ -150,30 +142,16 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True, type=Path)
-    ap.add_argument("--steps", type=int)
-    ap.add_argument("--max-minutes", type=float)
-    ap.add_argument("--weights-dir", type=Path)
-    args = ap.parse_args(argv)
-    cfg = tomllib.loads(args.config.read_text())
-    if args.weights_dir:
-        weights.WEIGHTS_DIR = args.weights_dir.resolve()
-    wdir = Path(weights.WEIGHTS_DIR)
-    wdir.mkdir(parents=True, exist_ok=True)
+    args, cfg, wdir = training_command(__doc__, argv)
     ex = cfg["export"]
     model, summary = train(cfg, steps=args.steps, max_minutes=args.max_minutes,
                            log_path=wdir / ex["loss_log"])
     hp = {**esbn_net.DEFAULT_HPARAMS, **cfg.get("model", {})}
-    try:
-        config_name = str(args.config.resolve().relative_to(REPO))
-    except ValueError:
-        config_name = str(args.config)
     dc = cfg["data"]
     digest = export_weights(
         ex["key"], model.state_dict(), {"arch": esbn_net.ARCH_ID, "hparams": hp},
         {
-            "config": config_name,
+            "config": config_name(args.config),
             "data": (f"../shared/data usage=train radiance maps ({', '.join(dc['sources'])}): "
                      f"{dc['brackets']} synthetic dynamic brackets (app.bench.dynamic_brackets: "
                      f"moving cut-outs, shake, virtual camera), {dc['patch']} px patches; "

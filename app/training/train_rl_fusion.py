@@ -40,7 +40,7 @@ from app.bench.rl_pairs import DATA, Pair, radiance_pairs, real_pairs, saturatio
 from app.core.merge.imf import virtual_middle
 from app.models import rl_agent as ra
 from app.models import rl_fusion
-from app.training.export import export_weights
+from app.training.export import config_name, export_weights
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -237,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         ec["key"], {k: torch.from_numpy(v) for k, v in weights_np.items()},
         {"arch": rl_fusion.ARCH, "hparams": hparams},
         {
-            "config": str(args.config.resolve().relative_to(REPO)) if args.config.resolve()
-            .is_relative_to(REPO) else str(args.config),
+            "config": config_name(args.config),
             "data": f"../shared/data usage=train: {', '.join(dc['sources'])} (pairs = darkest + "
                     f"brightest of stacks with 3+ frames, reference = Mertens of the stack) and "
                     f"virtual-camera brackets of {', '.join(dc['radiance'])} "

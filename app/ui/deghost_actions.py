@@ -21,7 +21,8 @@ from typing import Any, Sequence
 
 from PySide6.QtGui import QAction
 
-from app.ui.panels.deghost import Stroke, motion_text
+from app.core.merge.ghost import Stroke
+from app.ui.panels.deghost import motion_text
 
 
 class DeghostActions:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import InputError
+from app.core.merge.ghost import Stroke
 from app.models.preset import recipe_from_dict, recipe_to_dict
 from app.models.recipe import Recipe
 
@@ -43,7 +44,6 @@ class SessionFrame:
     half: str = ""  # "top" / "bottom" of a file holding two stacked exposures, else ""
 
 
-Stroke = tuple[float, tuple[tuple[float, float], ...], bool]  # (radius, points, erase)
 
 
 @dataclass(frozen=True)

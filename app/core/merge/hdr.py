@@ -129,32 +129,9 @@ def _apply_curve(frame: np.ndarray, inv_response: np.ndarray) -> np.ndarray:
     return out
 
 
-def _forward_curve(exposure: np.ndarray, inv_response: np.ndarray) -> np.ndarray:
-    """Linear exposure -> display [0, 1], the inverse of :func:`_apply_curve` (per channel).
-
-    Looked up in a 4096-step table over log2 exposure between codes 1 and 255 (below: ~black,
-    above: 1.0): used only to predict frames for the ghost test, where 1/4096 of the range of
-    log exposure is far finer than the tolerance, and ~10x faster than np.interp at 12 MP.
-    """
-    out = np.empty(exposure.shape, np.float32)
-    codes = np.arange(256, dtype=np.float64) / 255.0
-    steps = 4095
-    for c in range(3):
-        g = inv_response[:, c].astype(np.float64) + np.arange(256) * 1e-9  # strictly increasing
-        lo, hi = np.log2(max(g[1], 1e-12)), np.log2(max(g[255], g[1] * 1.0001))
-        table = np.interp(np.exp2(np.linspace(lo, hi, steps + 1)), g, codes).astype(np.float32)
-        x = np.log2(np.maximum(exposure[..., c], np.float32(1e-12)))
-        x -= np.float32(lo)
-        x *= np.float32(steps / (hi - lo))
-        idx = np.clip(np.rint(x), 0, steps).astype(np.int16)
-        out[..., c] = np.take(table, idx)
-    return out
-
-
 def _merge(
     levels: Sequence[np.ndarray],
     to_linear,
-    to_level,
     exposures: Sequence[float],
     reference: int,
     consistency: Sequence[np.ndarray | None] | None,
@@ -164,7 +141,6 @@ def _merge(
     ghost tests); to_linear(j, top=None, sel=None) -> frame j's linear exposure (1.0 = its
     clipping), its levels first capped at ``top`` when given, only at pixels ``sel`` (HxW bool,
     giving Nx3) when given;
-    to_level(linear) -> display-like encoding of a linear exposure (unused; kept for symmetry);
     consistency: per-frame HxW maps in [0, 1] (None for the reference) from the ghost test, or
     None: the share 1 - c of a frame's weight goes to the reference frame's radiance."""
     n = len(levels)
@@ -252,7 +228,6 @@ def merge_with_response(
             lv,
             lambda j, top=None, sel=None: _apply_curve(_pick(lv[j], top, sel), g).reshape(
                 lv[j].shape if sel is None else (-1, 3)),
-            lambda lin: _forward_curve(lin, g),
             exposures,
             ref,
             None if maps is None else _unpack(part[n:], ref, n),
@@ -353,7 +328,6 @@ def merge_linear(
         # linear frames know their white exactly: no cap needed (top ignored)
         lambda j, top=None, sel=None: (lins[j] if sel is None else lins[j][sel])
         * np.float32(whites[j] / white_ref),
-        lambda lin: np.clip(lin, 0.0, 1.0) ** np.float32(1 / 2.2),
         exposures,
         ref,
         _consistency(levels, ref, deghost, keep_reference),

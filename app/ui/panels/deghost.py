@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-Stroke = tuple[float, tuple[tuple[float, float], ...], bool]  # (radius, points, erase)
+from app.core.merge.ghost import Stroke
+
 
 BRUSH_RANGE = (5, 200)  # slider units: thousandths of the image's long side (0.5 % .. 20 %)
 BRUSH_DEFAULT = 40  # 4 % of the long side
