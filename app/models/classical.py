@@ -15,7 +15,7 @@ from app.core.merge import fuse_mertens, merge_hdr
 from app.core.merge.ghost import MOTION_SHARE_AUTO, ghost_maps
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
-from app.models.registry import MethodOutput
+from app.models.registry import MethodOutput, get_method
 
 
 def display_frames(stack: ExposureStack) -> tuple[np.ndarray, ...]:
@@ -118,7 +118,5 @@ FUSION_WEIGHTS = ("contrast", "saturation", "exposedness", "sigma")
 def mertens_fusion_defaults() -> dict[str, float]:
     """The product's Mertens weight settings (the registry defaults), as keyword arguments of
     :func:`app.core.merge.fuse_mertens` (deghosting, a pipeline choice, left out)."""
-    from app.models.registry import get_method
-
     defaults = get_method("mertens").defaults()
     return {k: float(defaults[k]) for k in FUSION_WEIGHTS}
