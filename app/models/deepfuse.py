@@ -191,35 +191,127 @@ def choose_pair(n: int, pair: str) -> tuple[int, int]:
     return min(i, j), max(i, j)
 
 
-def fuse_pair(
+def net_weights(
     frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
-    ctx: TaskContext | None = None,
 ) -> np.ndarray:
-    """Fuse display-referred float32 HxWx3 [0, 1] frames -> float32 HxWx3 [0, 1].
-
-    Memory stays a small multiple of one frame: the CNN runs on a proxy (1/down size, long side at
-    most ``proxy``); only the weight maps, the Y planes and their pyramids are full size."""
+    """The network's blend weights for display-referred float32 HxWx3 [0, 1] frames: float32
+    (K, h, w) at the proxy size (1/down of the frames, long side at most ``proxy``), summing to 1
+    over K. Only the frames' luma is computed at full size."""
     import cv2
     import torch
 
-    ctx = ctx or TaskContext()
     h, w = frames[0].shape[:2]
     if min(h, w) < 16:
         raise InputError(f"frames of {w}x{h} pixels are too small for deepfuse (16 px minimum)")
-    ys, chroma = blend.split_luma_chroma([np.asarray(f, np.float32) for f in frames])
-    ctx.report(0.1, "deepfuse: colour conversion")
     scale = min(1.0 / model.down, proxy / max(h, w))
     ph, pw = max(8, round(h * scale)), max(8, round(w * scale))
-    small = np.stack([cv2.resize(y, (pw, ph), interpolation=cv2.INTER_AREA) for y in ys])
+    small = np.stack([
+        cv2.resize(cv2.transform(np.asarray(f, np.float32), blend.RGB2YCC[:1]), (pw, ph),
+                   interpolation=cv2.INTER_AREA)
+        for f in frames
+    ])
     with torch.inference_mode():
-        wts = model(torch.from_numpy(small)[None].to(device))[0].float().cpu().numpy()
-    ctx.report(0.3, "deepfuse: weight maps")
-    full_w = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in wts]
+        return model(torch.from_numpy(small)[None].to(device))[0].float().cpu().numpy()
+
+
+def blend_with_weights(
+    frames: list[np.ndarray], proxy_weights: np.ndarray, ctx: TaskContext | None = None,
+) -> np.ndarray:
+    """Blend frames (float32 HxWx3 [0, 1]) with proxy-size weights (K, h, w): weights upsampled
+    bilinearly, luma through the Laplacian pyramid, chroma per pixel (paper Eq. 6).
+    Returns display-referred float32 HxWx3 [0, 1]. Memory stays a small multiple of one frame."""
+    import cv2
+
+    ctx = ctx or TaskContext()
+    h, w = frames[0].shape[:2]
+    ys, chroma = blend.split_luma_chroma([np.asarray(f, np.float32) for f in frames])
+    ctx.report(0.4, "deepfuse: colour conversion")
+    full_w = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in proxy_weights]
     ctx.check()
     y = blend.pyramid_blend(ys, full_w)
     del full_w, ys
     ctx.report(0.8, "deepfuse: pyramid blend")
     return blend.compose_rgb(y, chroma)
+
+
+def fuse_pair(
+    frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
+    ctx: TaskContext | None = None,
+) -> np.ndarray:
+    """The network's fusion of display-referred float32 HxWx3 [0, 1] frames -> float32 HxWx3
+    [0, 1] (no candidate choice; see :func:`fuse_pair_auto`)."""
+    ctx = ctx or TaskContext()
+    wts = net_weights(frames, model, device=device, proxy=proxy)
+    ctx.report(0.3, "deepfuse: weight maps")
+    return blend_with_weights(frames, wts, ctx)
+
+
+# Test-time choice (issue 11): the candidates are the network's blend and two Mertens weightings
+# (OpenCV's defaults: contrast x saturation, no well-exposedness, which wins on wide gaps; and the
+# product's). Each is rendered at SELECT_SIDE px and scored by MEF-SSIM against the pair (the
+# training loss, no reference needed); the best is rendered at full size.
+SELECT_SIDE = 512
+SELECT_MIN_SIDE = 44  # MEF-SSIM's three scales need this many px on the short side
+MERTENS_CANDIDATES: dict[str, dict[str, float]] = {
+    "mertens-cs": {"contrast": 1.0, "saturation": 1.0, "exposedness": 0.0, "sigma": 0.2},
+}
+
+
+def _candidate_params() -> dict[str, dict[str, float]]:
+    from app.models.classical import mertens_fusion_defaults
+
+    return {**MERTENS_CANDIDATES, "mertens": mertens_fusion_defaults()}
+
+
+def _to8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(img, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def choose_candidate(
+    frames: list[np.ndarray], proxy_weights: np.ndarray, *, side: int = SELECT_SIDE,
+) -> tuple[str, dict[str, float]]:
+    """(name of the best candidate, MEF-SSIM per candidate) at ``side`` px; ties go to the net."""
+    import cv2
+
+    from app.core.merge import fuse_mertens
+    from app.core.metrics import mef_ssim
+
+    h, w = frames[0].shape[:2]
+    s = min(1.0, side / max(h, w))
+    size = (max(16, round(w * s)), max(16, round(h * s)))
+    small8 = [_to8(cv2.resize(np.asarray(f, np.float32), size, interpolation=cv2.INTER_AREA)
+                   if s < 1 else f) for f in frames]
+    small = [f.astype(np.float32) * np.float32(1 / 255) for f in small8]
+    renders = {"net": blend_with_weights(small, proxy_weights)}
+    for name, params in _candidate_params().items():
+        renders[name] = fuse_mertens(small, **params)
+    scores = {k: float(mef_ssim(small8, _to8(v))) for k, v in renders.items()}
+    best = max(scores, key=lambda k: (scores[k], k == "net"))
+    return best, scores
+
+
+def fuse_pair_auto(
+    frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
+    side: int = SELECT_SIDE, ctx: TaskContext | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fuse with the candidate MEF-SSIM prefers (see SELECT_SIDE). Returns (display-referred
+    float32 HxWx3 [0, 1], {"candidate": name, "mef_ssim": {name: score at ``side`` px}})."""
+    from app.core.merge import fuse_mertens
+
+    ctx = ctx or TaskContext()
+    wts = net_weights(frames, model, device=device, proxy=proxy)
+    ctx.report(0.2, "deepfuse: weight maps")
+    h, w = frames[0].shape[:2]
+    if min(h, w) * min(1.0, side / max(h, w)) < SELECT_MIN_SIDE:  # too small to score: the net
+        return blend_with_weights(frames, wts, ctx), {"candidate": "net", "mef_ssim": {}}
+    best, scores = choose_candidate(frames, wts, side=side)
+    ctx.report(0.35, f"deepfuse: chose {best}")
+    ctx.check()
+    if best == "net":
+        out = blend_with_weights(frames, wts, ctx)
+    else:
+        out = fuse_mertens(frames, **_candidate_params()[best], ctx=ctx)
+    return out, {"candidate": best, "mef_ssim": {k: round(v, 5) for k, v in scores.items()}}
 
 
 def load_model(device: str = "cpu") -> tuple[Any, str]:
@@ -246,7 +338,13 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> Met
     dev = weights.resolve_device(device)
     model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
     ctx.report(0.05, "deepfuse: model loaded")
-    out = fuse_pair([stack.frames[i], stack.frames[j]], model, device=dev,
-                    proxy=int(params.get("proxy", DEFAULT_PROXY)), ctx=ctx)
-    return MethodOutput(image=out, weights_sha256=digest, device=dev,
-                        notes={"pair": [i, j], "arch": ARCH})
+    pair = [stack.frames[i], stack.frames[j]]
+    proxy = int(params.get("proxy", DEFAULT_PROXY))
+    notes: dict[str, Any] = {"pair": [i, j], "arch": ARCH}
+    if str(params.get("select", "auto")) == "auto":
+        out, choice = fuse_pair_auto(pair, model, device=dev, proxy=proxy, ctx=ctx)
+        notes.update(choice)
+    else:
+        out = fuse_pair(pair, model, device=dev, proxy=proxy, ctx=ctx)
+        notes["candidate"] = "net"
+    return MethodOutput(image=out, weights_sha256=digest, device=dev, notes=notes)

@@ -1,9 +1,13 @@
 """Training data for DeepFuse: exposure pairs of the ``train`` stacks of ../shared/data.
 
-Scenes: manifest usage ``train``, role ``static-mef``, sources from the config (deepfuse-iccv17,
-hdrps-ds8). Scenes that the MEFB benchmark (manifest ``mefb_benchmark``) also uses are left out,
-so the MEFB evaluation stays unseen. Each stack is held as luma planes (BT.601, display-referred
-[0, 1], the same conversion as inference), ordered dark to bright by the manifest's measured order.
+Scenes: manifest role ``static-mef`` of the sources the config names. The v1 config took usage
+``train`` only (deepfuse-iccv17, hdrps-ds8) and left out scenes the MEFB benchmark also uses; the
+leave-one-source-out protocol (issue 11, ``app.bench.deepfuse``) trains on every source but the
+held-out one (``hold_out``), whatever its usage. Virtual-camera stacks
+(:func:`virtual_stacks`) photograph the HDR radiance maps of the config's ``radiance`` sources
+through a random camera (curves, white balance, noise, JPEG) as dense 1 EV brackets, so pairs up
+to 8 EV apart are seen. Each stack is held as luma planes (BT.601, display-referred [0, 1], the
+same conversion as inference), ordered dark to bright.
 
 Samples: a random scene, a pair of its exposures (the darkest and brightest with probability
 ``p_extremes``, else any two different ones), a random crop taken at a random scale (resized with
@@ -34,21 +38,53 @@ def read_luma(path: Path) -> np.ndarray:
     return rgb_to_ycbcr(rgb)[0]
 
 
-def train_scenes(data_root: Path, sources: Sequence[str]) -> list[dict]:
-    """Manifest scenes with usage train in ``sources``, minus those the MEFB benchmark uses."""
+def train_scenes(data_root: Path, sources: Sequence[str], *, any_usage: bool = False,
+                 hold_out: Sequence[str] = ()) -> list[dict]:
+    """Manifest static-mef scenes of ``sources`` minus those of ``hold_out``.
+
+    any_usage False (the v1 protocol): usage ``train`` only, and scenes the MEFB benchmark uses are
+    left out. True (leave-one-source-out): every usage; only the held-out sources are left out."""
     man = json.loads((data_root / "manifest.json").read_text())
     bench_dirs = set()
-    for row in man.get("mefb_benchmark", []):
-        for key in ("A", "B"):
-            bench_dirs.add(str(Path(row[key]).parent))
+    if not any_usage:
+        for row in man.get("mefb_benchmark", []):
+            for key in ("A", "B"):
+                bench_dirs.add(str(Path(row[key]).parent))
     out = []
     for s in man["scenes"]:
-        if s.get("usage") != "train" or s.get("role") != "static-mef" or s["source"] not in sources:
+        if s.get("role") != "static-mef" or s["source"] not in sources or s["source"] in hold_out:
+            continue
+        if not any_usage and s.get("usage") != "train":
             continue
         if s["id"] in bench_dirs:
             continue
         out.append(s)
     return out
+
+
+def virtual_stacks(data_root: Path, sources: Sequence[str], *, seeds: Sequence[int] = (0,),
+                   frames: int = 9, long_side: int = 768) -> list[list[np.ndarray]]:
+    """Luma stacks of virtual-camera brackets (``frames`` exposures 1 EV apart) of every HDR
+    radiance map of ``sources``, one per seed (a new camera and noise each)."""
+    from app.bench import virtual_camera as vc
+
+    man = json.loads((data_root / "manifest.json").read_text())
+    stacks = []
+    k = 0
+    for s in man["scenes"]:
+        if s["source"] not in sources or s.get("role") != "hdr-radiance":
+            continue
+        for f in s["files"]:
+            path = data_root / f["path"]
+            if path.suffix.lower() != ".exr":
+                continue
+            radiance = vc.load_radiance(path, long_side=long_side,
+                                        crop_poles=s["source"] == "hdr-extra")
+            for seed in seeds:
+                b = vc.bracket(path.stem, radiance, frames, 1.0, 7919 * seed + k)
+                k += 1
+                stacks.append([rgb_to_ycbcr(fr)[0] for fr in b.frames])
+    return stacks
 
 
 def load_stacks(data_root: Path, scenes: Sequence[dict]) -> list[list[np.ndarray]]:

@@ -23,15 +23,21 @@ def config_name(path: Path) -> str:
     return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
 
 
-def training_command(doc: str, argv: list[str] | None) -> tuple[argparse.Namespace, dict, Path]:
+def training_command(
+    doc: str, argv: list[str] | None, *, hold_out: bool = False,
+) -> tuple[argparse.Namespace, dict, Path]:
     """The common command line of a training script (``--config``, ``--steps``,
-    ``--max-minutes``, ``--weights-dir``): (arguments, parsed config, weights folder, created;
+    ``--max-minutes``, ``--weights-dir``; ``--hold-out SOURCE...`` where the script supports a
+    leave-one-source-out fold): (arguments, parsed config, weights folder, created;
     ``--weights-dir`` redirects the export and its manifest there)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--config", required=True, type=Path)
     ap.add_argument("--steps", type=int)
     ap.add_argument("--max-minutes", type=float)
     ap.add_argument("--weights-dir", type=Path)
+    if hold_out:
+        ap.add_argument("--hold-out", nargs="+", default=[], metavar="SOURCE",
+                        help="leave these data sources out of training (a cross-validation fold)")
     args = ap.parse_args(argv)
     cfg = tomllib.loads(args.config.read_text())
     if args.weights_dir:

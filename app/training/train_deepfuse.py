@@ -1,8 +1,8 @@
 """Train DeepFuse with the MEF-SSIM loss and export it.
 
-    python -m app.training.train_deepfuse --config app/training/configs/deepfuse.toml
+    python -m app.training.train_deepfuse --config app/training/configs/deepfuse_v2.toml
 
-Options: ``--steps N`` / ``--max-minutes M`` override the config (smoke runs), ``--weights-dir D``
+Options: ``--hold-out SOURCE...`` trains one leave-one-source-out fold (``app.bench.deepfuse``); ``--steps N`` / ``--max-minutes M`` override the config (smoke runs), ``--weights-dir D``
 writes the file and manifest elsewhere (default: the repository's weights/ folder).
 The loss curve (step, loss, MEF-SSIM, lr, seconds) goes to a CSV next to the weights.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from app.models import deepfuse
-from app.training.deepfuse_data import PairSampler, load_stacks, train_scenes
+from app.training.deepfuse_data import PairSampler, load_stacks, train_scenes, virtual_stacks
 from app.training.export import config_name, export_weights, training_command
 from app.training.losses import mef_ssim_loss
 
@@ -38,6 +38,7 @@ def prior_mean(model: torch.nn.Module, ys: torch.Tensor) -> torch.Tensor:
 def train(
     cfg: dict, *, steps: int | None = None, max_minutes: float | None = None,
     log_path: Path | None = None, stacks: list | None = None, verbose: bool = True,
+    hold_out: tuple[str, ...] = (),
 ) -> tuple[torch.nn.Module, dict]:
     """Train from ``cfg`` (the parsed TOML). Returns (model, summary dict)."""
     tr, dc = cfg["train"], cfg["data"]
@@ -49,8 +50,14 @@ def train(
     if stacks is None:
         root = Path(dc["root"])
         root = root if root.is_absolute() else (REPO / root).resolve()
-        scenes = train_scenes(root, dc["sources"])
+        scenes = train_scenes(root, dc["sources"], any_usage=bool(dc.get("any_usage", False)),
+                              hold_out=hold_out)
         stacks = load_stacks(root, scenes)
+        radiance = [r for r in dc.get("radiance", []) if r not in hold_out]
+        if radiance:
+            virtual = virtual_stacks(root, radiance, seeds=range(int(dc.get("virtual_seeds", 1))))
+            scenes = scenes + [{"id": f"virtual:{r}"} for r in radiance]
+            stacks = stacks + virtual
     sampler = PairSampler(
         stacks, crop=int(dc.get("crop", 256)), p_extremes=float(dc.get("p_extremes", 0.5)),
         scale_range=(float(dc.get("scale_min", 0.6)), float(dc.get("scale_max", 1.0))), seed=seed,
@@ -104,24 +111,37 @@ def train(
         if log:
             log.close()
     summary = {
-        "steps": done, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+        "stacks": len(stacks), "hold_out": list(hold_out), "steps": done, "seed": seed,
+        "seconds": round(time.perf_counter() - t0, 1),
         "final_loss_ema": round(avg or float("nan"), 5), "scenes": [s["id"] for s in scenes],
     }
     return model.eval(), summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, cfg, wdir = training_command(__doc__, argv)
+    args, cfg, wdir = training_command(__doc__, argv, hold_out=True)
     ex = cfg["export"]
     log_path = wdir / ex["loss_log"]
-    model, summary = train(cfg, steps=args.steps, max_minutes=args.max_minutes, log_path=log_path)
+    hold_out = tuple(args.hold_out)
+    model, summary = train(cfg, steps=args.steps, max_minutes=args.max_minutes, log_path=log_path,
+                           hold_out=hold_out)
+    dc = cfg["data"]
+    sources = [s for s in dc["sources"] if s not in hold_out]
+    radiance = [r for r in dc.get("radiance", []) if r not in hold_out]
+    if dc.get("any_usage"):
+        data = (f"../shared/data static-mef stacks of {', '.join(sources)} (every usage)"
+                + (f" + virtual-camera 9-frame 1 EV brackets of the radiance maps of "
+                   f"{', '.join(radiance)}" if radiance else "")
+                + f": {summary['stacks']} stacks" + (f"; held out: {', '.join(hold_out)}" if hold_out else ""))
+    else:
+        data = ("../shared/data usage=train: " + ", ".join(sources)
+                + f" ({summary['stacks']} stacks; MEFB-benchmark scenes excluded)")
     hp = {**deepfuse.DEFAULT_HPARAMS, **cfg.get("model", {})}
     digest = export_weights(
         ex["key"], model.state_dict(), {"arch": deepfuse.ARCH, "hparams": hp},
         {
             "config": config_name(args.config),
-            "data": "../shared/data usage=train: " + ", ".join(cfg["data"]["sources"])
-            + f" ({len(summary['scenes'])} stacks; MEFB-benchmark scenes excluded)",
+            "data": data, "hold_out": list(hold_out),
             "steps": summary["steps"], "seed": summary["seed"],
             "train_seconds": summary["seconds"], "final_loss_ema": summary["final_loss_ema"],
             "loss_log": ex["loss_log"], "licence": ex.get("licence", ""),

@@ -89,14 +89,24 @@ def test_loss_is_zero_for_the_desired_patch_and_grows_with_degradation():
 
 
 def _eval_pairs(data: Path, n: int):
-    from app.bench.deepfuse import eval_pairs, read_rgb8
+    """(scene, darkest, brightest) of the first ``n`` waterloo-mef stacks, half size (keeps the
+    test fast; the metric's 3 scales still fit), uint8 RGB."""
+    import json
 
-    def small(path):  # half size keeps the test fast; the metric's 3 scales still fit
+    from app.bench.deepfuse import read_rgb8
+
+    def small(path):
         img = read_rgb8(path)
         return cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
 
-    pairs = [p for p in eval_pairs(data, ("waterloo-mef",))][:n]
-    return [(p[1], small(p[2]), small(p[3])) for p in pairs]
+    man = json.loads((data / "manifest.json").read_text())
+    out = []
+    for s in man["scenes"]:
+        if s["source"] == "waterloo-mef" and s["role"] == "static-mef" and len(out) < n:
+            order = s["order_dark_to_bright_by_mean_luma"]
+            by_name = {Path(f["path"]).name: f["path"] for f in s["files"]}
+            out.append((s["id"], small(data / by_name[order[0]]), small(data / by_name[order[-1]])))
+    return out
 
 
 def _spearman(a, b) -> float:
