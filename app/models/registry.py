@@ -146,8 +146,14 @@ METHODS: tuple[MethodSpec, ...] = (
                       "(1.1-1.3 brightens reconstructed highlights)", 0.5, 3.0),
             ParamSpec("scale", float, 1.0, "pre-scale x -> min(1, s*x) before the network "
                       "(> 1 suppresses JPEG artefacts near highlights)", 1.0, 4.0),
-            ParamSpec("net_size", int, 1024, "long side in px at which the network runs; the "
-                      "blend stays at full resolution", 256, 2048),
+            ParamSpec("net_size", int, 384, "long side in px at which the network sees the "
+                      "photo (384: the scale it was trained at, measured best); the blend stays "
+                      "at full resolution", 128, 2048),
+            ParamSpec("highlights", str, "surround", "blend of the prediction: surround (keep "
+                      "measured channels, a clipped channel never below its clip level, fully "
+                      "clipped pixels take the colour of their measured surround), channel (the "
+                      "first two only), paper (one weight per pixel, all channels predicted)",
+                      choices=("surround", "channel", "paper")),
         ),
         min_exposures=1,
         max_exposures=1,  # one photo: for brackets use debevec/robertson

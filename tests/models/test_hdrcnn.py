@@ -168,12 +168,15 @@ def test_missing_key_is_refused(tmp_path, monkeypatch):
         hdrcnn.load_model("cpu")
 
 
+PAPER_V1 = {"highlights": "paper", "net_size": 1024}  # what the golden file was written with
+
+
 def test_golden_output_of_the_shipped_weights(tmp_path):
     """Shipped weights on a constructed test card vs the checked-in output (float32 CPU;
     tolerance 1e-3 relative for BLAS differences), and the recovered highlights exceed 1."""
     ok, reason = weights.status("hdrcnn")
     assert ok, reason
-    result = run(_stack([golden_input()]), "hdrcnn", device="cpu")
+    result = run(_stack([golden_input()]), "hdrcnn", PAPER_V1, device="cpu")
     want = np.load(GOLDEN)
     assert result.provenance.weights_sha256 == str(want["sha256"])
     np.testing.assert_allclose(result.image, want["output"], rtol=1e-3, atol=1e-5)
@@ -186,9 +189,43 @@ def test_golden_output_of_the_shipped_weights(tmp_path):
     np.testing.assert_allclose(back, result.image, rtol=1e-3, atol=1e-6)
 
 
+def test_channel_blend_keeps_measured_channels_and_clip_levels():
+    x = np.array([[[0.99, 0.5, 0.2], [1.0, 1.0, 1.0], [0.3, 0.3, 0.3]]], np.float32)
+    low = np.log(np.full_like(x, 0.1) + hdrcnn.EPS)  # the network says: darker than the clip
+    h = hdrcnn.blend(x, low, mode="channel")
+    lin = hdrcnn.linearise(x)
+    np.testing.assert_allclose(h[0, 0, 1:], lin[0, 0, 1:])  # measured channels untouched
+    assert np.all(h >= lin - 1e-7)  # a clipped channel never drops below its clip level
+    np.testing.assert_allclose(h[0, 2], lin[0, 2])
+    paper = hdrcnn.blend(x, low, mode="paper")
+    assert paper[0, 0, 1] < lin[0, 0, 1]  # the paper's blend replaces the measured green too
+
+
+def test_surround_blend_gives_fully_clipped_pixels_the_surround_colour():
+    """A clipped disc inside an orange rim: the network guesses mint green there; the blend
+    keeps its brightness but takes the rim's colour."""
+    yy, xx = np.mgrid[:64, :64]
+    r = np.hypot(yy - 32, xx - 32)
+    x = np.full((64, 64, 3), 0.1, np.float32)
+    x[r < 20] = (0.9, 0.6, 0.3)  # orange rim (unclipped)
+    x[r < 10] = 1.0  # clipped in every channel
+    mint = np.log(np.stack([np.full((64, 64), 3.0), np.full((64, 64), 5.0),
+                            np.full((64, 64), 4.0)], -1).astype(np.float32) + hdrcnn.EPS)
+    fill = hdrcnn.surround_colour(x)
+    h = hdrcnn.blend(x, mint, mode="surround", fill=fill)
+    centre = h[32, 32]
+    rim = hdrcnn.linearise(x)[32, 48]
+    assert centre[0] > centre[1] > centre[2]  # orange, not mint
+    np.testing.assert_allclose(centre / centre[0], rim / rim[0], atol=0.05)
+    lum = float(centre @ hdrcnn.LUMA)  # the network's brightness (a channel floored at its clip)
+    assert lum == pytest.approx(float((np.exp(mint[32, 32]) - hdrcnn.EPS) @ hdrcnn.LUMA), rel=0.02)
+    # nothing measured within reach: neutral
+    np.testing.assert_allclose(hdrcnn.surround_colour(np.ones((16, 16, 3), np.float32)), 1.0)
+
+
 # Regenerate the golden file after retraining: python -m tests.models.test_hdrcnn
 if __name__ == "__main__":
-    res = run(_stack([golden_input()]), "hdrcnn", device="cpu")
+    res = run(_stack([golden_input()]), "hdrcnn", PAPER_V1, device="cpu")
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(GOLDEN, output=res.image, sha256=np.array(res.provenance.weights_sha256))
     print(f"wrote {GOLDEN} for weights {res.provenance.weights_sha256[:16]}...")
