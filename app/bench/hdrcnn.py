@@ -1,29 +1,26 @@
-"""HDRCNN benchmark: reconstruction quality on held-out HDR images, 12 MP speed, README figures.
+"""HDRCNN benchmark: reconstruction on held-out radiance maps, speed, README figures.
 
-    python -m app.bench.hdrcnn [--no-speed] [--figures] [--json bench_out/hdrcnn.json]
-                               [--update-manifest]
+    python -m app.bench.hdrcnn [--sets hdr-extra openexr-images choice] [--no-speed]
+                               [--figures] [--json bench_out/hdrcnn.json] [--update-manifest]
 
-Quality. The 5 held-out openexr-images scenes (app.training.hdrcnn_data.EVAL_EXRS, never
-trained on) are photographed by the virtual camera at fixed seeds, three exposures each (the
-exposure quantile q = 0.85 / 0.90 / 0.95, i.e. 15 / 10 / 5 % of the values above saturation;
-noise, camera curve and JPEG quality drawn from seed 1000 + k; no colour jitter). The ground
-truth is the exposed radiance (1.0 = the LDR saturation level). Compared:
+Quality (issue 11's protocol). Radiance maps are photographed by the product's virtual camera
+(app.bench.virtual_camera: per-channel S-curves, white balance, noise, JPEG; not the camera
+family the network trained with), exposed so 5 / 10 / 20 % of the pixels have a clipped channel;
+the truth is radiance x white balance x exposure (1.0 = the JPEG's saturation level). Sets:
+hdr-extra (18 maps, never seen by the network), the 5 openexr-images held out of its training
+(app.training.hdrcnn_data.EVAL_EXRS), and "choice": the 11 openexr-images it trained on, the
+only set on which inference choices (blend, network size) were made. Compared: do nothing (the
+input linearised with x^2), v1 as shipped before (paper blend, network at 1024 px) and the
+shipped defaults.
 
-* hdrcnn: the shipped weights through :func:`app.models.hdrcnn.reconstruct` (gamma 1);
-* do nothing: the input linearised with the same curve (x^2), clipped highlights left as is.
+Every output is mapped by a log-affine fit on the well-exposed unclipped pixels first (neither
+scale nor linearisation curve counts), then scored in the clipped region (input channel > 0.95):
+log-PSNR (log2, peak = the truth's log range), PU21-PSNR ("banding_glare", 1.0 = 1000 cd/m^2,
+peak 256; also whole image) and the mean colour angle to the truth (degrees).
 
-Metrics, over the whole image and over the saturated region only (input max channel > 0.95,
-the pixels the blend changes; elsewhere both outputs are identical by construction):
-
-* log-PSNR: PSNR of log2(max(H, 2^-12)) with the peak = the range of the reference's log values;
-* PU21-PSNR: PU21 encoding (Mantiuk & Azimi 2021, "banding_glare" parameters) of RGB values in
-  absolute units with relative 1.0 (saturation) = 1000 cd/m^2, clamped to [0.005, 10000] cd/m^2,
-  PSNR with peak 256 as pu21_metric; no camera-curve correction (SI-HDR's crf_correction);
-* PSNR-mu (app.core.metrics.psnr_mu), whole image only.
-
-Speed: a real photo upscaled to 4000x3000 (12 MP), whole reconstruct() wall time (best of 2) and
-peak resident memory, next to the do-nothing linearisation of the same image as the baseline.
-Figures (--figures): two hdrcnn-samples photos before/after at -3 EV into resources/readme/.
+Speed: in-process reconstruct() on a 12 MP photo (best of 2, peak RSS), whole `fuse` commands on
+a 0.27 MP and a 12 MP JPEG, and `python -c "import torch"` alone.
+Figures (--figures): two hdrcnn-samples photos before/after at -3 EV and a clipped sunset.
 """
 
 from __future__ import annotations
@@ -37,8 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.core.io import read_exr, read_frame
-from app.core.metrics import psnr_mu
+from app.core.io import read_frame
 from app.core.progress import TaskContext
 from app.models import hdrcnn
 from app.bench import virtual_camera as vc
