@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-folds", action="store_true", help="train the folds that are missing")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--json", type=Path, help="also write every number (per pair) here")
+    ap.add_argument("--update-manifest", action="store_true",
+                    help="store the held-out means in the shipped weights' manifest entry")
     args = ap.parse_args(argv)
     import torch
 
@@ -321,6 +323,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(
             {"rows": rows, "by_source": by_source, "by_band": by_band, "speed": sp}, indent=1))
+    if args.update_manifest:
+        from app.training.export import update_manifest_fields
+
+        def brief(table: dict) -> dict:
+            return {g: {"n": st["n"], **{m: round(st[m]["mean"], 4) for m in METHODS},
+                        "behind_opencv": st["behind_opencv"],
+                        "grey_deepfuse": round(st["grey_deepfuse"], 1),
+                        "grey_opencv_mertens": round(st["grey_opencv_mertens"], 1)}
+                    for g, st in table.items()}
+
+        update_manifest_fields("deepfuse", {"metrics": {
+            "benchmark": "python -m app.bench.deepfuse: leave-one-source-out, each source scored "
+                         "by the fold trained without it (darkest + brightest pair, MEF-SSIM); "
+                         "deepfuse = select=auto, net = the network alone",
+            "heldout_by_source": brief(by_source), "heldout_by_ev_gap": brief(by_band)}})
     return 0
 
 

@@ -79,7 +79,9 @@ def _run_window(app, args: argparse.Namespace, settings) -> int:
 
     from app.ui.main_window import MainWindow
 
-    window = MainWindow(settings=settings, restore_geometry=args.screenshot is None)
+    # a one-shot screenshot run never needs torch unless its method does (then it loads it)
+    interactive = args.screenshot is None
+    window = MainWindow(settings=settings, restore_geometry=interactive, warm_up=interactive)
     if args.method:
         if not window.method.set_method(args.method):
             print(f"lumafuse: method {args.method!r} is unknown or cannot run here", file=sys.stderr)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import LumafuseError
 from app.models.defaults import DEFAULT_MULTI, DEFAULT_SINGLE
 from app.models.registry import get_method, runnable_on
+from app.models.warmup import warm_up_in_background
 from app.ui import session
 from app.ui.deghost_actions import DeghostActions
 from app.ui.document_actions import DocumentActions
@@ -59,9 +60,10 @@ class MainWindow(DeghostActions, LookActions, DocumentActions, QMainWindow):
 
     def __init__(
         self, runner: JobRunner | None = None, settings: Settings | None = None,
-        *, restore_geometry: bool = True,
+        *, restore_geometry: bool = True, warm_up: bool = True,
     ) -> None:
         super().__init__()
+        self._warm_up = warm_up  # import torch in the background after the first paint
         self.setWindowTitle("Lumafuse")
         self.setAcceptDrops(True)
         self.runner = runner or JobRunner(self)
@@ -564,6 +566,9 @@ class MainWindow(DeghostActions, LookActions, DocumentActions, QMainWindow):
         # pyqtgraph loads once the window is on screen (see HistogramPanel).
         QTimer.singleShot(50, self.histogram.ensure_plot)
         QTimer.singleShot(60, self.tone.look_panel.ensure_plot)
+        # torch for the learned methods, in the background once the window is painted
+        if self._warm_up:
+            QTimer.singleShot(400, warm_up_in_background)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._keep_geometry:

@@ -66,3 +66,28 @@ def test_no_torch_import_on_the_way_to_the_first_result(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"rc": 0, "torch": False, "safetensors": False}
+
+
+def test_torch_is_warmed_up_in_the_background_after_the_first_paint(tmp_path):
+    """An interactive start shows the window without torch, then a background thread imports
+    it, so the first learned run does not pay the import after Run is clicked."""
+    code = (
+        "import json, sys, time\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from app.ui.main_window import MainWindow\n"
+        "from app.models import warmup\n"
+        "w = MainWindow(restore_geometry=False)\n"
+        "w.show(); app.processEvents()\n"
+        "at_show = 'torch' in sys.modules\n"
+        "t0 = time.time()\n"
+        "while warmup._started is None and time.time() - t0 < 10: app.processEvents(); time.sleep(0.02)\n"
+        "warmup._started.join(60)\n"
+        "print(json.dumps({'at_show': at_show, 'thread': warmup._started.name,\n"
+        "                  'torch': 'torch' in sys.modules}))\n"
+        "w.close()\n"
+    )
+    proc = _run(["-c", code], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"at_show": False, "thread": "lumafuse-warm-up", "torch": True}
