@@ -17,8 +17,8 @@ the ends of 1 EV-step brackets 2, 5 and 8 EV wide (seeds never used in training)
 manifest's exposure times, the virtual camera's truth, or estimated over the whole stack.
 
 Scored (reference MEF-SSIM, inputs as stored 8-bit, outputs rounded to 8 bit as when saved):
-``deepfuse`` as users get it (``select=auto``: the network's blend or a Mertens weighting,
-whichever scores best at 512 px), ``net`` (the network alone), OpenCV MergeMertens (defaults,
+``deepfuse`` as users get it (``select=auto``: the network's blend, OpenCV's MergeMertens or
+the product's Mertens, whichever scores best at 512 px), ``net`` (the network alone), OpenCV MergeMertens (defaults,
 clipped), our mertens (registry defaults), and the better of the two inputs. Grey level = mean
 rgb2gray luma 0-255. Speed: a real pair upscaled to 12 MP, in-process (best of 2), deepfuse (auto)
 vs our mertens.
@@ -207,7 +207,7 @@ def summarise(rows: list[dict], key) -> dict:
         st["grey_deepfuse"] = float(np.mean([r["grey_deepfuse"] for r in sel]))
         st["grey_opencv_mertens"] = float(np.mean([r["grey_opencv_mertens"] for r in sel]))
         st["picked"] = {c: int(sum(r["candidate"] == c for r in sel))
-                        for c in ("net", "mertens-cs", "mertens")}
+                        for c in ("net", "opencv-mertens", "mertens")}
         out[g] = st
     return out
 
@@ -216,7 +216,7 @@ def print_table(title: str, table: dict) -> None:
     print(f"\n### {title}\n")
     print("| held out | n | deepfuse (auto) mean / worst | net alone mean / worst | OpenCV Mertens "
           "mean / worst | our mertens mean | better input mean | behind OpenCV (auto / net) | "
-          "worst vs better input (auto / OpenCV) | grey auto / OpenCV | picked net / cs / mertens |")
+          "worst vs better input (auto / OpenCV) | grey auto / OpenCV | picked net / OpenCV / mertens |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for g, s in table.items():
         pk = s["picked"]
@@ -228,7 +228,7 @@ def print_table(title: str, table: dict) -> None:
               f"{s['deepfuse']['worst_vs_better_input']:+.3f} / "
               f"{s['opencv_mertens']['worst_vs_better_input']:+.3f} | "
               f"{s['grey_deepfuse']:.1f} / {s['grey_opencv_mertens']:.1f} | "
-              f"{pk['net']} / {pk['mertens-cs']} / {pk['mertens']} |")
+              f"{pk['net']} / {pk['opencv-mertens']} / {pk['mertens']} |")
 
 
 def train_folds(folds_dir: Path, folds: list[str]) -> None:

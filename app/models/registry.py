@@ -176,9 +176,10 @@ METHODS: tuple[MethodSpec, ...] = (
                       "and brightest) or 0-based indices in dark-to-bright order, e.g. '0,2'"),
             ParamSpec("proxy", int, 256, "long side in px (at most) at which the network "
                       "predicts weights; blending stays at full resolution", 64, 2048),
-            ParamSpec("select", str, "auto", "auto: render the network's blend and two Mertens "
-                      "weightings at 512 px and keep the one with the highest MEF-SSIM against "
-                      "the pair; net: the network's blend only", choices=("auto", "net")),
+            ParamSpec("select", str, "auto", "auto: render the network's blend, OpenCV's "
+                      "MergeMertens and the product's Mertens at 512 px and keep the one with the "
+                      "highest MEF-SSIM against the pair; net: the network's blend only",
+                      choices=("auto", "net")),
         ),
         min_exposures=2,
         requires=("torch",),

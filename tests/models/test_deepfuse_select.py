@@ -17,6 +17,7 @@ from app.core.metrics import mef_ssim  # noqa: E402
 from app.core.types import ExposureStack  # noqa: E402
 from app.models import deepfuse as D  # noqa: E402
 from app.models import weights  # noqa: E402
+from app.models.classical import mertens_fusion_defaults  # noqa: E402
 from app.models.runner import run  # noqa: E402
 from app.training.deepfuse_data import train_scenes, virtual_stacks  # noqa: E402
 from tests import synthetic  # noqa: E402
@@ -47,11 +48,12 @@ class _DarkOnly(torch.nn.Module):
 def test_a_bad_network_loses_to_mertens_and_the_winner_is_rendered_at_full_size():
     frames = _pair()
     out, choice = D.fuse_pair_auto(frames, _DarkOnly())
-    assert choice["candidate"] in ("mertens-cs", "mertens")
+    assert choice["candidate"] in ("opencv-mertens", "mertens")
     scores = choice["mef_ssim"]
     assert scores[choice["candidate"]] == max(scores.values()) > scores["net"]
-    params = D._candidate_params()[choice["candidate"]]
-    np.testing.assert_allclose(out, fuse_mertens(frames, **params), atol=1e-6)
+    want = (D.opencv_mertens(frames) if choice["candidate"] == "opencv-mertens"
+            else fuse_mertens(frames, **mertens_fusion_defaults()))
+    np.testing.assert_allclose(out, want, atol=1e-6)
     # the dark-only blend has the dark frame's luma (weights sum to one; chroma is fused per pixel)
     net = D.fuse_pair(frames, _DarkOnly())
     np.testing.assert_allclose(D.rgb_to_ycbcr(net)[0], D.rgb_to_ycbcr(frames[0])[0], atol=2 / 255)
@@ -75,8 +77,8 @@ def test_registry_param_select(monkeypatch):
     rad = synthetic.radiance_field(96, 128)
     stack = ExposureStack(frames=tuple(synthetic.photograph(rad, synthetic.TIMES[:3])))
     auto = run(stack, "deepfuse", None, device="cpu")
-    assert auto.notes["candidate"] in ("net", "mertens-cs", "mertens")
-    assert set(auto.notes["mef_ssim"]) == {"net", "mertens-cs", "mertens"}
+    assert auto.notes["candidate"] in D.CANDIDATES
+    assert set(auto.notes["mef_ssim"]) == set(D.CANDIDATES)
     net = run(stack, "deepfuse", {"select": "net"}, device="cpu")
     assert net.notes["candidate"] == "net"
     torch.manual_seed(0)
@@ -112,3 +114,12 @@ def test_virtual_stacks_are_dense_brackets_of_each_radiance_map(tmp_path: Path):
         assert means == sorted(means) and means[-1] - means[0] > 0.3  # dark to bright, 4 EV
         assert s[0].shape == (64, 96) and s[0].dtype == np.float32
     assert not np.array_equal(stacks[0][2], stacks[1][2])  # a new camera per seed
+
+
+def test_opencv_candidate_is_opencvs_merge_mertens():
+    import cv2
+
+    frames = _pair()
+    bgr = [np.ascontiguousarray(_to8(f)[..., ::-1]) for f in frames]
+    want = np.clip(cv2.createMergeMertens().process(bgr)[..., ::-1], 0, 1)
+    np.testing.assert_allclose(D.opencv_mertens(frames), want, atol=1e-7)
