@@ -2,9 +2,10 @@
 ``python -m app.bench.deepfuse_figures [--v1 runs/deepfuse-v1.safetensors]``
 writes resources/readme/deepfuse-wide-gap.jpg.
 
-The pair is chosen by a rule, not by looking: the widest-gap pair (EV from the manifest or
-estimated) of the mef-extra source; it is scored with that source's leave-one-source-out fold
-(runs/deepfuse-loso/mef-extra, trained without it). The crop (100 %) is the window where the
+The pair is chosen by a rule, not by looking: of the mef-extra source's pairs (EV from the
+manifest or estimated), the widest gap on which ``select=auto`` keeps the network's own blend
+(elsewhere the figure would show OpenCV's or our Mertens twice), with that source's
+leave-one-source-out fold (runs/deepfuse-loso/mef-extra, trained without it). The crop (100 %) is the window where the
 v2 result and OpenCV's Mertens differ most (mean absolute luma difference over the window). Columns: the two inputs, OpenCV
 MergeMertens, DeepFuse v1 (the network shipped before issue 11, trained on deepfuse-iccv17 and
 hdrps-ds8 only), DeepFuse v2 as users get it (select=auto; the chosen candidate in the label).
@@ -52,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
                     default=REPO / "resources" / "readme" / "deepfuse-wide-gap.jpg")
     args = ap.parse_args(argv)
     pairs = [p for p in real_pairs(DATA) if p.source == SOURCE and np.isfinite(p.ev_gap)]
-    pair = max(pairs, key=lambda p: p.ev_gap)
-    a8, b8 = pair.dark, pair.bright
-    fa, fb = a8.astype(np.float32) / 255, b8.astype(np.float32) / 255
-    fold, _ = load_fold_model(FOLDS_DIR / pair.fold)
-    v2, choice = fuse_pair_auto([fa, fb], fold)
+    fold, _ = load_fold_model(FOLDS_DIR / pairs[0].fold)
+    for pair in sorted(pairs, key=lambda p: -p.ev_gap):
+        a8, b8 = pair.dark, pair.bright
+        fa, fb = a8.astype(np.float32) / 255, b8.astype(np.float32) / 255
+        v2, choice = fuse_pair_auto([fa, fb], fold)
+        if choice["candidate"] == "net":
+            break
     v1 = fuse_pair([fa, fb], _v1_model(args.v1))
     cvm = opencv_mertens(a8, b8)
     # crop where v2 and OpenCV differ most (16 px block means of luma)
