@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--weights-dir", type=Path, help="load the weights manifest from here")
     ap.add_argument("--sets", nargs="+", help="only these: hdr-extra, openexr-images, and the "
                     "word 'choice' for the trained-on set on which choices are made")
     ap.add_argument("--figures", action="store_true", help="write the README before/after PNGs")
@@ -332,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="store the mean scores in the weights manifest entry")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
+    if args.weights_dir:
+        from app.models import weights
+
+        weights.WEIGHTS_DIR = args.weights_dir.resolve()
     model, digest = hdrcnn.load_model("cpu")
     print(f"weights sha256 {digest[:16]}...")
     variants = {"hdrcnn v1 (paper blend, 1024 px)": {"mode": "paper", "net_size": 1024},

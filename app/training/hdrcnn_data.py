@@ -67,8 +67,9 @@ def _resize_long(img: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
 
 
-def list_sources(data_root: Path) -> list[tuple[str, str, list[Path]]]:
-    """(name, kind "exr"|"bracket", files) of every training source, in a fixed order."""
+def list_sources(data_root: Path, radiance: tuple[str, ...] = ()) -> list[tuple[str, str, list[Path]]]:
+    """(name, kind "exr"|"panorama"|"bracket", files) of every training source, in a fixed
+    order; ``radiance`` adds every map of those folders (lat-long panoramas: poles cropped)."""
     out: list[tuple[str, str, list[Path]]] = []
     for d in sorted((data_root / EXR_SET).iterdir()):
         if d.is_dir() and d.name not in EVAL_EXRS:
@@ -79,10 +80,14 @@ def list_sources(data_root: Path) -> list[tuple[str, str, list[Path]]]:
                            if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
             if len(files) >= 2:
                 out.append((f"{s}/{d.name}", "bracket", files))
+    for r in radiance:
+        for path in sorted((data_root / r).glob("*.exr")):
+            out.append((f"{r}/{path.stem}", "panorama", [path]))
     return out
 
 
-def build_cache(data_root: Path, cache_dir: Path, max_side: int = 640, log=print) -> list[dict]:
+def build_cache(data_root: Path, cache_dir: Path, max_side: int = 640, log=print,
+                radiance: tuple[str, ...] = ()) -> list[dict]:
     """Compute (or reuse) the ground-truth HDR cache; returns the index entries."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     index_path = cache_dir / "index.json"
@@ -93,10 +98,12 @@ def build_cache(data_root: Path, cache_dir: Path, max_side: int = 640, log=print
         ):
             return index["images"]
     entries = []
-    for i, (name, kind, files) in enumerate(list_sources(data_root)):
-        how = "exr" if kind == "exr" else MERGE
+    for i, (name, kind, files) in enumerate(list_sources(data_root, radiance)):
+        how = MERGE if kind == "bracket" else "exr"
         try:
-            rad = _read_exr(files[0]) if kind == "exr" else _merge_bracket(files)
+            rad = _merge_bracket(files) if kind == "bracket" else _read_exr(files[0])
+            if kind == "panorama":  # the stretched poles of a lat-long map are unlike a photo
+                rad = rad[int(0.15 * rad.shape[0]): int(0.85 * rad.shape[0])]
         except LumafuseError as exc:  # e.g. a bracket the core refuses: skip it, say why
             log(f"skip {name}: {exc}")
             continue

@@ -50,7 +50,8 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
 
     root = _data_root(cfg)
     cache = REPO / dc["cache"]
-    entries = data.build_cache(root, cache, int(dc["max_side"]), log=log)
+    radiance = tuple(dc.get("radiance", ()))
+    entries = data.build_cache(root, cache, int(dc["max_side"]), log=log, radiance=radiance)
     images = data.load_cache(cache, entries)
     how = ", ".join(sorted({e["merge"] for e in entries}))
     log(f"{len(images)} ground-truth HDR images ({how})")
@@ -121,15 +122,19 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
     if export:
         merges = sorted({e["merge"] for e in entries})
         n_exr = sum(e["name"].startswith(data.EXR_SET) for e in entries)
+        n_pan = sum(e["name"].split("/")[0] in radiance for e in entries)
         data_text = (f"{len(entries)} HDR images: {n_exr} openexr-images (held out for eval: "
-                     f"{', '.join(data.EVAL_EXRS)}) + {len(entries) - n_exr} brackets of "
+                     f"{', '.join(data.EVAL_EXRS)}) + "
+                     + (f"{n_pan} radiance maps of {', '.join(radiance)} + " if radiance else "")
+                     + f"{len(entries) - n_exr - n_pan} brackets of "
                      f"{' and '.join(data.BRACKET_SETS)} merged by {', '.join(merges)}; "
                      f"virtual camera crops of {dc['crop']} px")
         digest = export_weights(
             cfg["export"]["key"], model.state_dict(),
             {"arch": ARCH_ID, "hparams": {"width": float(cfg["model"]["width"])}},
             {
-                "config": "app/training/configs/hdrcnn.toml", "config_values": cfg,
+                "config": cfg.get("_config_name", "app/training/configs/hdrcnn.toml"),
+                "config_values": {k: v for k, v in cfg.items() if not k.startswith("_")},
                 "data": data_text, "steps": done, "seed": int(tc["seed"]),
                 "loss_log": cfg["export"]["loss_log"], "licence": cfg["export"]["licence"],
                 "metrics": {"val_loss_start": summary["val_loss_start"],
@@ -147,12 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=str(REPO / "app/training/configs/hdrcnn.toml"))
     ap.add_argument("--steps", type=int, default=None, help="override the number of steps")
     ap.add_argument("--smoke", action="store_true", help="a few steps into runs/, no export")
+    ap.add_argument("--weights-dir", type=Path, help="export there instead of weights/")
     args = ap.parse_args(argv)
     cfg = tomllib.loads(Path(args.config).read_text())
+    from app.training.export import config_name
+
+    cfg["_config_name"] = config_name(Path(args.config))
+    if args.weights_dir:
+        from app.models import weights
+
+        weights.WEIGHTS_DIR = args.weights_dir.resolve()
+        args.weights_dir.mkdir(parents=True, exist_ok=True)
     if args.smoke:
         train(cfg, steps=args.steps or 20, out_dir=REPO / "runs" / "hdrcnn_smoke", export=False)
     else:
-        train(cfg, steps=args.steps)
+        train(cfg, steps=args.steps, out_dir=args.weights_dir)
     return 0
 
 

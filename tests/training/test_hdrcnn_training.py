@@ -161,3 +161,13 @@ def test_trainer_end_to_end_on_a_tiny_data_folder(tmp_path, monkeypatch):
     assert rows[0].startswith("step,train_loss,val_loss") and len(rows) == 5
     model = build_model(width=0.125)
     weights.load_into(model, "hdrcnn")  # strict load of what was exported
+
+
+def test_sources_with_extra_radiance_maps_keep_the_evaluation_images_out(shared_data):
+    base = data.list_sources(shared_data)
+    wider = data.list_sources(shared_data, radiance=("hdr-extra",))
+    extra = [s for s in wider if s not in base]
+    assert len(extra) == 18 and all(kind == "panorama" for _, kind, _ in extra)
+    assert all(name.startswith("hdr-extra/") for name, _, _ in extra)
+    names = {name for name, _, _ in wider}
+    assert not any(f"openexr-images/{e}" in names for e in data.EVAL_EXRS)
