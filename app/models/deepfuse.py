@@ -352,6 +352,9 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> Met
     if str(params.get("select", "auto")) == "auto":
         out, choice = fuse_pair_auto(pair, model, device=dev, proxy=proxy, ctx=ctx)
         notes.update(choice)
+        # into the provenance: `fuse --json` and the output file's metadata say what was chosen
+        notes["decisions"] = {"candidate": choice["candidate"], **{
+            f"mef_ssim_{k}": f"{v:.5f}" for k, v in choice["mef_ssim"].items()}}
     else:
         out = fuse_pair(pair, model, device=dev, proxy=proxy, ctx=ctx)
         notes["candidate"] = "net"

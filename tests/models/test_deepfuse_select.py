@@ -79,6 +79,8 @@ def test_registry_param_select(monkeypatch):
     auto = run(stack, "deepfuse", None, device="cpu")
     assert auto.notes["candidate"] in D.CANDIDATES
     assert set(auto.notes["mef_ssim"]) == set(D.CANDIDATES)
+    assert auto.provenance.decisions["candidate"] == auto.notes["candidate"]
+    assert set(auto.provenance.decisions) == {"candidate", *(f"mef_ssim_{c}" for c in D.CANDIDATES)}
     net = run(stack, "deepfuse", {"select": "net"}, device="cpu")
     assert net.notes["candidate"] == "net"
     torch.manual_seed(0)
