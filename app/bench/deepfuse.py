@@ -121,22 +121,13 @@ def real_pairs(data: Path) -> list[Pair]:
 
 
 def virtual_pairs(data: Path, sources=("openexr-images", "hdr-extra")) -> list[Pair]:
-    man = json.loads((data / "manifest.json").read_text())
     out, k = [], 0
-    for s in man["scenes"]:
-        if s["source"] not in sources or s.get("role") != "hdr-radiance":
-            continue
-        for f in s["files"]:
-            path = data / f["path"]
-            if path.suffix.lower() != ".exr":
-                continue
-            radiance = vc.load_radiance(path, long_side=VIRTUAL_SIDE,
-                                        crop_poles=s["source"] == "hdr-extra")
-            for gap in VIRTUAL_GAPS:
-                b = vc.bracket(path.stem, radiance, gap + 1, 1.0, VIRTUAL_SEED + k)
-                k += 1
-                out.append(Pair(s["source"], f"{s['source']} (virtual)", f"{path.stem} {gap} EV",
-                                to8(b.frames[0]), to8(b.frames[-1]), float(gap)))
+    for source, path, radiance in vc.radiance_maps(data, sources, VIRTUAL_SIDE):
+        for gap in VIRTUAL_GAPS:
+            b = vc.bracket(path.stem, radiance, gap + 1, 1.0, VIRTUAL_SEED + k)
+            k += 1
+            out.append(Pair(source, f"{source} (virtual)", f"{path.stem} {gap} EV",
+                            to8(b.frames[0]), to8(b.frames[-1]), float(gap)))
     return out
 
 

@@ -21,7 +21,6 @@ merge without deghosting shows ghosts. Radiance is linear (>= 0); frames display
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -52,12 +51,7 @@ class DynamicBracket:
 
 def list_radiance_maps(sources: Sequence[str], data: Path = DATA) -> list[Path]:
     """The .exr radiance maps of ``sources`` (manifest role hdr-radiance), in manifest order."""
-    man = json.loads((data / "manifest.json").read_text())
-    out = []
-    for s in man["scenes"]:
-        if s["source"] in sources and s.get("role") == "hdr-radiance":
-            out += [data / f["path"] for f in s["files"] if f["path"].lower().endswith(".exr")]
-    return out
+    return [path for _, path in vc.radiance_map_paths(data, sources)]
 
 
 def _fit(radiance: np.ndarray, size: tuple[int, int]) -> np.ndarray:

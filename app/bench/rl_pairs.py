@@ -101,24 +101,16 @@ def real_pairs(sources: Sequence[str], usage: str, *, long_side: int | None = 51
 def radiance_pairs(sources: Sequence[str], *, gaps: Sequence[int] = (4, 6, 8), seed: int = 0,
                    long_side: int | None = 512, square: int | None = None,
                    data: Path = DATA) -> Iterator[Pair]:
-    man = json.loads((data / "manifest.json").read_text())
     k = 0
-    for s in man["scenes"]:
-        if s["source"] not in sources or s.get("role") != "hdr-radiance":
-            continue
-        for f in s["files"]:
-            path = data / f["path"]
-            if path.suffix.lower() != ".exr":
-                continue
-            radiance = vc.load_radiance(path, long_side=max(long_side or 0, square or 0, 256),
-                                        crop_poles=s["source"] == "hdr-extra")
-            for gap in gaps:
-                b = vc.bracket(path.stem, radiance, gap + 1, 1.0, seed * 100003 + k)
-                k += 1
-                frames = [_fit(fr, long_side, square) for fr in b.frames]
-                ref = fuse_mertens(frames, **FUSION_PARAMS)
-                yield Pair(f"{s['source']} (virtual)", f"{path.stem} {gap} EV", frames[0],
-                           frames[-1], ref, float(gap), tuple(frames))
+    side = max(long_side or 0, square or 0, 256)
+    for source, path, radiance in vc.radiance_maps(data, sources, side):
+        for gap in gaps:
+            b = vc.bracket(path.stem, radiance, gap + 1, 1.0, seed * 100003 + k)
+            k += 1
+            frames = [_fit(fr, long_side, square) for fr in b.frames]
+            ref = fuse_mertens(frames, **FUSION_PARAMS)
+            yield Pair(f"{source} (virtual)", f"{path.stem} {gap} EV", frames[0],
+                       frames[-1], ref, float(gap), tuple(frames))
 
 
 def saturation_jittered(pair: Pair, factor: float) -> Pair:

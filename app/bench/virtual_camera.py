@@ -12,9 +12,11 @@ Value domains: radiance >= 0 linear; frames display-referred float32 [0, 1] afte
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -105,6 +107,27 @@ def load_radiance(path: Path, long_side: int = 600, crop_poles: bool = False) ->
         img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
                          interpolation=cv2.INTER_AREA)
     return np.maximum(img, 0.0).astype(np.float32)
+
+
+PANORAMA_SOURCES = ("hdr-extra",)  # latitude-longitude maps: poles cropped when loaded
+
+
+def radiance_map_paths(data: Path, sources: Sequence[str]) -> list[tuple[str, Path]]:
+    """(source, path) of the .exr radiance maps of ``sources`` (manifest role hdr-radiance),
+    in manifest order."""
+    man = json.loads((data / "manifest.json").read_text())
+    return [(s["source"], data / f["path"]) for s in man["scenes"]
+            if s["source"] in sources and s.get("role") == "hdr-radiance"
+            for f in s["files"] if f["path"].lower().endswith(".exr")]
+
+
+def radiance_maps(data: Path, sources: Sequence[str],
+                  long_side: int) -> Iterator[tuple[str, Path, np.ndarray]]:
+    """(source, path, radiance) of every map of :func:`radiance_map_paths`, loaded by
+    :func:`load_radiance` (panoramas without their poles)."""
+    for source, path in radiance_map_paths(data, sources):
+        yield source, path, load_radiance(path, long_side=long_side,
+                                          crop_poles=source in PANORAMA_SOURCES)
 
 
 def bracket(scene: str, radiance: np.ndarray, n_frames: int, spacing_ev: float,

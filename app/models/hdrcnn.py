@@ -128,14 +128,25 @@ def net_shape(h: int, w: int, net_size: int) -> tuple[int, int]:
     return max(1, round(h * s)), max(1, round(w * s))
 
 
-def predict_log(model: Any, x: np.ndarray, net_size: int, device: str = "cpu") -> np.ndarray:
-    """Network log-HDR prediction for display x (HxWx3 [0,1]) at full size, float32 HxWx3."""
+def net_copy(x: np.ndarray, net_size: int) -> np.ndarray:
+    """The copy of display x the network sees: long side at most ``net_size`` (INTER_AREA)."""
+    import cv2
+
+    h, w = x.shape[:2]
+    nh, nw = net_shape(h, w, net_size)
+    return x if (nh, nw) == (h, w) else cv2.resize(x, (nw, nh), interpolation=cv2.INTER_AREA)
+
+
+def predict_log(model: Any, x: np.ndarray, net_size: int, device: str = "cpu",
+                small: np.ndarray | None = None) -> np.ndarray:
+    """Network log-HDR prediction for display x (HxWx3 [0,1]) at full size, float32 HxWx3.
+    ``small``: :func:`net_copy` of x when the caller already made it."""
     import cv2
     import torch
 
     h, w = x.shape[:2]
-    nh, nw = net_shape(h, w, net_size)
-    small = x if (nh, nw) == (h, w) else cv2.resize(x, (nw, nh), interpolation=cv2.INTER_AREA)
+    small = net_copy(x, net_size) if small is None else small
+    nh, nw = small.shape[:2]
     ph, pw = (-nh) % MULTIPLE, (-nw) % MULTIPLE
     if nh + ph < MULTIPLE:
         ph += MULTIPLE
@@ -157,13 +168,12 @@ def reconstruct(model: Any, frame: np.ndarray, ctx: TaskContext, *, gamma: float
     """Display [0,1] frame -> linear relative radiance (1.0 = saturation), float32 HxWx3."""
     x = prepare_input(frame, scale, gamma)
     ctx.report(0.1, "hdrcnn: network")
-    y = predict_log(model, x, net_size, device)
+    small = net_copy(x, net_size)
+    y = predict_log(model, x, net_size, device, small=small)
     fill = None
-    if mode == "surround":
+    if mode == "surround":  # the surround's colour, worked out on the network's copy
         import cv2
 
-        nh, nw = net_shape(*x.shape[:2], net_size)
-        small = x if (nh, nw) == x.shape[:2] else cv2.resize(x, (nw, nh), interpolation=cv2.INTER_AREA)
         fill = surround_colour(small)
         if fill.shape[:2] != x.shape[:2]:
             fill = cv2.resize(fill, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_LINEAR)

@@ -68,22 +68,12 @@ def virtual_stacks(data_root: Path, sources: Sequence[str], *, seeds: Sequence[i
     radiance map of ``sources``, one per seed (a new camera and noise each)."""
     from app.bench import virtual_camera as vc
 
-    man = json.loads((data_root / "manifest.json").read_text())
-    stacks = []
-    k = 0
-    for s in man["scenes"]:
-        if s["source"] not in sources or s.get("role") != "hdr-radiance":
-            continue
-        for f in s["files"]:
-            path = data_root / f["path"]
-            if path.suffix.lower() != ".exr":
-                continue
-            radiance = vc.load_radiance(path, long_side=long_side,
-                                        crop_poles=s["source"] == "hdr-extra")
-            for seed in seeds:
-                b = vc.bracket(path.stem, radiance, frames, 1.0, 7919 * seed + k)
-                k += 1
-                stacks.append([rgb_to_ycbcr(fr)[0] for fr in b.frames])
+    stacks, k = [], 0
+    for _source, path, radiance in vc.radiance_maps(data_root, sources, long_side):
+        for seed in seeds:
+            b = vc.bracket(path.stem, radiance, frames, 1.0, 7919 * seed + k)
+            k += 1
+            stacks.append([rgb_to_ycbcr(fr)[0] for fr in b.frames])
     return stacks
 
 

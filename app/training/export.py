@@ -68,6 +68,18 @@ def export_weights(
     )
 
 
+def run_fields(config: Path, export: Mapping[str, Any], summary: Mapping[str, Any],
+               model: Any) -> dict[str, Any]:
+    """The manifest fields every training run records the same way: config, steps, seed,
+    seconds, final loss (EMA), loss log, licence and the parameter count."""
+    return {
+        "config": config_name(config), "steps": summary["steps"], "seed": summary["seed"],
+        "train_seconds": summary["seconds"], "final_loss_ema": summary["final_loss_ema"],
+        "loss_log": export["loss_log"], "licence": export.get("licence", ""),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
+
+
 def update_manifest_fields(key: str, fields: Mapping[str, Any]) -> None:
     """Merge ``fields`` into the existing manifest entry of ``key`` (e.g. eval scores added by a
     benchmark later); file and sha256 are never touched here."""

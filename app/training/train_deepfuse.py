@@ -18,7 +18,7 @@ import torch
 
 from app.models import deepfuse
 from app.training.deepfuse_data import PairSampler, load_stacks, train_scenes, virtual_stacks
-from app.training.export import config_name, export_weights, training_command
+from app.training.export import export_weights, run_fields, training_command
 from app.training.losses import mef_ssim_loss
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,21 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         data = (f"../shared/data static-mef stacks of {', '.join(sources)} (every usage)"
                 + (f" + virtual-camera 9-frame 1 EV brackets of the radiance maps of "
                    f"{', '.join(radiance)}" if radiance else "")
-                + f": {summary['stacks']} stacks" + (f"; held out: {', '.join(hold_out)}" if hold_out else ""))
+                + f": {summary['stacks']} stacks"
+                + (f"; held out: {', '.join(hold_out)}" if hold_out else ""))
     else:
         data = ("../shared/data usage=train: " + ", ".join(sources)
                 + f" ({summary['stacks']} stacks; MEFB-benchmark scenes excluded)")
     hp = {**deepfuse.DEFAULT_HPARAMS, **cfg.get("model", {})}
     digest = export_weights(
         ex["key"], model.state_dict(), {"arch": deepfuse.ARCH, "hparams": hp},
-        {
-            "config": config_name(args.config),
-            "data": data, "hold_out": list(hold_out),
-            "steps": summary["steps"], "seed": summary["seed"],
-            "train_seconds": summary["seconds"], "final_loss_ema": summary["final_loss_ema"],
-            "loss_log": ex["loss_log"], "licence": ex.get("licence", ""),
-            "params": sum(p.numel() for p in model.parameters()),
-        },
+        {**run_fields(args.config, ex, summary, model), "data": data, "hold_out": list(hold_out)},
         file=ex["file"],
     )
     print(f"exported {wdir / ex['file']} sha256 {digest} after {summary['steps']} steps "

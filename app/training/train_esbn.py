@@ -27,7 +27,7 @@ from app.bench import dynamic_brackets as db
 from app.core.metrics import psnr_mu
 from app.models import esbn_net
 from app.training.esbn_data import PatchSampler, make_pool
-from app.training.export import config_name, export_weights, training_command
+from app.training.export import export_weights, run_fields, training_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,16 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     digest = export_weights(
         ex["key"], model.state_dict(), {"arch": esbn_net.ARCH_ID, "hparams": hp},
         {
-            "config": config_name(args.config),
+            **run_fields(args.config, ex, summary, model),
             "data": (f"../shared/data usage=train radiance maps ({', '.join(dc['sources'])}): "
                      f"{dc['brackets']} synthetic dynamic brackets (app.bench.dynamic_brackets: "
                      f"moving cut-outs, shake, virtual camera), {dc['patch']} px patches; "
                      f"validation maps {', '.join(summary['val_maps'])} held out of training"),
-            "steps": summary["steps"], "best_step": summary["best_step"],
-            "val_psnr_mu": summary["val_psnr_mu"], "seed": summary["seed"],
-            "train_seconds": summary["seconds"], "final_loss_ema": summary["final_loss_ema"],
-            "loss_log": ex["loss_log"], "licence": ex.get("licence", ""),
-            "params": sum(p.numel() for p in model.parameters()),
+            "best_step": summary["best_step"], "val_psnr_mu": summary["val_psnr_mu"],
         },
         file=ex["file"],
     )
