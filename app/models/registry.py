@@ -168,7 +168,8 @@ METHODS: tuple[MethodSpec, ...] = (
         entry="app.models.deepfuse:run_deepfuse",
         description="CNN trained here with the MEF-SSIM loss predicts blend weights for two "
         "exposures; with more than two it fuses the darkest and brightest unless 'pair' says "
-        "otherwise.",
+        "otherwise. By default it keeps its blend, OpenCV's Mertens or ours, whichever scores "
+        "the highest MEF-SSIM on the pair.",
         citation="Prabhakar, Srikar, Babu: DeepFuse: A Deep Unsupervised Approach for Exposure "
         "Fusion with Extreme Exposure Image Pairs, ICCV 2017",
         params=(

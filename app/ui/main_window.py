@@ -486,7 +486,10 @@ class MainWindow(DeghostActions, LookActions, DocumentActions, QMainWindow):
                                  notes.get("agent_stopped", ""))
             for message in value.result.messages:
                 self._show_info(message[:1].upper() + message[1:])
-            self.status_label.setText(f"{prov.method}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
+            # a method that chose between candidates (deepfuse select=auto) says which it kept
+            chosen = f" (kept: {notes['candidate']})" if notes.get("candidate") else ""
+            self.status_label.setText(
+                f"{prov.method}{chosen}  ·  {prov.duration_s:.2f} s  ·  {prov.device}")
             self._awaiting_ready = True
             self.renderer.set_output(value)
             self._on_deghost_output(value)

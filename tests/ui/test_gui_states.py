@@ -83,6 +83,8 @@ def test_picking_a_learned_method_marks_the_preview_stale(window, sample_copy):
     window.run_method()
     assert window.output.result.provenance.method == "deepfuse"
     assert window.preview.stale_text() == ""
+    kept = window.output.result.notes["candidate"]  # select=auto: the status says what it kept
+    assert f"deepfuse (kept: {kept})" in window.status_label.text()
 
 
 def test_status_after_removing_frames_matches_the_run_button(window, sample_copy):
