@@ -25,6 +25,22 @@ class ResultKind(str, Enum):
     LDR_FUSED = "ldr_fused"  # display-referred, [0, 1]
 
 
+_CODE_TYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
+
+def float_frame(frame: np.ndarray) -> np.ndarray:
+    """A frame as float32: uint8 / uint16 display codes -> [0, 1] (code / 255, code / 65535);
+    a float frame is returned as it is (float32, no copy when it already is)."""
+    a = np.asarray(frame)
+    if a.dtype in _CODE_TYPES:
+        import cv2  # one multithreaded convert-and-scale pass, ~2x numpy's astype then *=
+
+        scale = 1.0 / (255.0 if a.dtype == np.uint8 else 65535.0)
+        a = np.ascontiguousarray(a)
+        return cv2.addWeighted(a, scale, a, 0.0, 0.0, dtype=cv2.CV_32F)
+    return np.asarray(a, np.float32)
+
+
 @dataclass(frozen=True)
 class FrameInfo:
     """Per-frame metadata read from the file (EXIF or container)."""
@@ -50,8 +66,11 @@ class FrameInfo:
 class ExposureStack:
     """An immutable bracket of frames of one scene, ordered dark to bright.
 
-    frames: float32 HxWx3 arrays. Display-referred [0, 1] when ``linear`` is False (JPEG/PNG/TIFF),
-        linear radiance >= 0 when True (RAW, EXR).
+    frames: HxWx3 arrays. Display-referred when ``linear`` is False (JPEG/PNG/TIFF): float32 in
+        [0, 1], or the file's integer codes (uint8 / uint16; code / 255 or / 65535 is the [0, 1]
+        value), which is how :func:`app.core.io.load_stack` keeps them (a quarter / half of the
+        memory of float32; methods that work on floats get them through :meth:`as_float`).
+        Linear radiance >= 0 when True (RAW, EXR): always floating point.
     exposures: relative exposure of each frame (t * ISO / N^2, any common unit), or None when
         unknown; methods that need them call :func:`app.core.io.exposure.ensure_exposures`.
     reference: index of the reference frame (for alignment / deghosting), default the middle one.
@@ -76,6 +95,11 @@ class ExposureStack:
         for i, f in enumerate(frames):
             if f.ndim != 3 or f.shape[2] != 3:
                 raise InputError(f"frame {i} must be HxWx3, got shape {f.shape}")
+            if f.dtype != frames[0].dtype:
+                raise InputError(f"frame {i} holds {f.dtype} values, frame 0 {frames[0].dtype}")
+            if f.dtype.kind in "iub" and (f.dtype not in _CODE_TYPES or self.linear):
+                raise InputError(f"frame {i}: {f.dtype} pixels are not display codes (uint8 or "
+                                 "uint16; linear frames are floating point)")
             if f.shape[:2] != (h, w):
                 raise InputError(
                     f"frames differ in size: frame 0 is {w}x{h}, frame {i} is "
@@ -112,6 +136,17 @@ class ExposureStack:
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(i.path for i in self.infos)
+
+    @property
+    def holds_codes(self) -> bool:
+        """True when the frames are integer display codes (uint8 / uint16), not floats."""
+        return self.frames[0].dtype in _CODE_TYPES
+
+    def as_float(self) -> "ExposureStack":
+        """The same stack with float32 frames (codes scaled to [0, 1]); itself when already float."""
+        if not self.holds_codes:
+            return self
+        return self.with_frames([float_frame(f) for f in self.frames])
 
     def with_frames(self, frames: Sequence[np.ndarray], **changes: Any) -> "ExposureStack":
         """A copy with new frames (same metadata) and optional field changes."""

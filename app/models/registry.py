@@ -50,6 +50,9 @@ class MethodSpec:
     requires: tuple[str, ...] = ()  # importable modules, e.g. ("torch",)
     weights_key: str | None = None  # key in weights/manifest.json
     size_multiple: int = 1
+    # takes display frames as uint8 / uint16 codes (what load_stack keeps); run() hands float32
+    # [0, 1] frames to a method without it
+    accepts_codes: bool = False
 
     def load(self) -> Callable[..., MethodOutput]:
         module, _, name = self.entry.partition(":")
@@ -107,6 +110,7 @@ METHODS: tuple[MethodSpec, ...] = (
         citation="Mertens, Kautz, Van Reeth: Exposure Fusion, Pacific Graphics 2007",
         params=_MERTENS_PARAMS,
         min_exposures=2,
+        accepts_codes=True,
     ),
     MethodSpec(
         id="debevec",
@@ -119,6 +123,7 @@ METHODS: tuple[MethodSpec, ...] = (
         params=_HDR_MERGE_PARAMS,
         min_exposures=2,
         needs_times=True,
+        accepts_codes=True,
     ),
     MethodSpec(
         id="robertson",
@@ -130,6 +135,7 @@ METHODS: tuple[MethodSpec, ...] = (
         citation="Robertson, Borman, Stevenson: Estimation-theoretic HDR imaging, JEI 2003",
         params=_HDR_MERGE_PARAMS[:1],
         min_exposures=2,
+        accepts_codes=True,
         needs_times=True,
     ),
     MethodSpec(

@@ -79,6 +79,8 @@ def run(
                              f"has {stack.n} frames (1 = darkest)")
         stack = replace(stack, reference=int(reference))
 
+    if stack.holds_codes and not spec.accepts_codes:
+        stack = stack.as_float()
     t0 = time.perf_counter()
     work_ctx = ctx
     if align != "none" and stack.n > 1 and not stack.aligned:

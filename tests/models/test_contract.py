@@ -21,7 +21,7 @@ import pytest
 
 from app.core.errors import Cancelled, InputError
 from app.core.progress import TaskContext
-from app.core.types import ExposureStack, FrameInfo, ResultKind
+from app.core.types import ExposureStack, FrameInfo, ResultKind, float_frame
 from app.models import registry, weights
 from app.models.runner import run
 from tests import synthetic
@@ -109,6 +109,33 @@ def test_output_contract(spec):
     assert all(b >= a - 1e-9 for a, b in zip(seen, seen[1:])), "progress went backwards"
     for before, after in zip(originals, stack.frames):
         np.testing.assert_array_equal(before, after)  # inputs are never modified
+
+
+def _seeded_run(stack: ExposureStack, method_id: str) -> np.ndarray:
+    """run() with the random initialisation of a learned method made the same every time."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
+    np.random.seed(0)
+    return run(stack, method_id).image
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_integer_codes_give_the_result_of_the_same_frames_as_floats(spec, bits):
+    """load_stack keeps 8/16-bit files as their uint8 / uint16 codes (a quarter / half of the
+    memory): every method must give what it gives for the same frames as [0, 1] floats, whether
+    it takes the codes itself (accepts_codes) or run() converts them for it."""
+    stack = _stack(_n_frames(spec))
+    top = 2**bits - 1
+    codes = [np.rint(f * top).astype(np.uint8 if bits == 8 else np.uint16) for f in stack.frames]
+    as_codes = stack.with_frames(codes)
+    as_floats = stack.with_frames([float_frame(c) for c in codes])  # what read_frame gives
+    np.testing.assert_allclose(as_floats.frames[0], codes[0] / top, rtol=1e-6)
+    assert as_codes.holds_codes and not as_floats.holds_codes
+    a, b = (_seeded_run(s, spec.id) for s in (as_codes, as_floats))
+    assert a.dtype == np.float32 and a.shape == b.shape == (H, W, 3)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * max(1.0, float(b.max())))
+    for before, after in zip(codes, as_codes.frames):
+        np.testing.assert_array_equal(before, after)  # the codes are not converted in place
 
 
 def test_precancelled_context_is_honoured_by_the_entry(spec):

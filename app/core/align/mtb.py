@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from app.core.errors import InputError
+from app.core.types import float_frame
 
 _NOISE = 4  # grey levels around the median that are ignored (noise flips them)
 _MIN_SIZE = 16  # coarsest level is at least this many pixels on its short side
@@ -22,7 +23,9 @@ _MIN_SIZE = 16  # coarsest level is at least this many pixels on its short side
 def to_grey8(frame: np.ndarray, linear: bool = False) -> np.ndarray:
     """uint8 grey of a frame. frame: display-referred [0, 1] (or linear >= 0 when ``linear``:
     scaled to its maximum and gamma-2.2 encoded so the median splits it as a display image would)."""
-    f = np.asarray(frame, np.float32)
+    if frame.dtype == np.uint8 and frame.ndim == 3 and not linear:
+        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)  # no float copy
+    f = float_frame(frame)  # uint16 codes -> [0, 1]
     if linear:
         m = float(f.max())
         f = np.clip(f / m if m > 0 else f, 0.0, 1.0) ** np.float32(1 / 2.2)

@@ -136,7 +136,8 @@ def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None
                 frame, hm_c, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                 borderMode=cv2.BORDER_REPLICATE,  # only reached within the 1 px crop margin
             )
-        out.append(np.ascontiguousarray(warped, dtype=np.float32))
+        # codes stay codes (bilinear warping rounds to the nearest code: under 1/2 code)
+        out.append(np.ascontiguousarray(warped, dtype=frame.dtype))
     meta = dict(stack.metadata)
     meta["alignment"] = info
     meta["crop"] = (x, y, cw, ch)

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.tonemap.display import srgb_decode, srgb_encode
-from app.core.types import ExposureStack
+from app.core.types import ExposureStack, float_frame
 
 WELL_EXPOSED = (0.1, 0.9)  # display-value range counted as well exposed
 _FALLBACK_RANGE = (0.03, 0.97)  # used when too few pixels fall in WELL_EXPOSED
@@ -43,7 +43,7 @@ def _proxy(frame: np.ndarray) -> np.ndarray:
 
 def _display_and_linear(frame: np.ndarray, linear: bool) -> tuple[np.ndarray, np.ndarray]:
     """(display-like [0,1] values for masking, linear values for ratios) of a proxy frame."""
-    p = _proxy(frame).astype(np.float32)
+    p = float_frame(_proxy(frame))
     if not linear:
         return p, srgb_decode(p)
     # Linear frames: the brightest value stands in for the clip level (RAW white, EXR max).
@@ -53,7 +53,7 @@ def _display_and_linear(frame: np.ndarray, linear: bool) -> tuple[np.ndarray, np
 
 def mean_luminance(frame: np.ndarray, linear: bool = False) -> float:
     """Mean linear luminance (Rec. 709 weights) of a frame, on a proxy: used for ordering."""
-    p = _proxy(frame).astype(np.float32)
+    p = float_frame(_proxy(frame))
     lin = p if linear else srgb_decode(p)
     return float((lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)).mean())
 

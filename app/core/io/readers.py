@@ -224,8 +224,9 @@ def _png_truncated(data: bytes) -> bool:
     return True
 
 
-def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
-    """OpenCV decode result -> (float32 HxWx3 RGB, linear, bit depth)."""
+def _to_frame(img: np.ndarray, path: Path, codes: bool = False) -> tuple[np.ndarray, bool, int]:
+    """OpenCV decode result -> (float32 HxWx3 RGB, linear, bit depth); with ``codes`` an 8/16-bit
+    image stays uint8 / uint16 (the same values before scaling to [0, 1])."""
     if img.dtype in (np.float64, np.float16):  # cvtColor works on float32
         img = img.astype(np.float32)
     if img.dtype not in (np.uint8, np.uint16, np.float32):  # before cvtColor, which rejects them
@@ -245,6 +246,8 @@ def _to_frame(img: np.ndarray, path: Path) -> tuple[np.ndarray, bool, int]:
     dtype = rgb.dtype
     if dtype == np.uint8 or dtype == np.uint16:
         bits = 8 if dtype == np.uint8 else 16
+        if codes:
+            return rgb, False, bits
         # one multithreaded OpenCV pass (convert + scale): ~2x faster than astype then *=
         out = cv2.addWeighted(rgb, 1.0 / (2**bits - 1), rgb, 0.0, 0.0, dtype=cv2.CV_32F)
         return out, False, bits
@@ -271,7 +274,8 @@ def _quiet_decode(buf: np.ndarray) -> np.ndarray | None:
         logging.setLogLevel(old)
 
 
-def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int) -> tuple[np.ndarray, bool, int]:
+def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int,
+                 codes: bool = False) -> tuple[np.ndarray, bool, int]:
     """JPEG/PNG/TIFF/BMP/WebP/HDR through OpenCV, with size and truncation checks first."""
     try:
         size = _hdr_size(data, path) if fmt == "hdr" else _pillow_size(data)
@@ -293,7 +297,7 @@ def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int) -> tuple[np
         raise InputError(f"{path}: {fmt.upper()} file is corrupt or truncated (cannot decode it)")
     if size is None:
         check_pixel_budget(path, img.shape[1], img.shape[0], max_pixels=max_pixels)
-    return _to_frame(img, path)
+    return _to_frame(img, path, codes)
 
 
 def _read_raw(path: Path, max_pixels: int) -> np.ndarray:
@@ -320,9 +324,13 @@ def _read_raw(path: Path, max_pixels: int) -> np.ndarray:
 
 
 def read_frame(
-    path: str | os.PathLike[str], *, max_pixels: int | None = None
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, codes: bool = False,
 ) -> tuple[np.ndarray, FrameInfo]:
     """Read one frame: (float32 HxWx3, FrameInfo). See the module docstring for value ranges.
+
+    codes: keep an 8/16-bit display-referred image as its uint8 / uint16 codes (a quarter / half
+    of the float32 memory; :func:`app.core.types.float_frame` gives the [0, 1] floats). Linear
+    files (EXR, RAW, float TIFF, .hdr) are float32 either way.
 
     Raises InputError naming the file: missing, folder, empty, not an image, truncated/corrupt,
     NaN/inf values, or larger than ``max_pixels`` (default :data:`MAX_PIXELS`, looked up at call
@@ -347,7 +355,7 @@ def read_frame(
                 image, _header, bits = read_exr_with_depth(p)
                 linear = True
             else:
-                image, linear, bits = _read_raster(p, data, fmt, max_pixels)
+                image, linear, bits = _read_raster(p, data, fmt, max_pixels, codes)
                 if fmt in ("jpeg", "tiff", "png", "webp"):
                     exif = read_exif(p)
                     image = apply_orientation(image, exif.orientation)
@@ -363,6 +371,8 @@ def read_frame(
         linear=linear,
         bit_depth=bits,
     )
+    if codes and image.dtype in (np.uint8, np.uint16):
+        return np.ascontiguousarray(image), info
     return np.ascontiguousarray(image, dtype=np.float32), info
 
 

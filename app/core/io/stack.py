@@ -18,7 +18,7 @@ from app.core.io.exposure import check_distinct, ev_to_relative, mean_luminance
 from app.core.io.readers import available_memory, read_frame
 from app.core.limits import EV_LIMIT, TIME_RANGE_S
 from app.core.progress import TaskContext, null_context
-from app.core.types import ExposureStack, FrameInfo
+from app.core.types import ExposureStack, FrameInfo, float_frame
 
 
 def _name(path: str) -> str:
@@ -97,7 +97,7 @@ _DARK_CODE, _CLIPPED_CODE = 8 / 255, 247 / 255
 def _usable_share(frame: np.ndarray, linear: bool) -> float:
     """Share of pixels (on a 1/4 subsample) that are neither black nor clipped in every channel.
     Linear frames: any positive value counts (their scale is arbitrary)."""
-    f = frame[::4, ::4]
+    f = float_frame(frame[::4, ::4])
     if linear:
         return float(np.count_nonzero(f.max(axis=2) > 0)) / max(1, f.shape[0] * f.shape[1])
     ok = (f.max(axis=2) > _DARK_CODE) & (f.min(axis=2) < _CLIPPED_CODE)
@@ -142,7 +142,8 @@ def _check_user_order(
 
 def _check_stack_memory(first: np.ndarray, n: int, path: str) -> None:
     """Refuse early when n frames like the first cannot all be held (and processed) in memory."""
-    need = first.nbytes * n * 2  # the frames themselves + about as much again for any method
+    # the frames as held (codes or floats) + about n float32 frames more for any method
+    need = first.nbytes * n + first.shape[0] * first.shape[1] * 12 * n
     avail = available_memory()
     if avail is not None and need > avail:
         h, w = first.shape[:2]
@@ -173,7 +174,10 @@ def load_stack(
     ctx: TaskContext | None = None,
     split_stacked: bool = False,
 ) -> ExposureStack:
-    """Read a bracket: frames float32 HxWx3 (display [0,1] or linear >= 0), dark to bright.
+    """Read a bracket, dark to bright: 8/16-bit files (display-referred) as their uint8 / uint16
+    codes, linear files (EXR, RAW, float TIFF) as float32 >= 0 (see ExposureStack.frames;
+    ``stack.as_float()`` gives [0, 1] floats). Keeping the codes holds a 12 MP 8-bit frame in
+    36 MB instead of 144 MB.
 
     split_stacked: every file holds two exposures stacked vertically (the RL fusion paper's
     format, top = under-exposed): each gives two frames (see :func:`split_stacked_frame`), named
@@ -196,7 +200,7 @@ def load_stack(
     infos: list[FrameInfo] = []
     for k, p in enumerate(paths):
         ctx.report(k / len(paths), f"reading {_name(p)}")
-        frame, info = read_frame(p)
+        frame, info = read_frame(p, codes=True)
         if split_stacked:
             halves = split_stacked_frame(frame, _name(p))
             frames.extend(halves)

@@ -30,7 +30,7 @@ import numpy as np
 from app.core.channels import channel_max as _max_channel
 from app.core.errors import InputError
 from app.core.progress import TaskContext
-from app.core.types import ExposureStack
+from app.core.types import ExposureStack, float_frame
 
 _MIN_WEIGHT = 1e-4  # hat weights below this count as "no information"
 
@@ -205,7 +205,8 @@ def merge_with_response(
 ) -> np.ndarray:
     """Merge display-referred frames into linear radiance with a known inverse response.
 
-    frames: float32 HxWx3 display-referred [0, 1], dark to bright; exposures: relative exposures;
+    frames: HxWx3 display-referred, float32 [0, 1] or uint8 / uint16 codes, dark to bright;
+    exposures: relative exposures;
     inv_response: (256, 3) code -> linear exposure, pinned at sRGB mid-grey (from
     :func:`recover_response`), so 1.0 is about where a frame clips.
     Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
@@ -217,13 +218,15 @@ def merge_with_response(
     if g.shape != (256, 3):
         raise InputError(f"inverse response must be 256x3, got {g.shape}")
     ref = len(frames) // 2 if reference is None else int(reference)
-    # used as is: values outside [0, 1] get zero hat weight and clamp in the curve lookup
-    levels = [np.asarray(f, dtype=np.float32) for f in frames]
+    # used as is: values outside [0, 1] get zero hat weight and clamp in the curve lookup.
+    # Integer codes stay codes; each strip is turned into [0, 1] floats only while it merges.
+    levels = [np.asarray(f) if np.asarray(f).dtype in (np.uint8, np.uint16)
+              else np.asarray(f, dtype=np.float32) for f in frames]
     n = len(levels)
     maps = _consistency(levels, ref, deghost, keep_reference)
 
     def merge_rows(part: list[np.ndarray], part_ctx: TaskContext) -> np.ndarray:
-        lv = part[:n]
+        lv = [float_frame(x) for x in part[:n]]
         return _merge(
             lv,
             lambda j, top=None, sel=None: _apply_curve(_pick(lv[j], top, sel), g).reshape(

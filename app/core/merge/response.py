@@ -30,9 +30,11 @@ and a sky whose channels sat at 238 / 251 came out in hard-edged green and red b
 
 
 def to_codes(frame: np.ndarray) -> np.ndarray:
-    """Display-referred [0, 1] float (or uint8) frame -> uint8 codes 0..255."""
+    """Display-referred [0, 1] float (or uint8 / uint16 codes) frame -> uint8 codes 0..255."""
     if frame.dtype == np.uint8:
         return frame
+    if frame.dtype == np.uint16:  # 65535 / 257 = 255, rounded and saturated by OpenCV
+        return cv2.convertScaleAbs(np.ascontiguousarray(frame), alpha=1.0 / 257.0)
     return np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
 
 

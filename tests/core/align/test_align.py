@@ -198,3 +198,25 @@ def test_wide_bracket_bright_pair_subpixel(radiance):
     assert est is not None
     err = np.abs(_corners(est) - _corners(np.linalg.inv(m_img) @ m_ref)).max()
     assert err < SUBPIXEL_TOL, f"corner error {err:.3f} px"
+
+
+@pytest.mark.parametrize("mode", ["mtb", "homography"])
+def test_align_stack_keeps_codes_and_agrees_with_floats(radiance, mode):
+    """A stack of uint8 codes (what load_stack keeps) aligns like the same frames as floats:
+    the same transforms, codes out, warped pixels within a code of the float warp."""
+    frames = (
+        _shot(moved(radiance, rotation_scale(-1.0, 0.99) if mode == "homography"
+                    else translation(3, -2)), TIMES[0]),
+        _shot(radiance, TIMES[1]),
+        _shot(moved(radiance, translation(-2, 1)), TIMES[2]),
+    )
+    codes = tuple(np.rint(f * 255).astype(np.uint8) for f in frames)
+    a = align_stack(ExposureStack(codes, exposures=TIMES), mode)
+    b = align_stack(ExposureStack(tuple(c / np.float32(255) for c in codes), exposures=TIMES), mode)
+    assert all(f.dtype == np.uint8 for f in a.frames)
+    assert a.metadata["crop"] == b.metadata["crop"]
+    for ma, mb in zip(a.metadata["alignment"], b.metadata["alignment"]):
+        assert ma["type"] == mb["type"]
+        np.testing.assert_allclose(ma["matrix"], mb["matrix"], atol=0.05)
+    for fa, fb in zip(a.frames, b.frames):
+        assert np.abs(fa / 255.0 - fb).max() <= 1.01 / 255

@@ -155,3 +155,48 @@ def test_user_times_in_the_wrong_order_are_caught(plain_bracket):
         load_stack(plain_bracket, times=[1 / 64, 1 / 16, 1 / 4])
     with pytest.raises(InputError, match=r"do not match the pictures.*--ev"):
         load_stack(plain_bracket, ev=[-2, 0, 2])
+
+
+def test_frames_are_kept_as_the_files_codes(tmp_path, plain_bracket):
+    """8-bit files stay uint8 and 16-bit files uint16 (a quarter / half of float32's memory);
+    as_float() gives exactly what read_frame gives; linear files stay float32."""
+    from app.core.io import read_frame
+
+    stack = load_stack(plain_bracket)
+    assert stack.holds_codes and all(f.dtype == np.uint8 for f in stack.frames)
+    floats = stack.as_float()
+    for f, path in zip(floats.frames, stack.paths):
+        np.testing.assert_array_equal(f, read_frame(path)[0])
+    assert floats.as_float() is floats and not floats.holds_codes
+
+    sixteen = []
+    for k, p in enumerate(plain_bracket):
+        img8 = cv2.imread(str(p))
+        q = tmp_path / f"deep{k}.png"
+        cv2.imwrite(str(q), img8.astype(np.uint16) * 257 + k)  # 16-bit values, not 8-bit ones
+        sixteen.append(q)
+    stack16 = load_stack(sixteen)
+    assert all(f.dtype == np.uint16 for f in stack16.frames)
+    assert stack16.infos[0].bit_depth == 16
+    for f, info in zip(stack16.as_float().frames, stack16.infos):
+        np.testing.assert_array_equal(f, read_frame(info.path)[0])
+
+    exrs = []
+    for k, t in enumerate((1.0, 4.0)):
+        q = tmp_path / f"lin{k}.exr"
+        save_exr_channels(q, {c: np.full((20, 30), 0.1 * t, np.float32) + np.linspace(
+            0, 0.05, 30, dtype=np.float32)[None] for c in "RGB"})
+        exrs.append(q)
+    lin = load_stack(exrs)
+    assert lin.linear and not lin.holds_codes and lin.frames[0].dtype == np.float32
+
+
+def test_a_stack_refuses_pixels_that_are_not_codes_or_floats():
+    from app.core.types import ExposureStack
+
+    with pytest.raises(InputError, match="not display codes"):
+        ExposureStack(frames=(np.zeros((4, 4, 3), np.int32),) * 2)
+    with pytest.raises(InputError, match="not display codes"):
+        ExposureStack(frames=(np.zeros((4, 4, 3), np.uint8),) * 2, linear=True)
+    with pytest.raises(InputError, match="holds float32 values"):
+        ExposureStack(frames=(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.float32)))
