@@ -112,12 +112,13 @@ def process(
     result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
                  device=fixed.device, reference=reference, reference_mask=reference_mask)
     ctx.check()  # a cancel during the last stage: stop before writing anything
+    exposures = () if stack.linear or not quality else stack.frames
+    del stack  # the frames are not held while the outputs are rendered (unless quality needs them)
     written = write_outputs(result, fixed, paths, inputs=inputs, force=force, ctx=ctx)
     seconds = time.perf_counter() - t0
     read_out = None
     if quality:
         from app.core.metrics.quality import result_quality
 
-        read_out = result_quality(result.image, result.kind, fixed.tone,
-                                  () if stack.linear else stack.frames)
+        read_out = result_quality(result.image, result.kind, fixed.tone, exposures)
     return Processed(result, written, seconds, read_out)

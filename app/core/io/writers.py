@@ -474,9 +474,11 @@ def write_result(
         }
     )
     frames = [str(f) for f in (result.provenance.inputs or tuple(inputs)) if f]
+    pixels = to_uint(display, bit_depth)
+    del display  # the float rendering (12 B/px) is not kept while the file is encoded
     return write_display(
         path,
-        to_uint(display, bit_depth),
+        pixels,
         bit_depth=bit_depth,
         quality=quality,
         provenance=meta,

@@ -76,11 +76,14 @@ class GhostMaps:
 
 def _codes_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 codes of a frame reduced (area average) to size = (width, height)."""
-    a = np.asarray(frame)
-    if a.dtype == np.uint16:
-        a = (a.astype(np.float32) * np.float32(1 / 65535))
-    elif a.dtype == np.uint8:
-        a = a.astype(np.float32) * np.float32(1 / 255)
+    a = np.ascontiguousarray(frame)
+    if a.dtype in (np.uint8, np.uint16):
+        # integer codes are reduced as they are (OpenCV's area average rounds to a code: within
+        # half a code of the float average) and turned into floats at the small size only
+        top = 255.0 if a.dtype == np.uint8 else 65535.0
+        if (a.shape[1], a.shape[0]) != size:
+            a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        a = a.astype(np.float32) * np.float32(1 / top)
     elif not np.issubdtype(a.dtype, np.floating):
         raise InputError(f"unsupported pixel type {a.dtype} for the ghost test")
     a = np.ascontiguousarray(a, np.float32)

@@ -141,10 +141,19 @@ def to_uint(display01: np.ndarray, bits: int = 8) -> np.ndarray:
     """
     if bits not in (8, 16):
         raise InputError(f"bit depth must be 8 or 16, got {bits}")
-    top = 255.0 if bits == 8 else 65535.0
+    top = np.float32(255.0 if bits == 8 else 65535.0)
     x = np.asarray(display01, dtype=np.float32)
-    y = np.fmax(x, 0.0)
-    np.minimum(y, 1.0, out=y)
-    y *= top
-    np.rint(y, out=y)
-    return y.astype(np.uint8 if bits == 8 else np.uint16)
+    if x.ndim == 0:
+        return to_uint(x[None], bits)[0]
+    out = np.empty(x.shape, np.uint8 if bits == 8 else np.uint16)
+    rows = max(1, _TO_UINT_VALUES // max(1, x[:1].size))
+    for a in range(0, x.shape[0], rows):  # row blocks: no full-size float temporary
+        y = np.fmax(x[a : a + rows], 0.0)
+        np.minimum(y, 1.0, out=y)
+        y *= top
+        np.rint(y, out=y)
+        out[a : a + rows] = y
+    return out
+
+
+_TO_UINT_VALUES = 1 << 20  # values per block of to_uint (4 MB of float32)

@@ -78,3 +78,22 @@ def test_exposure_gain():
     assert exposure_gain(0) == 1.0 and exposure_gain(1) == 2.0 and exposure_gain(-2) == 0.25
     with pytest.raises(InputError):
         exposure_gain(float("inf"))
+
+
+def test_to_uint_in_row_blocks_equals_the_formula(monkeypatch):
+    """Quantised in row blocks (no full-size float temporary): the same codes as clip, scale and
+    round-half-to-even on the whole image, NaN -> 0, for block edges anywhere."""
+    import app.core.tonemap.display as display_mod
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-0.3, 1.3, (37, 23, 3)).astype(np.float32)
+    x[5, 5] = (np.nan, np.inf, -np.inf)
+    x[6, :4, 0] = (np.arange(4) + 0.5) / 255  # exact halves: round half to even
+    monkeypatch.setattr(display_mod, "_TO_UINT_VALUES", 23 * 3 * 4 + 7)  # blocks of 4 rows
+    for bits, top, dtype in ((8, 255.0, np.uint8), (16, 65535.0, np.uint16)):
+        y = np.fmax(x, 0.0)
+        expected = np.rint(np.minimum(y, 1.0) * np.float32(top)).astype(dtype)
+        got = to_uint(x, bits)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, expected)
+    assert to_uint(x, 8)[5, 5].tolist() == [0, 255, 0]

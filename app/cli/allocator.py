@@ -1,0 +1,59 @@
+"""Memory-allocation settings for one command-line process (``fuse``, ``batch``, ``tonemap``).
+
+A command touches a few hundred MB of fresh memory, and on Linux most of its system time went to
+page faults, not to the work (3 x 12 MP ``fuse -m mertens`` to TIFF, 2 cores, measured with
+/usr/bin/time; enfuse: 0.4 s of system time for the same job):
+
+* numpy asks for transparent huge pages on every array over 4 MB; where the kernel defragments
+  on such a request (``defrag = madvise``, a common default), each 2 MB fault can stall on
+  compaction: 2.6-3.2 s of system time, 93 k faults. Off: 1.2-1.7 s, 517 k faults of 4 KB.
+* glibc gives every block over 32 MB (each full-size image) its own mapping and unmaps it on
+  free, so the next image of that size faults all its pages in again. Serving them from the heap
+  and keeping freed memory there (never trimmed below 2 GB) cuts that to 157 k faults and
+  0.5-0.7 s of system time; peak RSS grows by about 2 % (651 -> 664 MiB). Whole command:
+  2.45-2.94 s -> 1.82-2.52 s.
+
+Both are process-wide and right for a process that does one job and exits (the desktop app keeps
+the defaults: it lives long and should hand memory back). Where a setting is unavailable (another
+C library, another numpy) it is skipped; nothing here changes a result, only where bytes live.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+_M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
+_M_MMAP_MAX = -4
+_KEEP_BYTES = 2**31 - 1  # mallopt takes an int
+
+
+def _numpy_huge_pages_off() -> bool:
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    setter = getattr(multiarray, "_set_madvise_hugepage", None)
+    if setter is None:
+        return False
+    setter(False)
+    return True
+
+
+def _glibc_keeps_freed_memory() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
+
+
+def tune_for_one_job() -> dict[str, bool]:
+    """Apply both settings to this process; returns which took effect."""
+    return {"numpy_huge_pages_off": _numpy_huge_pages_off(),
+            "heap_keeps_freed_memory": _glibc_keeps_freed_memory()}
