@@ -37,6 +37,18 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (importlib.metadata costs ~25 ms of start-up)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show the program's version and exit"):  # noqa: A002 - argparse's name
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"lumafuse {_version()}")  # to stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from app.cli import batch, fuse, list_methods, tonemap
 
@@ -48,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "3 method unavailable here, 4 some brackets of a batch failed, 130 cancelled (Ctrl-C), "
         "143 terminated (SIGTERM).",
     )
-    parser.add_argument("--version", action="version", version=f"lumafuse {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     fuse.add_parser(sub)
     batch.add_parser(sub)

@@ -11,7 +11,9 @@ sliders costs one power on a single channel instead of three. The few pixels wit
 the sRGB toe (r * min_c C_s,c below 0.0031308) are recomputed exactly with the full formula.
 
 The cache holds at most two prepared images of at most 4 MP (preview proxies); larger images
-(exports) are prepared, used once and dropped. An entry is matched by the array's identity, data
+(exports) are prepared strip by strip while they render, from the whole image's statistics, so
+the five full-size factor arrays (32 B/px: 460 MB for 12 MP) never exist at once; the pixels are
+the same as through the cache. An entry is matched by the array's identity, data
 pointer, shape and a fingerprint of sampled pixels, so an array changed in place is re-prepared.
 """
 
@@ -54,12 +56,16 @@ def _exponent(gamma: float) -> float:
     return 1.0 / 2.4 if gamma == 0.0 else 1.0 / gamma
 
 
-def _prepare(img: np.ndarray, saturation: float, gamma: float) -> Prepared:
+def _prepare(img: np.ndarray, saturation: float, gamma: float,
+             stats: SceneStats | None = None) -> Prepared:
+    """The factors of ``img`` (the whole image, or a strip of it with the whole image's
+    ``stats``; a strip of at most _STRIP_ROWS rows is prepared on the calling thread)."""
     colour = np.fmax(img, 0.0)  # fmax: NaN -> 0, so nothing downstream can produce NaN
     lum = cv2.transform(colour, REC709[None, :])
     pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
     inv_lum = np.divide(pre, np.maximum(lum, np.float32(1e-30)))
-    stats = luminance_stats(lum)  # of the scene as given: saturation comes after tone mapping
+    if stats is None:
+        stats = luminance_stats(lum)  # of the scene as given: saturation comes after tone mapping
     if saturation != 1.0:
         grey = lum * np.float32(1.0 - saturation)
         colour *= np.float32(saturation)
@@ -116,6 +122,18 @@ def _run_rows(fn: Callable[[int, int], None], h: int) -> None:
         fut.result()
 
 
+def _image_stats(img: np.ndarray) -> SceneStats:
+    """luminance_stats of the whole image as _prepare computes them (luminance of the
+    NaN-free, non-negative colour), one strip of luminance at a time."""
+    lum = np.empty(img.shape[:2], np.float32)
+
+    def strip(a: int, b: int) -> None:
+        lum[a:b] = cv2.transform(np.fmax(img[a:b], 0.0), REC709[None, :])
+
+    _run_rows(strip, img.shape[0])
+    return luminance_stats(lum)
+
+
 def render_factored(
     img: np.ndarray,
     curve_factory: Callable[[SceneStats], Callable[[np.ndarray], np.ndarray]] | None,
@@ -127,55 +145,71 @@ def render_factored(
     ``curve_factory(scene_stats)`` builds (a global operator, exposure included, output
     display-linear luminance) or, with None, a per-channel clip after ``gain`` (operator "none").
     Saturation in linear light, then sRGB (gamma 0) or 1/gamma."""
-    prep = prepared(img, saturation, gamma)
     out = np.empty_like(img)
-    expo = np.float32(_exponent(gamma))
-    pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
+    if img.shape[0] * img.shape[1] <= CACHE_MAX_PIXELS:
+        prep = prepared(img, saturation, gamma)
+        rows = None
+        stats = prep.stats
+    else:  # an export: each strip prepared as it renders (see the module docstring)
+        rows = lambda a, b: _prepare(img[a:b], saturation, gamma, stats)  # noqa: E731
+        stats = _image_stats(img)
     if curve_factory is None:
-        _render_constant(prep, out, gain, gamma)
+        if rows is None:
+            _render_constant(prep, out, gain, gamma)
+        else:
+            _run_rows(lambda a, b: _constant_rows(rows(a, b), out[a:b], 0, b - a, gain, gamma),
+                      img.shape[0])
         return out
-    curve = curve_factory(prep.stats)
-
-    def strip(a: int, b: int) -> None:
-        # Curves give L_out >= 0 for L >= 0 and clamp at their white; the channel clip
-        # below bounds the result, so L_out needs no clip of its own.
-        factor = curve(prep.lum[a:b])
-        factor *= prep.inv_lum[a:b]  # pre * L_out / L
-        toe = np.flatnonzero(factor < prep.toe_factor[a:b]) if gamma == 0.0 else None
-        ratio_toe = factor.reshape(-1)[toe] * np.float32(1.0 / pre) if toe is not None else None
-        np.power(factor, expo, out=factor)
-        dst = out[a:b]
-        np.multiply(prep.powered[a:b], cv2.merge([factor, factor, factor]), out=dst)
-        if gamma == 0.0:
-            dst -= np.float32(0.055)
-        np.minimum(dst, 1.0, out=dst)
-        if toe is not None and toe.size:
-            # A channel is in the linear toe: only these pixels need the linear value.
-            lin = prep.colour[a:b].reshape(-1, 3)[toe]
-            lin *= ratio_toe[:, None]
-            flat = dst.reshape(-1, 3)
-            flat[toe] = np.where(lin <= np.float32(_SRGB_T), lin * np.float32(12.92), flat[toe])
-
-    _run_rows(strip, img.shape[0])
+    curve = curve_factory(stats)
+    if rows is None:
+        _run_rows(lambda a, b: _curve_rows(prep, out[a:b], a, b, curve, gamma), img.shape[0])
+    else:
+        _run_rows(lambda a, b: _curve_rows(rows(a, b), out[a:b], 0, b - a, curve, gamma),
+                  img.shape[0])
     return out
 
 
+def _curve_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, curve, gamma: float) -> None:
+    """Rows [a, b) of ``prep`` through the luminance curve into ``dst`` (b - a rows)."""
+    expo = np.float32(_exponent(gamma))
+    pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
+    # Curves give L_out >= 0 for L >= 0 and clamp at their white; the channel clip
+    # below bounds the result, so L_out needs no clip of its own.
+    factor = curve(prep.lum[a:b])
+    factor *= prep.inv_lum[a:b]  # pre * L_out / L
+    toe = np.flatnonzero(factor < prep.toe_factor[a:b]) if gamma == 0.0 else None
+    ratio_toe = factor.reshape(-1)[toe] * np.float32(1.0 / pre) if toe is not None else None
+    np.power(factor, expo, out=factor)
+    np.multiply(prep.powered[a:b], cv2.merge([factor, factor, factor]), out=dst)
+    if gamma == 0.0:
+        dst -= np.float32(0.055)
+    np.minimum(dst, 1.0, out=dst)
+    if toe is not None and toe.size:
+        # A channel is in the linear toe: only these pixels need the linear value.
+        lin = prep.colour[a:b].reshape(-1, 3)[toe]
+        lin *= ratio_toe[:, None]
+        flat = dst.reshape(-1, 3)
+        flat[toe] = np.where(lin <= np.float32(_SRGB_T), lin * np.float32(12.92), flat[toe])
+
+
 def _render_constant(prep: Prepared, out: np.ndarray, gain: float, gamma: float) -> None:
-    """Operator "none": the factor is the exposure gain for every pixel, so the power segment is
-    one multiply of ``powered`` by a scalar, out = (K g)^(1/2.4) C_s^(1/2.4) - 0.055, and the sRGB
-    toe (g C_s <= 0.0031308) is 12.92 g C_s. The toe is selected branch-free with a masked copy:
-    on dark HDR scenes it holds a large share of the pixels, where a gather/scatter is slow."""
+    """Operator "none" over the whole cached image (see :func:`_constant_rows`)."""
+    _run_rows(lambda a, b: _constant_rows(prep, out[a:b], a, b, gain, gamma), out.shape[0])
+
+
+def _constant_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, gain: float,
+                   gamma: float) -> None:
+    """Operator "none", rows [a, b) of ``prep`` into ``dst``: the factor is the exposure gain for
+    every pixel, so the power segment is one multiply of ``powered`` by a scalar,
+    out = (K g)^(1/2.4) C_s^(1/2.4) - 0.055, and the sRGB toe (g C_s <= 0.0031308) is
+    12.92 g C_s. The toe is selected branch-free with a masked copy: on dark HDR scenes it
+    holds a large share of the pixels, where a gather/scatter is slow."""
     pre = float(_SRGB_K) if gamma == 0.0 else 1.0
     scale = np.float32((gain * pre) ** _exponent(gamma))
-
-    def strip(a: int, b: int) -> None:
-        dst = out[a:b]
-        np.multiply(prep.powered[a:b], scale, out=dst)
-        if gamma == 0.0:
-            dst -= np.float32(0.055)
-            colour = prep.colour[a:b]
-            lin = colour * np.float32(12.92 * gain)
-            np.copyto(dst, lin, where=colour <= np.float32(_SRGB_T / gain))
-        np.minimum(dst, 1.0, out=dst)
-
-    _run_rows(strip, out.shape[0])
+    np.multiply(prep.powered[a:b], scale, out=dst)
+    if gamma == 0.0:
+        dst -= np.float32(0.055)
+        colour = prep.colour[a:b]
+        lin = colour * np.float32(12.92 * gain)
+        np.copyto(dst, lin, where=colour <= np.float32(_SRGB_T / gain))
+    np.minimum(dst, 1.0, out=dst)

@@ -152,3 +152,26 @@ def test_reinhard_exposure_push_does_not_blow_out_the_frame():
     assert np.median(out) < 0.97
     base = render(scene, ResultKind.HDR_LINEAR, ToneParams(tmo="reinhard"))
     assert out.mean() > base.mean() + 0.1  # the push still brightens
+
+
+@pytest.mark.parametrize("tone", [
+    dict(tmo="reinhard"), dict(tmo="none", exposure_ev=1.0), dict(tmo="drago", saturation=1.3),
+    dict(tmo="filmic", gamma=2.2), dict(tmo="none", gamma=2.0, saturation=0.5)])
+def test_export_sized_images_render_strip_by_strip_to_the_same_pixels(monkeypatch, tone):
+    """Above the cache's size (exports) the factors are prepared per strip from the whole
+    image's statistics: the pixels are those of the cached (preview) path, bit for bit."""
+    import app.core.tonemap.fastpath as fastpath
+    from app.core.types import ResultKind, ToneParams
+
+    rng = np.random.default_rng(0)
+    img = rng.lognormal(-1.5, 1.5, (300, 170, 3)).astype(np.float32)
+    img[3, 3] = np.nan
+    img[:40, :40] *= 1e-4  # a dark corner: the sRGB toe
+    fastpath.clear_cache()
+    cached = render(img, ResultKind.HDR_LINEAR, ToneParams(**tone))
+    monkeypatch.setattr(fastpath, "CACHE_MAX_PIXELS", 1000)
+    calls = []
+    monkeypatch.setattr(fastpath, "prepared", lambda *a: calls.append(a))  # must not be used
+    streamed = render(img, ResultKind.HDR_LINEAR, ToneParams(**tone))
+    assert not calls
+    np.testing.assert_array_equal(streamed, cached)
