@@ -156,9 +156,10 @@ def test_strip_parallel_merge_equals_one_piece(monkeypatch):
     frames = synthetic.photograph(rad, synthetic.TIMES[:3])
     frames[0][140:170, 40:90] = 0.9  # a moving object right on a strip boundary (row 150)
     g = recover_response(frames, synthetic.TIMES[:3])
+    monkeypatch.setattr(hdr, "_STRIP_PIXELS", 12_000)  # 4 strips of 75 rows
     strips = merge_with_response(frames, synthetic.TIMES[:3], g)
     strips_ghost = merge_with_response(frames, synthetic.TIMES[:3], g, deghost=True)
-    monkeypatch.setattr(hdr, "_STRIPS", 1)
+    monkeypatch.setattr(hdr, "_STRIP_PIXELS", 10**9)
     whole = merge_with_response(frames, synthetic.TIMES[:3], g)
     whole_ghost = merge_with_response(frames, synthetic.TIMES[:3], g, deghost=True)
     np.testing.assert_array_equal(strips, whole)
