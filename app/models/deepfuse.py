@@ -14,7 +14,9 @@ What is the paper's and what changed (measured, see README SECTION:deepfuse):
 
 Colour: BT.601 full-range YCbCr on display-referred [0, 1] RGB (chroma offset 0.5). The luma
 weights equal the rgb2gray weights MEF-SSIM scores with. Output: display-referred RGB in [0, 1].
-torch is imported inside functions only, so the registry lists this method without torch.
+torch is imported inside functions only, so the registry lists this method without torch; on the
+CPU the weight network runs in numpy (:mod:`app.models.deepfuse_numpy`) and torch is never
+imported by a fusion.
 """
 
 from __future__ import annotations
@@ -191,14 +193,62 @@ def choose_pair(n: int, pair: str) -> tuple[int, int]:
     return min(i, j), max(i, j)
 
 
+class NumpyWeightNet:
+    """The weight network from its safetensors arrays, run by :mod:`app.models.deepfuse_numpy`
+    (no torch): what a fusion on the CPU uses. Same interface as the torch module for
+    :func:`net_weights` (``down``, ``prior_sigma``)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], hparams: dict[str, Any]) -> None:
+        self.arrays = arrays
+        self.down = int(hparams["down"])
+        self.prior_sigma = float(hparams["prior_sigma"])
+
+    def __call__(self, ys: np.ndarray) -> np.ndarray:
+        """(K, h, w) luma in [0, 1] -> (K, h, w) softmax weights."""
+        from app.models.deepfuse_numpy import weight_net
+
+        return weight_net(ys, self.arrays, self.prior_sigma)
+
+
+def expected_shapes(hparams: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Array name -> shape of the network with these hyper-parameters (the file layout)."""
+    c1, c2, c3, c4 = (int(hparams[k]) for k in ("c1", "c2", "c3", "c4"))
+    convs = {"pre1": (c1, 1, 5), "pre2": (c2, c1, 7), "rec3": (c3, c2, 7),
+             "rec4": (c4, c2 + c3, 5), "out": (1, c4, 5)}
+    out: dict[str, tuple[int, ...]] = {}
+    for name, (cout, cin, k) in convs.items():
+        out[f"{name}.weight"] = (cout, cin, k, k)
+        out[f"{name}.bias"] = (cout,)
+    return out
+
+
+def load_numpy_model() -> tuple[NumpyWeightNet, str]:
+    """The shipped network as numpy arrays (sha256-checked, layout checked strictly as
+    weights.load_into does) and its sha256."""
+    from app.core.errors import WeightsError
+    from app.models import weights
+
+    arrays, meta, digest = weights.load_numpy(WEIGHTS_KEY)
+    path = weights.weights_file(WEIGHTS_KEY)
+    if meta.get("arch") not in (None, ARCH):
+        raise WeightsError(f"{path}: architecture {meta.get('arch')!r} does not match {ARCH!r}")
+    hp = {**DEFAULT_HPARAMS, **weights.hparams(meta)}
+    want = expected_shapes(hp)
+    have = {k: tuple(v.shape) for k, v in arrays.items()}
+    if have != want:
+        wrong = sorted(set(want) ^ set(have)) or sorted(k for k in want if want[k] != have[k])
+        raise WeightsError(f"{path}: does not hold the deepfuse network ({', '.join(wrong)})")
+    return NumpyWeightNet({k: np.asarray(v, np.float32) for k, v in arrays.items()}, hp), digest
+
+
 def net_weights(
     frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
 ) -> np.ndarray:
     """The network's blend weights for display-referred float32 HxWx3 [0, 1] frames: float32
     (K, h, w) at the proxy size (1/down of the frames, long side at most ``proxy``), summing to 1
-    over K. Only the frames' luma is computed at full size."""
+    over K. Only the frames' luma is computed at full size. ``model``: a
+    :class:`NumpyWeightNet` (CPU, no torch) or the torch module (training, benches, GPU)."""
     import cv2
-    import torch
 
     h, w = frames[0].shape[:2]
     if min(h, w) < 16:
@@ -210,6 +260,10 @@ def net_weights(
                    interpolation=cv2.INTER_AREA)
         for f in frames
     ])
+    if isinstance(model, NumpyWeightNet):
+        return model(small)
+    import torch
+
     with torch.inference_mode():
         return model(torch.from_numpy(small)[None].to(device))[0].float().cpu().numpy()
 
@@ -343,8 +397,17 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> Met
     if stack.linear:
         raise InputError("deepfuse fuses display-referred photos (JPEG/PNG/TIFF), not linear RAW/EXR")
     i, j = choose_pair(stack.n, str(params.get("pair", "extremes")))
-    dev = weights.resolve_device(device)
-    model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
+    if device == "cuda":  # asked for by name: the torch module on the GPU
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise InputError("deepfuse: --device cuda needs torch (PyTorch); without it the "
+                             "network runs on the CPU")
+        dev = weights.resolve_device(device)
+        model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
+    else:  # the CPU: numpy, so the fusion does not pay torch's import (see deepfuse_numpy)
+        dev = "cpu"
+        model, digest = weights.kept_model(WEIGHTS_KEY, "numpy", load_numpy_model)
     ctx.report(0.05, "deepfuse: model loaded")
     pair = [stack.frames[i], stack.frames[j]]
     proxy = int(params.get("proxy", DEFAULT_PROXY))

@@ -189,7 +189,7 @@ METHODS: tuple[MethodSpec, ...] = (
                       choices=("auto", "net")),
         ),
         min_exposures=2,
-        requires=("torch",),
+        requires=("safetensors",),  # the network runs in numpy on the CPU; torch only for cuda
         weights_key="deepfuse",
     ),
     MethodSpec(

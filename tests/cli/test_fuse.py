@@ -203,12 +203,10 @@ def test_learned_method_through_the_cli_with_random_weights(bracket, tmp_path, c
     monkeypatch.setattr(weights, "load_into", lambda module, key, *, arch=None: ({}, "ab" * 32))
     monkeypatch.setattr(weights, "status", lambda key: (True, ""))
 
-    def random_numpy(key):  # networks run in numpy (the RL fusion agent)
-        from app.models import rl_fusion
+    from tests.models.fakes import fake_numpy_weights
 
-        return rl_fusion.random_weights(1), {"arch": rl_fusion.ARCH, "hparams": "{}"}, "ab" * 32
-
-    monkeypatch.setattr(weights, "load_numpy", random_numpy)
+    # networks run in numpy (the RL fusion agent, deepfuse on the CPU)
+    monkeypatch.setattr(weights, "load_numpy", fake_numpy_weights)
     spec = registry.get_method(method_id)
     inputs = bracket[: max(spec.min_exposures, 1)] if spec.max_exposures else bracket
     out = tmp_path / "learned.exr"

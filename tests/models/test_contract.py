@@ -25,6 +25,7 @@ from app.core.types import ExposureStack, FrameInfo, ResultKind, float_frame
 from app.models import registry, weights
 from app.models.runner import run
 from tests import synthetic
+from tests.models import fakes
 
 REPO = Path(__file__).resolve().parents[2]
 METHOD_IDS = [m.id for m in registry.METHODS]
@@ -38,14 +39,9 @@ def random_init_weights(monkeypatch):
     def fake_load_into(module, key, *, arch=None):
         return {"arch": arch or "random-init"}, "0" * 64
 
-    def fake_load_numpy(key):  # numpy-run networks (the RL fusion agent)
-        from app.models import rl_fusion
-
-        meta = {"arch": rl_fusion.ARCH, "hparams": '{"content": true, "hidden": [256, 256]}'}
-        return rl_fusion.random_weights(seed=1), meta, "0" * 64
-
     monkeypatch.setattr(weights, "load_into", fake_load_into)
-    monkeypatch.setattr(weights, "load_numpy", fake_load_numpy)
+    # numpy-run networks (the RL fusion agent, deepfuse on the CPU)
+    monkeypatch.setattr(weights, "load_numpy", fakes.fake_numpy_weights)
     monkeypatch.setattr(weights, "status", lambda key: (True, ""))
 
 

@@ -24,6 +24,7 @@ from app.models import deepfuse as D  # noqa: E402
 from app.models import weights  # noqa: E402
 from app.models.runner import run  # noqa: E402
 from tests import synthetic  # noqa: E402
+from tests.models import fakes  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "data" / "deepfuse_golden.png"
 GOLDEN_SCENE = "waterloo-mef/Arno"
@@ -121,6 +122,7 @@ def _stack(n=3):
 @pytest.fixture
 def random_weights(monkeypatch):
     monkeypatch.setattr(weights, "load_into", lambda m, k, *, arch=None: ({}, "0" * 64))
+    monkeypatch.setattr(weights, "load_numpy", fakes.fake_numpy_weights)  # the CPU path
     monkeypatch.setattr(weights, "status", lambda key: (True, ""))
 
 
@@ -128,7 +130,7 @@ def test_run_uses_extremes_by_default_and_pair_param(random_weights):
     stack = _stack(3)
     res = run(stack, "deepfuse", None, device="cpu")
     assert res.kind == ResultKind.LDR_FUSED and res.image.shape == (40, 56, 3)
-    direct = D.fuse_pair([stack.frames[0], stack.frames[2]], D.build_model().eval())
+    direct = D.fuse_pair([stack.frames[0], stack.frames[2]], fakes.numpy_deepfuse_model())
     np.testing.assert_allclose(res.image, direct, atol=1e-6)
     res01 = run(stack, "deepfuse", {"pair": "0,1"}, device="cpu")
     assert np.abs(res01.image - res.image).max() > 0.01
@@ -210,3 +212,78 @@ if __name__ == "__main__":  # regenerate the golden PNG with the shipped weights
     GOLDEN.parent.mkdir(exist_ok=True)
     cv2.imwrite(str(GOLDEN), cv2.cvtColor(np.rint(res * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
     print(f"wrote {GOLDEN} {res.shape}")
+
+
+@pytest.mark.parametrize("arrays", ["shipped", "random"])
+def test_numpy_network_computes_what_the_torch_module_computes(arrays):
+    """The CPU path (numpy, no torch import) is the torch module's function: same weights, same
+    blend weights to float rounding, at odd sizes (reflect padding at every border) and for
+    more than two inputs."""
+    from app.models.deepfuse_numpy import conv2d
+
+    if arrays == "shipped":
+        net, _ = D.load_numpy_model()
+    else:
+        net = fakes.numpy_deepfuse_model()
+    module = D.build_model(down=net.down, prior_sigma=net.prior_sigma).eval()
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in net.arrays.items()})
+    rng = np.random.default_rng(5)
+    for shape in ((2, 37, 53), (3, 64, 48), (2, 190, 256)):
+        ys = rng.uniform(0, 1, shape).astype(np.float32)
+        with torch.inference_mode():
+            ref = module(torch.from_numpy(ys)[None])[0].numpy()
+        got = net(ys)
+        assert got.shape == shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, atol=2e-5)
+        np.testing.assert_allclose(got.sum(axis=0), 1.0, atol=1e-5)
+    # one convolution against torch's, in blocks of a few rows
+    x = rng.standard_normal((23, 31, 4)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 7, 7)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    conv = torch.nn.Conv2d(4, 6, 7, padding=3, padding_mode="reflect")
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(w))
+        conv.bias.copy_(torch.from_numpy(b))
+        ref = conv(torch.from_numpy(x.transpose(2, 0, 1))[None])[0].numpy().transpose(1, 2, 0)
+    import app.models.deepfuse_numpy as dn
+
+    for block in (dn._BLOCK_BYTES, 4096):
+        dn_block, dn._BLOCK_BYTES = dn._BLOCK_BYTES, block
+        try:
+            np.testing.assert_allclose(conv2d(x, w, b), ref, atol=1e-4)
+        finally:
+            dn._BLOCK_BYTES = dn_block
+
+
+def test_cpu_fusion_does_not_import_torch(tmp_path):
+    """`fuse -m deepfuse` on the CPU never imports torch (1.2-1.6 s of every command here)."""
+    import subprocess
+    import sys
+
+    paths = []
+    frames = synthetic.photograph(synthetic.radiance_field(64, 96), synthetic.TIMES[:2])
+    for k, f in enumerate(frames):
+        p = tmp_path / f"f{k}.png"
+        cv2.imwrite(str(p), np.rint(f[..., ::-1] * 255).astype(np.uint8))
+        paths.append(str(p))
+    probe = ("import sys, runpy; sys.argv = ['main.py', 'fuse', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
+             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe, *paths, "-m", "deepfuse", "-o",
+                          str(tmp_path / "o.png"), "-q"], cwd=Path(D.__file__).parents[2],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert (tmp_path / "o.png").is_file()
+
+
+def test_numpy_loader_refuses_a_file_of_another_layout(monkeypatch):
+    arrays = fakes.random_deepfuse_arrays()
+    arrays["rec4.weight"] = arrays["rec4.weight"][:, :32]
+    monkeypatch.setattr(weights, "load_numpy", lambda key: (arrays, {"arch": D.ARCH}, "0" * 64))
+    with pytest.raises(WeightsError, match="rec4.weight"):
+        D.load_numpy_model()
+    monkeypatch.setattr(weights, "load_numpy",
+                        lambda key: (fakes.random_deepfuse_arrays(), {"arch": "other"}, "0" * 64))
+    with pytest.raises(WeightsError, match="architecture"):
+        D.load_numpy_model()

@@ -21,6 +21,7 @@ from app.models.classical import mertens_fusion_defaults  # noqa: E402
 from app.models.runner import run  # noqa: E402
 from app.training.deepfuse_data import train_scenes, virtual_stacks  # noqa: E402
 from tests import synthetic  # noqa: E402
+from tests.models import fakes  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -72,7 +73,7 @@ def test_choice_never_scores_below_the_network_alone():
 
 
 def test_registry_param_select(monkeypatch):
-    monkeypatch.setattr(weights, "load_into", lambda m, k, *, arch=None: ({}, "0" * 64))
+    monkeypatch.setattr(weights, "load_numpy", fakes.fake_numpy_weights)
     monkeypatch.setattr(weights, "status", lambda key: (True, ""))
     rad = synthetic.radiance_field(96, 128)
     stack = ExposureStack(frames=tuple(synthetic.photograph(rad, synthetic.TIMES[:3])))
@@ -83,9 +84,8 @@ def test_registry_param_select(monkeypatch):
     assert set(auto.provenance.decisions) == {"candidate", *(f"mef_ssim_{c}" for c in D.CANDIDATES)}
     net = run(stack, "deepfuse", {"select": "net"}, device="cpu")
     assert net.notes["candidate"] == "net"
-    torch.manual_seed(0)
     np.testing.assert_allclose(
-        net.image, D.fuse_pair([stack.frames[0], stack.frames[2]], D.build_model().eval()),
+        net.image, D.fuse_pair([stack.frames[0], stack.frames[2]], fakes.numpy_deepfuse_model()),
         atol=1e-6)
 
 
