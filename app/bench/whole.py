@@ -8,7 +8,10 @@ Rows (each one process from start-up to files on disk, decode and encode include
 
 * fusion to an 8-bit TIFF: ``python main.py fuse -m mertens -o x.tif`` vs ``enfuse -o x.tif``;
 * HDR to an EXR and a tone-mapped TIFF: ``python main.py fuse -m debevec -o x.exr -o x.tif``
-  vs ``luminance-hdr-cli -e ... -s x.exr -o x.tif --tmo reinhard02``.
+  vs ``luminance-hdr-cli -e ... -s x.exr -o x.tif --tmo reinhard02``;
+* learned methods (``--learned-sizes``, default 12 MP): ``deepfuse`` on the darkest + brightest
+  frame to JPEG vs our ``mertens`` on the same pair (issue 10: at most 1.2x), and ``hdrcnn`` on
+  the middle frame to EXR (no anchor; the goal is 5 s).
 
 Runs alternate ours / anchor, ``--pairs`` times; the table gives the median and range of the
 per-pair time ratio ours/anchor, peak RSS of each (``/usr/bin/time``), and the 1-minute load
@@ -80,7 +83,8 @@ def installed_env(cache: Path) -> dict[str, str]:
 
 
 def row(label: str, ours: list[str], anchor: list[str] | None, folder: Path, outputs: list[str],
-        pairs: int, env: dict[str, str] | None = None) -> dict:
+        pairs: int, env: dict[str, str] | None = None,
+        anchor_env: dict[str, str] | None = None) -> dict:
     load = os.getloadavg()[0]
     res = {"job": label, "load": load, "ours": [], "anchor": [], "ours_rss": 0.0, "anchor_rss": 0.0}
     for _ in range(pairs):
@@ -90,7 +94,7 @@ def row(label: str, ours: list[str], anchor: list[str] | None, folder: Path, out
         res["ours_rss"] = max(res["ours_rss"], rss)
         if anchor is not None:
             _clean(folder, outputs)
-            t, rss = timed(anchor, folder)
+            t, rss = timed(anchor, folder, anchor_env)
             res["anchor"].append(t)
             res["anchor_rss"] = max(res["anchor_rss"], rss)
     return res
@@ -100,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m app.bench.whole")
     ap.add_argument("--sizes", default="2,12", help="megapixels, comma separated (48 is slow)")
     ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--learned-sizes", default="12",
+                    help="sizes (MP) that also get the deepfuse / hdrcnn rows; '' for none")
     args = ap.parse_args(argv)
     enfuse = shutil.which("enfuse")
     lhdr = shutil.which("luminance-hdr-cli")
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(tempfile.mkdtemp(prefix="lumafuse-pycache-"))
     env = installed_env(cache)
     rows = []
+    learned = {float(x) for x in args.learned_sizes.split(",") if x.strip()}
     for mp in (float(x) for x in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -128,6 +135,17 @@ def main(argv: list[str] | None = None) -> int:
                 [lhdr, "-e", evs, "-s", "l.exr", "-o", "l.tif", "--tmo", "reinhard02", *files]
                 if lhdr else None,
                 folder, ["o.exr", "o.tif", "l.exr", "l.tif"], args.pairs, env))
+            if mp in learned:
+                pair = [files[0], files[-1]]
+                rows.append(row(
+                    f"2 x {mp:g} MP deepfuse to JPEG (anchor: our mertens on the pair)",
+                    [*py, "fuse", *pair, "-m", "deepfuse", "-q", "-o", "d.jpg"],
+                    [*py, "fuse", *pair, "-m", "mertens", "-q", "-o", "m.jpg"],
+                    folder, ["d.jpg", "m.jpg"], args.pairs, env, anchor_env=env))
+                rows.append(row(
+                    f"1 x {mp:g} MP hdrcnn to EXR (goal 5 s)",
+                    [*py, "fuse", files[len(files) // 2], "-m", "hdrcnn", "-q", "-o", "h.exr"],
+                    None, folder, ["h.exr"], args.pairs, env))
     print("| job | ours s (median) | anchor s (median) | ratio ours/anchor median (min-max) "
           "| ours peak MiB | anchor peak MiB | load |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
