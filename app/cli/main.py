@@ -119,10 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return errors.report(exc)
 
     from app.core.progress import TaskContext
-    from app.cli.allocator import tune_for_one_job
+    from app.core.allocator import tune_for_one_job
     from app.cli.interrupt import cancel_on_signals
 
-    tune_for_one_job()  # fewer, cheaper page faults for this one job (see app.cli.allocator)
+    tune_for_one_job()  # fewer, cheaper page faults for this one job (see app.core.allocator)
 
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     ctx = TaskContext(bar)

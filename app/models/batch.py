@@ -31,9 +31,11 @@ from app.models.recipe import Recipe
 
 REPORT_NAME = "lumafuse-batch.json"
 BYTES_PER_PIXEL_PER_FRAME = 28
-"""Peak resident bytes of one worker per input pixel per frame (float32 frames, weights, the
-result and its rendering; measured by ``python -m app.bench.batch``), plus a fixed
-:data:`WORKER_BASE_BYTES` for the interpreter and libraries."""
+"""Peak resident bytes of one worker per input pixel per frame (frames, weights, the result and
+its rendering; measured by ``python -m app.bench.batch`` when frames were held as float32), plus
+a fixed :data:`WORKER_BASE_BYTES` for the interpreter and libraries. Kept as a safe upper bound:
+with 8-bit frames held as codes a 3 x 12 MP mertens job now peaks at ~14 bytes per pixel per
+frame (app.bench.whole)."""
 WORKER_BASE_BYTES = 300 * 2**20
 LEARNED_MODEL_BYTES = 1 * 2**30  # torch and a network, when the recipe runs a learned method
 
@@ -178,7 +180,10 @@ def _worker_init(cancel_event) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from app.core.allocator import tune_for_one_job
     from app.models import weights
+
+    tune_for_one_job()  # as the command line: fewer, cheaper page faults (app.core.allocator)
 
     weights.keeping_models().__enter__()  # for the worker's life: one network per method
 

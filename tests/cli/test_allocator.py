@@ -1,4 +1,4 @@
-"""The one-job memory settings of the command line (app.cli.allocator) take effect on this
+"""The one-job memory settings of the command line (app.core.allocator) take effect on this
 machine's C library and numpy, and a command run with them writes the same pixels."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 _PROBE = """
 import json
 from numpy._core import multiarray
-from app.cli.allocator import tune_for_one_job
+from app.core.allocator import tune_for_one_job
 before = bool(multiarray._get_madvise_hugepage())
 applied = tune_for_one_job()
 print(json.dumps({"applied": applied, "before": before,

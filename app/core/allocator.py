@@ -1,4 +1,5 @@
-"""Memory-allocation settings for one command-line process (``fuse``, ``batch``, ``tonemap``).
+"""Memory-allocation settings for a process that does image jobs and exits: the command line
+(``fuse``, ``batch``, ``tonemap``) and the batch's worker processes.
 
 A command touches a few hundred MB of fresh memory, and on Linux most of its system time went to
 page faults, not to the work (3 x 12 MP ``fuse -m mertens`` to TIFF, 2 cores, measured with
@@ -13,8 +14,9 @@ page faults, not to the work (3 x 12 MP ``fuse -m mertens`` to TIFF, 2 cores, me
   0.5-0.7 s of system time; peak RSS grows by about 2 % (651 -> 664 MiB). Whole command:
   2.45-2.94 s -> 1.82-2.52 s.
 
-Both are process-wide and right for a process that does one job and exits (the desktop app keeps
-the defaults: it lives long and should hand memory back). Where a setting is unavailable (another
+Both are process-wide and right for a process that does its jobs and exits (a batch worker's
+next bracket reuses the same memory; the desktop app keeps the defaults: it lives long and
+should hand memory back). Where a setting is unavailable (another
 C library, another numpy) it is skipped; nothing here changes a result, only where bytes live.
 """
 
