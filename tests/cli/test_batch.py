@@ -160,7 +160,10 @@ def test_ctrl_c_stops_cleanly(tmp_path, jobs):
         [sys.executable, "main.py", "batch", str(tmp_path / "in"), "-o", str(out), "-j", jobs,
          "--format", "tif,exr"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        # as from an interactive terminal: a test run started in the background (no job
+        # control) has SIGINT ignored, and the batch, like any command, keeps ignoring it then
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     while True:  # wait until the first bracket is done and the next ones are running
         line = proc.stderr.readline()

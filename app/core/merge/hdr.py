@@ -220,8 +220,8 @@ def merge_with_response(
     ref = len(frames) // 2 if reference is None else int(reference)
     # used as is: values outside [0, 1] get zero hat weight and clamp in the curve lookup.
     # Integer codes stay codes; each strip is turned into [0, 1] floats only while it merges.
-    levels = [np.asarray(f) if np.asarray(f).dtype in (np.uint8, np.uint16)
-              else np.asarray(f, dtype=np.float32) for f in frames]
+    levels = [f if f.dtype in (np.uint8, np.uint16) else np.asarray(f, dtype=np.float32)
+              for f in map(np.asarray, frames)]
     n = len(levels)
     maps = _consistency(levels, ref, deghost, keep_reference)
 
