@@ -169,6 +169,14 @@ def render_factored(
     return out
 
 
+def _one_channel(rows: np.ndarray) -> np.ndarray:
+    """A contiguous HxWx3 block seen as one HxW*3 channel: OpenCV applies a Python scalar to
+    the first channel only of a 3-channel image, but to every value of a 1-channel one. OpenCV's
+    min / subtract on it take 15 us per 64-row strip of the 1600 px proxy where numpy's took
+    113 us (measured), for the same float32 values."""
+    return rows.reshape(rows.shape[0], -1)
+
+
 def _curve_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, curve, gamma: float) -> None:
     """Rows [a, b) of ``prep`` through the luminance curve into ``dst`` (b - a rows)."""
     expo = np.float32(_exponent(gamma))
@@ -180,10 +188,11 @@ def _curve_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, curve, gamma: f
     toe = np.flatnonzero(factor < prep.toe_factor[a:b]) if gamma == 0.0 else None
     ratio_toe = factor.reshape(-1)[toe] * np.float32(1.0 / pre) if toe is not None else None
     np.power(factor, expo, out=factor)
-    np.multiply(prep.powered[a:b], cv2.merge([factor, factor, factor]), out=dst)
+    cv2.multiply(prep.powered[a:b], cv2.merge([factor, factor, factor]), dst=dst)
+    flat = _one_channel(dst)
     if gamma == 0.0:
-        dst -= np.float32(0.055)
-    np.minimum(dst, 1.0, out=dst)
+        cv2.subtract(flat, 0.055, dst=flat)
+    cv2.min(flat, 1.0, dst=flat)
     if toe is not None and toe.size:
         # A channel is in the linear toe: only these pixels need the linear value.
         lin = prep.colour[a:b].reshape(-1, 3)[toe]
@@ -212,4 +221,5 @@ def _constant_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, gain: float,
         colour = prep.colour[a:b]
         lin = colour * np.float32(12.92 * gain)
         np.copyto(dst, lin, where=colour <= np.float32(_SRGB_T / gain))
-    np.minimum(dst, 1.0, out=dst)
+    flat = _one_channel(dst)
+    cv2.min(flat, 1.0, dst=flat)
