@@ -170,10 +170,10 @@ def render_factored(
 
 
 def _one_channel(rows: np.ndarray) -> np.ndarray:
-    """A contiguous HxWx3 block seen as one HxW*3 channel: OpenCV applies a Python scalar to
-    the first channel only of a 3-channel image, but to every value of a 1-channel one. OpenCV's
-    min / subtract on it take 15 us per 64-row strip of the 1600 px proxy where numpy's took
-    113 us (measured), for the same float32 values."""
+    """A contiguous HxWx3 block seen as one HxW*3 channel: OpenCV versions differ in how they
+    apply a Python scalar to a 3-channel image (older ones: to the first channel only), while on
+    one channel it applies to every value. OpenCV's min / subtract on it take 15 us per 64-row
+    strip of the 1600 px proxy where numpy's took 113 us (measured), same float32 values."""
     return rows.reshape(rows.shape[0], -1)
 
 
