@@ -27,6 +27,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
+from app.core.types import float_frame
 from app.models import deepfuse_blend as blend
 from app.models.registry import MethodOutput
 
@@ -256,7 +257,7 @@ def net_weights(
     scale = min(1.0 / model.down, proxy / max(h, w))
     ph, pw = max(8, round(h * scale)), max(8, round(w * scale))
     small = np.stack([
-        cv2.resize(cv2.transform(np.asarray(f, np.float32), blend.RGB2YCC[:1]), (pw, ph),
+        cv2.resize(cv2.transform(float_frame(f), blend.RGB2YCC[:1]), (pw, ph),
                    interpolation=cv2.INTER_AREA)
         for f in frames
     ])
@@ -271,14 +272,15 @@ def net_weights(
 def blend_with_weights(
     frames: list[np.ndarray], proxy_weights: np.ndarray, ctx: TaskContext | None = None,
 ) -> np.ndarray:
-    """Blend frames (float32 HxWx3 [0, 1]) with proxy-size weights (K, h, w): weights upsampled
+    """Blend frames (HxWx3 display-referred: float32 [0, 1] or uint8 / uint16 codes) with
+    proxy-size weights (K, h, w): weights upsampled
     bilinearly, luma through the Laplacian pyramid, chroma per pixel (paper Eq. 6).
     Returns display-referred float32 HxWx3 [0, 1]. Memory stays a small multiple of one frame."""
     import cv2
 
     ctx = ctx or TaskContext()
     h, w = frames[0].shape[:2]
-    ys, chroma = blend.split_luma_chroma([np.asarray(f, np.float32) for f in frames])
+    ys, chroma = blend.split_luma_chroma(frames)  # codes become floats strip by strip
     ctx.report(0.4, "deepfuse: colour conversion")
     full_w = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in proxy_weights]
     ctx.check()
@@ -316,7 +318,8 @@ def opencv_mertens(frames: list[np.ndarray]) -> np.ndarray:
     display-referred float32 HxWx3 [0, 1] (clipped, as saved)."""
     import cv2
 
-    bgr = [np.ascontiguousarray(_to8(f)[..., ::-1]) for f in frames]
+    bgr = [np.ascontiguousarray((f if f.dtype == np.uint8 else _to8(float_frame(f)))[..., ::-1])
+           for f in frames]
     out = cv2.createMergeMertens().process(bgr)
     return np.clip(out[..., ::-1], 0.0, 1.0).astype(np.float32)
 
@@ -348,8 +351,8 @@ def choose_candidate(
     h, w = frames[0].shape[:2]
     s = min(1.0, side / max(h, w))
     size = (max(16, round(w * s)), max(16, round(h * s)))
-    small8 = [_to8(cv2.resize(np.asarray(f, np.float32), size, interpolation=cv2.INTER_AREA)
-                   if s < 1 else f) for f in frames]
+    small8 = [_to8(cv2.resize(float_frame(f), size, interpolation=cv2.INTER_AREA)
+                   if s < 1 else float_frame(f)) for f in frames]
     small = [f.astype(np.float32) * np.float32(1 / 255) for f in small8]
     scores = {name: float(mef_ssim(small8, _to8(_render(name, small, proxy_weights))))
               for name in CANDIDATES}

@@ -17,6 +17,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from app.core.types import float_frame
+
 _KR, _KB = 0.299, 0.114
 _KG = 1.0 - _KR - _KB
 _FWD = np.array(
@@ -67,14 +69,14 @@ def _map_strips(h: int, fn) -> None:
 
 
 def split_luma_chroma(frames: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """RGB frames [0, 1] -> (luma planes HxW, fused chroma HxWx2 (Cb, Cr)), strip by strip,
-    so no full-size YCbCr copy of any frame is ever held."""
+    """RGB frames [0, 1] (float32, or uint8 / uint16 codes) -> (luma planes HxW, fused chroma
+    HxWx2 (Cb, Cr)), strip by strip, so no full-size float or YCbCr copy of a frame is held."""
     h, w = frames[0].shape[:2]
     ys = [np.empty((h, w), np.float32) for _ in frames]
     chroma = np.empty((h, w, 2), np.float32)
 
     def strip(a: int, b: int) -> None:
-        yccs = [rgb_to_ycc(f[a:b]) for f in frames]
+        yccs = [rgb_to_ycc(float_frame(f[a:b])) for f in frames]
         for k, ycc in enumerate(yccs):
             ys[k][a:b] = ycc[..., 0]
         chroma[a:b] = fuse_chroma([ycc[..., 1:] for ycc in yccs])

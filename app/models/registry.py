@@ -191,6 +191,7 @@ METHODS: tuple[MethodSpec, ...] = (
         min_exposures=2,
         requires=("safetensors",),  # the network runs in numpy on the CPU; torch only for cuda
         weights_key="deepfuse",
+        accepts_codes=True,
     ),
     MethodSpec(
         id="rl_fusion",
