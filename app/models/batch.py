@@ -30,12 +30,13 @@ from app.core.progress import CancelToken, TaskContext
 from app.models.recipe import Recipe
 
 REPORT_NAME = "lumafuse-batch.json"
-BYTES_PER_PIXEL_PER_FRAME = 28
+BYTES_PER_PIXEL_PER_FRAME = 16
 """Peak resident bytes of one worker per input pixel per frame (frames, weights, the result and
-its rendering; measured by ``python -m app.bench.batch`` when frames were held as float32), plus
-a fixed :data:`WORKER_BASE_BYTES` for the interpreter and libraries. Kept as a safe upper bound:
-with 8-bit frames held as codes a 3 x 12 MP mertens job now peaks at ~14 bytes per pixel per
-frame (app.bench.whole)."""
+its rendering), plus a fixed :data:`WORKER_BASE_BYTES` for the interpreter and libraries. With
+8-bit frames held as codes, measured whole commands (app.bench.whole, app.bench.align,
+2026-12-03) peak at 10.8 (3 x 12 MP mertens), 14.6 (Debevec to EXR + TIFF) and 14.6 (mertens
+with --align homography: 590 MiB) bytes per pixel per frame over ~60 MB of libraries; 16 over
+a 300 MB base covers them all (it was 28 when frames were held as float32)."""
 WORKER_BASE_BYTES = 300 * 2**20
 LEARNED_MODEL_BYTES = 1 * 2**30  # torch and a network, when the recipe runs a learned method
 
