@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--megapixels", type=float, default=12.0)
     ap.add_argument("--pairs", type=int, default=2)
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as cache:
         folder = Path(tmp)
         files = make_bracket(folder, args.megapixels)
         frame = read_frame(files[1])[0]
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                                for r in rs)
             print(f"| {deg} deg | {cells} | {statistics.median(r['seconds'] for r in rs):.2f} |")
         ais, enfuse = shutil.which("align_image_stack"), shutil.which("enfuse")
-        env = installed_env(Path(tempfile.mkdtemp(prefix="lumafuse-pycache-")))
+        env = installed_env(Path(cache))
         names = [p.name for p in files]
         ours, theirs = [], []
         for _ in range(args.pairs):

@@ -29,8 +29,9 @@ _CODE_TYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 def float_frame(frame: np.ndarray) -> np.ndarray:
-    """A frame as float32: uint8 / uint16 display codes -> [0, 1] (code / 255, code / 65535);
-    a float frame is returned as it is (float32, no copy when it already is)."""
+    """A frame as C-contiguous float32: uint8 / uint16 display codes -> [0, 1] (code / 255,
+    code / 65535, the same values as float32(code) * float32(1 / 255)); a float frame as it is
+    (no copy when it already is contiguous float32)."""
     a = np.asarray(frame)
     if a.dtype in _CODE_TYPES:
         import cv2  # one multithreaded convert-and-scale pass, ~2x numpy's astype then *=
@@ -38,7 +39,7 @@ def float_frame(frame: np.ndarray) -> np.ndarray:
         scale = 1.0 / (255.0 if a.dtype == np.uint8 else 65535.0)
         a = np.ascontiguousarray(a)
         return cv2.addWeighted(a, scale, a, 0.0, 0.0, dtype=cv2.CV_32F)
-    return np.asarray(a, np.float32)
+    return np.ascontiguousarray(a, np.float32)
 
 
 @dataclass(frozen=True)

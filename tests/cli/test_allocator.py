@@ -35,20 +35,14 @@ def test_settings_take_effect_in_a_fresh_process():
     assert state["applied"]["heap_keeps_freed_memory"] is glibc
 
 
-def test_fuse_with_the_settings_writes_what_the_library_computes(tmp_path):
+def test_fuse_with_the_settings_writes_what_the_library_computes(bracket, tmp_path):
     """The CLI applies the settings; its file holds the same codes as run() + to_uint here."""
     from app.core.io import load_stack
     from app.core.tonemap import render, to_uint
     from app.core.types import ToneParams
     from app.models.runner import run
-    from tests import synthetic
 
-    frames = synthetic.photograph(synthetic.radiance_field(64, 96), (1 / 64, 1 / 16, 1 / 4))
-    paths = []
-    for k, f in enumerate(frames):
-        p = tmp_path / f"f{k}.png"
-        cv2.imwrite(str(p), np.rint(f[..., ::-1] * 255).astype(np.uint8))
-        paths.append(str(p))
+    paths = [str(p) for p in bracket]
     out = tmp_path / "out.png"
     subprocess.run([sys.executable, "main.py", "fuse", *paths, "-m", "mertens", "-o", str(out),
                     "-q"], cwd=REPO, check=True, capture_output=True)

@@ -260,12 +260,10 @@ def test_cpu_fusion_does_not_import_torch(tmp_path):
     import subprocess
     import sys
 
-    paths = []
+    from tests.cli.helpers import write_png
+
     frames = synthetic.photograph(synthetic.radiance_field(64, 96), synthetic.TIMES[:2])
-    for k, f in enumerate(frames):
-        p = tmp_path / f"f{k}.png"
-        cv2.imwrite(str(p), np.rint(f[..., ::-1] * 255).astype(np.uint8))
-        paths.append(str(p))
+    paths = [str(write_png(tmp_path / f"f{k}.png", f)) for k, f in enumerate(frames)]
     probe = ("import sys, runpy; sys.argv = ['main.py', 'fuse', *sys.argv[1:]]\n"
              "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
              "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"

@@ -34,6 +34,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
+from app.core.types import float_frame
 
 _EPS = 1e-12  # as the paper / OpenCV: keeps all-zero-weight pixels defined (uniform blend)
 STRIP_ROWS = 48  # full-resolution rows per strip (even); ~2.3 MB per RGB float strip at 4000 px
@@ -45,16 +46,6 @@ _WEIGHT_ONE = 65535.0  # a weight of 1 in the 16-bit store
 _ONES = np.ones((1, 3), np.float32)
 _ONES_NINTH = np.full((1, 3), 1.0 / 9.0, np.float32)
 _PAIR_DIFF = np.array([[1, -1, 0], [0, 1, -1], [-1, 0, 1]], np.float32)
-
-
-def _to_float01(block: np.ndarray) -> np.ndarray:
-    """float32 [0, 1] copy-or-view of a uint8 / uint16 / float block (C-contiguous)."""
-    block = np.ascontiguousarray(block)
-    if block.dtype in (np.uint8, np.uint16):
-        out = block.astype(np.float32)
-        scale = 1.0 / 255.0 if block.dtype == np.uint8 else 1.0 / 65535.0
-        return np.multiply(out, np.float32(scale), out=out)
-    return block.astype(np.float32, copy=False)
 
 
 def _times3(weight: np.ndarray) -> np.ndarray:
@@ -134,15 +125,21 @@ def _strips(h: int, rows: int) -> list[tuple[int, int]]:
     return [(a, min(a + rows, h)) for a in range(0, h, rows)]
 
 
-def _pyrup_rows(low: np.ndarray, a: int, b: int, full_h: int, full_w: int) -> np.ndarray:
-    """Rows [a, b) of ``cv2.pyrUp(low, dstsize=(full_w, full_h))``, computed from a few rows of
-    ``low`` (2 rows of margin: pyrUp's 5-tap kernel reaches 1 low-res row each side)."""
-    lh = low.shape[0]
+def _pyrup_span(low_rows: Callable[[int, int], np.ndarray], lh: int, a: int, b: int,
+                full_h: int, full_w: int) -> np.ndarray:
+    """Rows [a, b) of ``cv2.pyrUp(low, dstsize=(full_w, full_h))`` for a low-resolution image of
+    ``lh`` rows given by ``low_rows(la, lb)``, computed from a few of its rows (2 rows of margin:
+    pyrUp's 5-tap kernel reaches 1 low-res row each side)."""
     la = max(a // 2 - 2, 0)
     lb = min((b + 1) // 2 + 2, lh)
     out_h = full_h - 2 * la if lb == lh else 2 * (lb - la)
-    up = cv2.pyrUp(low[la:lb], dstsize=(full_w, out_h))
+    up = cv2.pyrUp(low_rows(la, lb), dstsize=(full_w, out_h))
     return up[a - 2 * la : b - 2 * la]
+
+
+def _pyrup_rows(low: np.ndarray, a: int, b: int, full_h: int, full_w: int) -> np.ndarray:
+    """Rows [a, b) of ``cv2.pyrUp(low, dstsize=(full_w, full_h))`` (see :func:`_pyrup_span`)."""
+    return _pyrup_span(lambda la, lb: low[la:lb], low.shape[0], a, b, full_h, full_w)
 
 
 def _half_rows(frame: np.ndarray, ja: int, jb: int, h: int) -> np.ndarray:
@@ -151,18 +148,14 @@ def _half_rows(frame: np.ndarray, ja: int, jb: int, h: int) -> np.ndarray:
     _HALO keeps the first row even), so the half-size frames never need to be stored."""
     s = max(2 * ja - _HALO, 0)
     e = min(2 * jb + _HALO, h)
-    return cv2.pyrDown(_to_float01(frame[s:e]))[ja - s // 2 : jb - s // 2]
+    return cv2.pyrDown(float_frame(frame[s:e]))[ja - s // 2 : jb - s // 2]
 
 
 def _pyrup_half_rows(frame: np.ndarray, a: int, b: int, full_h: int, full_w: int) -> np.ndarray:
-    """Rows [a, b) of ``cv2.pyrUp(half-size frame, dstsize=(full_w, full_h))`` (as
-    :func:`_pyrup_rows`, with the half-size rows computed here by :func:`_half_rows`)."""
-    lh = (full_h + 1) // 2
-    la = max(a // 2 - 2, 0)
-    lb = min((b + 1) // 2 + 2, lh)
-    out_h = full_h - 2 * la if lb == lh else 2 * (lb - la)
-    up = cv2.pyrUp(_half_rows(frame, la, lb, full_h), dstsize=(full_w, out_h))
-    return up[a - 2 * la : b - 2 * la]
+    """Rows [a, b) of ``cv2.pyrUp(half-size frame, dstsize=(full_w, full_h))``, the half-size
+    rows computed by :func:`_half_rows`."""
+    return _pyrup_span(lambda la, lb: _half_rows(frame, la, lb, full_h), (full_h + 1) // 2,
+                       a, b, full_h, full_w)
 
 
 def _run_strips(
@@ -257,7 +250,7 @@ def fuse_mertens(
         total = None
         given = None  # weight taken from disagreeing frames, for the reference frame
         for k in range(n):
-            img = _to_float01(frames[k][ws:we])
+            img = float_frame(frames[k][ws:we])
             wk = weight_map(img, **params)[s - ws : e - ws]
             if scales[k] is not None:
                 # the share a frame loses goes to the reference frame: where a frame disagrees,
@@ -323,7 +316,7 @@ def fuse_mertens(
     def pass3(a: int, b: int) -> None:
         res = _pyrup_rows(coarse, a, b, h, w)
         for k in range(n):
-            band = _to_float01(frames[k][a:b])
+            band = float_frame(frames[k][a:b])
             # (a new array: never written into the caller's frame)
             band = cv2.subtract(band, _pyrup_half_rows(frames[k], a, b, h, w))
             wk = cv2.multiply(weights[k][a:b], 1.0 / _WEIGHT_ONE, dtype=cv2.CV_32F)
