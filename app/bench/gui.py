@@ -9,7 +9,10 @@
 2. Tone re-render per operator: the GUI-thread path of one slider tick
    (``PreviewController.render_now``: render + quantise + pixmap) on an HDR proxy with a 1600 px
    long side, median of ``--repeats``; targets 16 ms (one frame) / 30 ms. The histogram update
-   that follows at most every 100 ms while dragging is timed on its own.
+   that follows at most every 100 ms while dragging is timed on its own. Global settings take the
+   compiled one-pass kernel (``app.core.tonemap.preview_kernel``, warmed up first as the window
+   does); the general numpy/OpenCV path (``session.render_u8_general``, render + quantise, no
+   pixmap) is timed beside it as the baseline the kernel replaced.
    Local operators run in a background job in the app; their time is shown for reference.
    Baseline in the same run: the same render of the full-size image (long side 4000 px), which
    is what the proxy avoids.
@@ -76,6 +79,13 @@ def _hdr_image(long_side: int) -> np.ndarray:
     return cv2.resize(result.image, (round(w * k), round(h * k)), interpolation=cv2.INTER_LINEAR)  # no overshoot: radiance stays >= 0
 
 
+def _warm_kernel() -> None:
+    """Compile (or load) the preview kernel, as the window does in the background."""
+    from app.core.tonemap import preview_kernel
+
+    preview_kernel.warm_up()
+
+
 def render_times(repeats: int) -> list[dict]:
     from PySide6.QtWidgets import QApplication
 
@@ -88,6 +98,7 @@ def render_times(repeats: int) -> list[dict]:
     _app = QApplication.instance() or QApplication([])
     window = MainWindow(runner=JobRunner(synchronous=True), restore_geometry=False)
     window.show()
+    _warm_kernel()
     proxy = _hdr_image(PROXY_SIDE)
     full = _hdr_image(FULL_SIDE)
     small = session._resize_long_side(proxy, session.HIST_LONG_SIDE)
@@ -101,7 +112,7 @@ def render_times(repeats: int) -> list[dict]:
         result = Result(image=fimage, kind=kind, provenance=Provenance(method="bench"))
         ctl.set_output(session.MergeOutput(result, image, small))
         local = tmo in LOCAL_OPERATORS
-        frame, hist = [], []
+        frame, hist, general = [], [], []
         for i in range(repeats):
             tone = ToneParams(tmo=tmo or "none", exposure_ev=0.3 + 0.01 * i)
             ctl.tone = tone
@@ -118,6 +129,9 @@ def render_times(repeats: int) -> list[dict]:
             t0 = time.perf_counter()
             ctl._update_histogram()
             hist.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            session.render_u8_general(image, kind, tone)
+            general.append((time.perf_counter() - t0) * 1000)
         base = []
         for _ in range(max(1, repeats // 5)):
             t0 = time.perf_counter()
@@ -125,6 +139,7 @@ def render_times(repeats: int) -> list[dict]:
             base.append((time.perf_counter() - t0) * 1000)
         rows.append({"case": label, "local": local, "proxy_ms": statistics.median(frame),
                      "proxy_min_ms": min(frame), "hist_ms": statistics.median(hist) if hist else 0.0,
+                     "general_ms": statistics.median(general) if general else float("nan"),
                      "full_ms": statistics.median(base)})
     window.close()
     return rows
@@ -160,8 +175,10 @@ def control_times(repeats: int) -> list[dict]:
     _app = QApplication.instance() or QApplication([])
     window = MainWindow(runner=JobRunner(synchronous=True), restore_geometry=False)
     window.show()
+    _warm_kernel()
     hdr = _hdr_image(PROXY_SIDE)
-    ldr = np.clip(hdr / np.percentile(hdr, 99), 0, 1) ** (1 / 2.2)
+    # float32 like a fused result (float64 would send every tick down the general path)
+    ldr = (np.clip(hdr / np.percentile(hdr, 99), 0, 1) ** (1 / 2.2)).astype(np.float32)
     rows = []
     ctl = window.renderer
     for kind, image, tmo in ((ResultKind.LDR_FUSED, ldr, "none"),
@@ -227,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, _ in CONTROLS:
         ldr = next(r for r in controls if r["control"] == label and r["kind"] == "ldr_fused")
         hdr = next(r for r in controls if r["control"] == label and r["kind"] == "hdr_linear")
-        where = "background job" if ldr["local"] or ldr["ms"] > 16 else "GUI thread"
+        where = ("background job" if ldr["local"] else
+                 ", ".join(f"{name}: {'GUI thread' if r['ms'] <= 16 else 'background job'}"
+                           for name, r in (("fused", ldr), ("HDR", hdr))))
         cell = lambda v: "-" if v != v else f"{v:.1f}"  # NaN: no draft (background)
         print(f"| {label} | {cell(ldr['draft_ms'])} | {ldr['ms']:.1f} | {cell(hdr['draft_ms'])} "
               f"| {hdr['ms']:.1f} | {where} |")
@@ -238,15 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Tone re-render, GUI-thread path on a {PROXY_SIDE} px proxy (median of {args.repeats}) "
           f"vs the same render at {FULL_SIDE} px")
     print(f"| operator | where | proxy ms (median) | proxy ms (min) | + histogram ms | "
-          f"{FULL_SIDE} px ms | speed-up | target |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          f"general path ms | {FULL_SIDE} px ms | speed-up | target (tick + histogram) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         where = "background job" if r["local"] else "GUI thread"
-        target = "background" if r["local"] else ("ok" if r["proxy_ms"] <= 16 else
-                                                  "< 30 ms" if r["proxy_ms"] <= 30 else "MISSED")
+        tick = r["proxy_ms"] + r["hist_ms"]
+        target = "background" if r["local"] else ("ok" if tick <= 16 else
+                                                  "< 30 ms" if tick <= 30 else "MISSED")
         hist = f"{r['hist_ms']:.1f}" if not r["local"] else "(in job)"
+        general = "-" if r["local"] else f"{r['general_ms']:.1f}"
         print(f"| {r['case']} | {where} | {r['proxy_ms']:.1f} | {r['proxy_min_ms']:.1f} | {hist} | "
-              f"{r['full_ms']:.0f} | "
+              f"{general} | {r['full_ms']:.0f} | "
               f"{r['full_ms'] / r['proxy_ms']:.1f}x | {target} |")
     return 0
 

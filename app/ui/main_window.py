@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import LumafuseError
+from app.core.tonemap import preview_kernel
 from app.models.defaults import DEFAULT_MULTI, DEFAULT_SINGLE
 from app.models.registry import get_method, runnable_on
 from app.models.warmup import warm_up_in_background
@@ -570,7 +571,9 @@ class MainWindow(DeghostActions, LookActions, DocumentActions, QMainWindow):
         QTimer.singleShot(50, self.histogram.ensure_plot)
         QTimer.singleShot(60, self.tone.look_panel.ensure_plot)
         # torch for the learned methods, in the background once the window is painted
+        # and the preview's compiled tone loop (numba), so slider ticks take the one-pass path
         if self._warm_up:
+            QTimer.singleShot(300, preview_kernel.warm_up_in_background)
             QTimer.singleShot(400, warm_up_in_background)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override

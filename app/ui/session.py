@@ -362,11 +362,22 @@ def export_job(
 
 
 def render_u8(image: np.ndarray, kind: ResultKind, tone: Any) -> np.ndarray:
-    """Display uint8 of a result-domain image with the tone settings (preview = export path).
+    """Display uint8 of a result-domain image with the tone settings, as the export renders it.
 
-    ``app.core.tonemap.render`` then quantisation with OpenCV: for render's [0, 1] output this
-    equals ``app.core.tonemap.to_uint(.., 8)`` (both round half to even) at a quarter of the cost.
+    Global settings on a proxy-sized image: the compiled one-pass kernel
+    (``app.core.tonemap.preview_kernel``, within one 8-bit step of the export's pixels) once it
+    is compiled; everything else: :func:`render_u8_general`.
     """
+    from app.core.tonemap import preview_kernel
+
+    fast = preview_kernel.render_u8(image, kind, tone)
+    return fast if fast is not None else render_u8_general(image, kind, tone)
+
+
+def render_u8_general(image: np.ndarray, kind: ResultKind, tone: Any) -> np.ndarray:
+    """``app.core.tonemap.render`` (the export's own path) then quantisation with OpenCV: for
+    render's [0, 1] output this equals ``app.core.tonemap.to_uint(.., 8)`` (both round half to
+    even) at a quarter of the cost."""
     import cv2
 
     from app.core.tonemap import render

@@ -93,3 +93,39 @@ def test_the_smaller_draft_takes_over_where_the_larger_is_slow(window, sample_co
     h, w = out.proxy.shape[:2]
     small = render_u8(out.draft_small, out.result.kind, window.tone.params())
     assert np.array_equal(ctl._shown_rgb, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def test_a_tick_draws_the_compiled_one_pass_rendering(window, sample_copy):
+    """Once the kernel is compiled, a tick of the global controls draws its pixels (within one
+    8-bit step of the export's path)."""
+    from app.core.tonemap import preview_kernel
+    from app.ui.session import render_u8_general
+
+    preview_kernel.warm_up()
+    drop_files(window.stack, sample_copy)
+    window.tone.look_panel.sliders["shadows"].setValue(40)
+    window.tone.exposure.setValue(0.4)
+    ctl = window.renderer
+    ctl.render_now()
+    out, tone = window.output, window.tone.params()
+    kernel = preview_kernel.render_u8(out.proxy, out.result.kind, tone)
+    assert kernel is not None
+    np.testing.assert_array_equal(ctl._shown_rgb, kernel)
+    general = render_u8_general(out.proxy, out.result.kind, tone)
+    assert np.abs(ctl._shown_rgb.astype(np.int16) - general).max() <= 1
+
+
+def test_the_window_compiles_the_kernel_in_the_background(qtbot, settings, monkeypatch):
+    import threading
+
+    from app.core.tonemap import preview_kernel
+    from app.ui.jobs import JobRunner
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.setattr(preview_kernel, "_ready", threading.Event())
+    monkeypatch.setattr(preview_kernel, "_kernel", None)
+    w = MainWindow(runner=JobRunner(synchronous=True), settings=settings)
+    qtbot.addWidget(w)
+    assert not preview_kernel.ready()
+    w.show()
+    qtbot.waitUntil(preview_kernel.ready, timeout=60000)

@@ -99,11 +99,16 @@ def tone_lut(contrast: float, highlights: float, shadows: float, whites: float, 
 @lru_cache(maxsize=32)
 def _ratio_table(contrast: float, highlights: float, shadows: float, whites: float,
                  blacks: float, curve: tuple[tuple[float, float], ...]) -> np.ndarray:
-    """f(Y) / Y over the LUT grid as a 1 x LUT_SIZE image (for cv2.remap); 1 at Y = 0."""
-    lut = tone_lut(contrast, highlights, shadows, whites, blacks, curve)
-    x = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float32)
-    ratio = np.where(x > 1e-4, lut / np.maximum(x, 1e-4), 1.0).astype(np.float32)
-    return np.ascontiguousarray(ratio[None, :])
+    """(f(Y) - f(0)) / Y over the LUT grid as a 1 x LUT_SIZE image (for cv2.remap), the first
+    cell's slope at Y = 0. A pixel C becomes f(0) + C * ratio(Y): its luma is f(Y), a lifted
+    black level is added as grey, and the table stays finite near black (f(Y) / Y grew to ~400
+    there when blacks were lifted, so dark pixels' colour noise came out hugely saturated)."""
+    lut = tone_lut(contrast, highlights, shadows, whites, blacks, curve).astype(np.float64)
+    x = np.linspace(0.0, 1.0, LUT_SIZE)
+    ratio = np.empty(LUT_SIZE)
+    ratio[1:] = (lut[1:] - lut[0]) / x[1:]
+    ratio[0] = ratio[1]
+    return np.ascontiguousarray(ratio[None, :], np.float32)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -149,10 +154,8 @@ def apply_look(display: np.ndarray, look: Look, out: np.ndarray | None = None) -
         ratio = _lookup(_ratio_table(*tones, look.curve), y)
         img *= ratio[..., None]
         lift = float(tone_lut(*tones, look.curve)[0])
-        if lift > 0:  # black has no colour to scale: the curve's black level is added as grey
-            black = y < 1e-4
-            if np.any(black):
-                img[black] = lift
+        if lift > 0:  # the curve's black level, as grey (see _ratio_table)
+            img += np.float32(lift)
         _compress_overflow(img)
     if look.vibrance:
         _vibrance(img, look.vibrance / 100.0)
