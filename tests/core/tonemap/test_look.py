@@ -102,3 +102,19 @@ def test_a_tall_image_gets_the_same_look_as_a_square_one():
     want = apply_look(square, look)
     tall = apply_look(np.ascontiguousarray(square.reshape(40000, 1, 3)), look)
     np.testing.assert_array_equal(tall.reshape(200, 200, 3), want)
+
+
+def test_lifted_blacks_add_grey_and_keep_dark_colours_muted():
+    """Lifting the black level adds it as grey: a near-black pixel with a slight colour cast
+    (sensor noise) keeps its small chroma instead of having it scaled up with its luma."""
+    img = np.array([[[0.002, 0.0005, 0.0005], [0.0, 0.0, 0.0], [0.2, 0.1, 0.05]]], np.float32)
+    out = apply_look(img, check_look(Look(blacks=40)))
+    curve = tone_lut(0.0, 0.0, 0.0, 0.0, 40.0, ())
+    lift = float(curve[0])
+    assert lift > 0.05
+    assert out[0, 1] == pytest.approx([lift] * 3, abs=1e-6)  # black becomes the lifted grey
+    assert np.ptp(out[0, 0]) < 0.005  # chroma of the dark pixel stays tiny
+    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    for k in (0, 2):  # each pixel's luma follows the tone curve
+        want = np.interp(float(img[0, k] @ weights), np.linspace(0, 1, curve.size), curve)
+        assert float(out[0, k] @ weights) == pytest.approx(want, abs=2e-3)
