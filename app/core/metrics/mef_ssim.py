@@ -21,6 +21,7 @@ separable filter (box or Gaussian) of products of images, in float64.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -88,8 +89,21 @@ def _valid(a: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out[b:-b, b:-b]
 
 
-def _single_scale(seq: np.ndarray, fused: np.ndarray) -> float:
-    """Mean MEF-SSIM map at one scale. seq: K x H x W grey [0, 255], fused: H x W."""
+@dataclass(frozen=True)
+class _Reference:
+    """The inputs' side of one scale (all that does not depend on the fused image): the
+    desired structure's weights ``a`` (K, h, w), the inputs' patch means ``mu`` and their
+    mean ``mu1`` and variance ``sigma1_sq`` of the desired patch (Gaussian window)."""
+
+    seq: np.ndarray
+    mu: np.ndarray
+    a: np.ndarray
+    mu1: np.ndarray
+    sigma1_sq: np.ndarray
+
+
+def _reference(seq: np.ndarray) -> _Reference:
+    """:class:`_Reference` of K x H x W grey [0, 255] inputs at one scale."""
     k = seq.shape[0]
     n = float(WIN * WIN)
     box = lambda a: _valid(a, _BOX_1D)  # noqa: E731
@@ -137,21 +151,31 @@ def _single_scale(seq: np.ndarray, fused: np.ndarray) -> float:
     scale = np.where(nz, max_ed / np.sqrt(np.where(nz, norm_sq, 1.0)), 1.0)
     a = b * scale[None]
 
-    gf = gau(fused)
-    gff = gau(fused * fused)
     mu1 = np.einsum("kij,kij->ij", a, gx - mu)
     e_rr = np.zeros_like(mu1)
     for i in range(k):
         for j in range(k):
             e_rr += a[i] * a[j] * (cross_gau[i, j] - mu[i] * gx[j] - mu[j] * gx[i] + mu[i] * mu[j])
-    e_rf = np.zeros_like(mu1)
-    for i in range(k):
-        e_rf += a[i] * (gau(seq[i] * fused) - mu[i] * gf)
-    sigma1_sq = e_rr - mu1 * mu1
+    return _Reference(seq, mu, a, mu1, e_rr - mu1 * mu1)
+
+
+def _score(ref: _Reference, fused: np.ndarray) -> float:
+    """Mean MEF-SSIM map at one scale of H x W grey [0, 255] ``fused`` against ``ref``."""
+    gau = lambda a: _valid(a, _GAUSS_1D)  # noqa: E731
+    gf = gau(fused)
+    gff = gau(fused * fused)
+    e_rf = np.zeros_like(ref.mu1)
+    for i in range(ref.seq.shape[0]):
+        e_rf += ref.a[i] * (gau(ref.seq[i] * fused) - ref.mu[i] * gf)
     sigma2_sq = gff - gf * gf
-    sigma12 = e_rf - mu1 * gf
-    q = (2.0 * sigma12 + C_SSIM) / (sigma1_sq + sigma2_sq + C_SSIM)
+    sigma12 = e_rf - ref.mu1 * gf
+    q = (2.0 * sigma12 + C_SSIM) / (ref.sigma1_sq + sigma2_sq + C_SSIM)
     return float(q.mean())
+
+
+def _single_scale(seq: np.ndarray, fused: np.ndarray) -> float:
+    """Mean MEF-SSIM map at one scale. seq: K x H x W grey [0, 255], fused: H x W."""
+    return _score(_reference(seq), fused)
 
 
 def _downsample(a: np.ndarray) -> np.ndarray:
@@ -188,6 +212,37 @@ def mef_ssim_scales(inputs: Sequence[np.ndarray], fused: np.ndarray) -> tuple[fl
             f = _downsample(f)
         scores.append(_single_scale(seq, f))
     return tuple(scores)
+
+
+def mef_ssim_many(inputs: Sequence[np.ndarray], fuseds: Sequence[np.ndarray]) -> list[float]:
+    """:func:`mef_ssim` of each of ``fuseds`` against the same ``inputs`` (same values as one
+    call each; the inputs' side of every scale, most of the work, is computed once)."""
+    if len(inputs) < 1:
+        raise InputError("MEF-SSIM needs at least one input exposure")
+    seq = np.stack([to_grey255(x) for x in inputs])
+    fs = [to_grey255(f) for f in fuseds]
+    for f in fs:
+        if seq.shape[1:] != f.shape:
+            raise InputError(
+                f"MEF-SSIM: fused image is {f.shape[1]}x{f.shape[0]} but the inputs are "
+                f"{seq.shape[2]}x{seq.shape[1]}"
+            )
+    levels = len(SCALE_WEIGHTS)
+    if min(seq.shape[1:]) / 2 ** (levels - 1) < WIN:
+        raise InputError(
+            f"MEF-SSIM: image {seq.shape[2]}x{seq.shape[1]} is too small for {levels} scales "
+            f"(shorter side must be at least {WIN * 2 ** (levels - 1)} px)"
+        )
+    scores = np.empty((len(fs), levels))
+    for level in range(levels):
+        if level:
+            seq = np.stack([_downsample(x) for x in seq])
+            fs = [_downsample(f) for f in fs]
+        ref = _reference(seq)
+        for c, f in enumerate(fs):
+            scores[c, level] = _score(ref, f)
+    with np.errstate(invalid="ignore"):
+        return [float(v) for v in np.prod(scores**SCALE_WEIGHTS, axis=1)]
 
 
 def mef_ssim(inputs: Sequence[np.ndarray], fused: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import InputError
-from app.core.metrics import mef_ssim, mef_ssim_scales
+from app.core.metrics import mef_ssim, mef_ssim_many, mef_ssim_scales
 from app.core.metrics.mef_ssim import _single_scale, to_grey255
 
 mef_module = importlib.import_module("app.core.metrics.mef_ssim")
@@ -101,6 +101,14 @@ def test_blurred_fusion_scores_lower(pair):
     blurred = cv2.GaussianBlur(fused, (0, 0), 2.0)
     sharp_q, blur_q = mef_ssim(pair, fused), mef_ssim(pair, blurred)
     assert blur_q < sharp_q - 0.02
+
+
+def test_many_candidates_score_as_one_call_each(pair):
+    fused = np.round((pair[0].astype(float) + pair[1]) / 2).astype(np.uint8)
+    candidates = [fused, cv2.GaussianBlur(fused, (0, 0), 2.0), pair[0], pair[1]]
+    assert mef_ssim_many(pair, candidates) == [mef_ssim(pair, c) for c in candidates]
+    with pytest.raises(InputError, match="fused image"):
+        mef_ssim_many(pair, [fused[:-2]])
 
 
 def test_float_input_is_scaled_like_uint8(pair):
