@@ -70,23 +70,25 @@ def quantise(v):
 
 
 @njit(nogil=True, cache=True, fastmath=True, boundscheck=False)
-def rows(a, b, index, index_scale, powered, ftab, srgb, look_tab, tone_on, lift, vibrance,
-         out):
-    """Rows [a, b) into uint8 ``out``: encode(ftab(index * index_scale) * powered), then the
+def rows(a, b, index, index_scale, powered, mult, ftab, srgb, look_tab, tone_on, lift,
+         vibrance, out):
+    """Rows [a, b) into uint8 ``out``: encode(ftab(index * index_scale) * powered * mult)
+    (``mult``: 3 per-channel factors, the white balance's gains to the 1/2.4), then the
     look (tone ratio table ``look_tab`` on the encoded luma when ``tone_on``, black ``lift``,
     overflow compression, ``vibrance`` in [-1, 1]), as look.apply_look does."""
     w = powered.shape[1]
     nl1 = np.float32(look_tab.shape[0] - 1)
     look_on = tone_on or vibrance != ZERO
+    m0, m1, m2 = mult[0], mult[1], mult[2]
     factor = np.empty(3 * w, np.float32)  # per channel value: flat loops vectorise
     buf = np.empty(3 * w, np.float32)
     for i in range(a, b):
         idx = index[i]
         for j in range(w):
             f = lerp(ftab, idx[j] * index_scale)
-            factor[3 * j] = f
-            factor[3 * j + 1] = f
-            factor[3 * j + 2] = f
+            factor[3 * j] = f * m0
+            factor[3 * j + 1] = f * m1
+            factor[3 * j + 2] = f * m2
         p = powered[i].reshape(-1)
         o = out[i].reshape(-1)
         if not look_on:  # the common tick: encode straight into the 8-bit row

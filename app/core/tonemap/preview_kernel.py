@@ -3,21 +3,22 @@
 :func:`render_u8` returns what ``to_uint(render(image, kind, tone), 8)`` returns (within one
 8-bit step, on a handful of pixels), for the settings every slider tick of the global controls
 produces: operator "none" / "reinhard" / "drago" / "filmic" on HDR results, any LDR fused result,
-exposure, saturation, sRGB or gamma encoding, and the global look (contrast, highlights, shadows,
-whites, blacks, tone curve, vibrance). Anything else (local operators, clarity, a white balance
-other than neutral) returns None and the caller takes the general path.
+white balance, exposure, saturation, sRGB or gamma encoding, and the global look (contrast,
+highlights, shadows, whites, blacks, tone curve, vibrance). Anything else (local operators,
+clarity) returns None and the caller takes the general path.
 
 Why: the general path runs ~8 full-image numpy/OpenCV passes (curve, ratio, power, product,
-encode, clip, look, quantise) and took 15-20 ms per tick on the 1600 px proxy on 2 cores; the
-issue's budget is one 60 Hz frame (16 ms) with the histogram. Here one compiled loop (numba)
-reads the per-image factors of :mod:`app.core.tonemap.fastpath` (luminance, saturated colour and
-its power: they do not change while a slider moves) and writes uint8 once.
+encode, clip, look, quantise) and took 15-20 ms per tick on the 1600 px proxy on 2 cores (a white
+balance or saturation tick 35-85 ms); the issue's budget is one 60 Hz frame (16 ms) with the
+histogram. Here one compiled loop (numba) reads per-image factors (luminance, saturated colour
+and its 1/2.4 power: :func:`_tick_factors`, kept while only exposure, operator or look move)
+and writes uint8 once.
 
 How the operator curve enters: every global operator maps luminance L to L_out(L); the encode
 factor (K L_out(L) / L)^(1/2.4) (see fastpath) depends on L only, so per tick it is tabulated on
 LUT_SIZE points uniform in log2 L over the image's range [log_floor, max L] and interpolated
 linearly at a per-image fractional index (relative error < 2e-5, measured: far below an 8-bit
-step). The sRGB toe uses the plain ratio L_out / L, tabulated the same way.
+step).
 
 The loop (:mod:`app.core.tonemap.preview_jit`) is compiled by numba once (about 2 s on 2 cores,
 then loaded from numba's on-disk cache in about 0.6 s), never on the GUI thread: :func:`warm_up`
@@ -37,14 +38,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.core.tonemap import fastpath, global_ops, look as look_mod, white_balance
-from app.core.tonemap.display import check_gamma, exposure_gain, srgb_decode
+from app.core.tonemap.display import REC709, check_gamma, exposure_gain, srgb_decode
 from app.core.types import ResultKind, ToneParams
 
 LUT_SIZE = 16384
 _SRGB_K = 1.055**2.4
 
 _ready = threading.Event()
-_lock = threading.Lock()
+_lock = threading.Lock()  # compiling
+_cache_lock = threading.Lock()  # the factor and decode caches
 _kernel = None
 
 
@@ -59,7 +61,7 @@ def warm_up() -> None:
             one = np.zeros((1, 1), np.float32)
             pix = np.zeros((1, 1, 3), np.float32)
             tab = np.ones(2, np.float32)
-            kernel(0, 1, one, np.float32(1.0), pix, tab, True, tab, True,
+            kernel(0, 1, one, np.float32(1.0), pix, np.ones(3, np.float32), tab, True, tab, True,
                    np.float32(0.0), np.float32(0.0), np.zeros((1, 1, 3), np.uint8))
             kernel.disable_compile()  # a call with other types fails loudly instead of freezing
             _kernel = kernel
@@ -86,8 +88,8 @@ class _LogIndex:
     grid: np.ndarray  # LUT_SIZE float32 luminances the tables are evaluated at
 
 
-def _log_index(prep: fastpath.Prepared) -> _LogIndex:
-    """The index of ``prep.lum`` (kept on the Prepared: computed once per image)."""
+def _log_index(prep: "_TickFactors") -> _LogIndex:
+    """The index of ``prep.lum`` (kept on it: computed once per image and settings)."""
     cached = getattr(prep, "_preview_log_index", None)
     if cached is not None:
         return cached
@@ -106,22 +108,105 @@ def _log_index(prep: fastpath.Prepared) -> _LogIndex:
     return result
 
 
+@dataclass
+class _TickFactors:
+    """What the kernel reads of an image for given white-balance gains and saturation (as
+    fastpath.Prepared holds for the export): scene statistics, luminance, the saturated colour's
+    power (and, once computed, the luminance's table index)."""
+
+    stats: global_ops.SceneStats
+    lum: np.ndarray
+    powered: np.ndarray
+    mult: np.ndarray  # 3 float32 per-channel factors on ``powered`` (white balance, saturation 1)
+
+
+_TICK: OrderedDict[tuple, _TickFactors] = OrderedDict()
+_CACHE_SIZE = 5  # the proxy and its drafts, unbalanced and balanced (8-20 bytes per pixel each)
+
+
+def _tick_factors(img: np.ndarray, gains: np.ndarray, saturation: float,
+                  gamma: float) -> _TickFactors:
+    """:class:`_TickFactors` of linear ``img`` times ``gains`` (white balance) with
+    ``saturation`` (kept while the same image and settings come back).
+
+    The same quantities as fastpath's _prepare of the balanced image, strip by strip on the
+    pool, with the power taken as exp2(exponent * log2(x)): numpy's float32 log2 and exp2 are
+    vectorised (2 ms each for the 1600 px proxy here) where its power is not (8 ms), to within
+    ~1e-6 of it, far below an 8-bit step (the export keeps numpy's power)."""
+    key = (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img),
+           tuple(float(g) for g in gains), saturation, gamma)
+    with _cache_lock:
+        hit = _TICK.get(key)
+        if hit is not None:
+            _TICK.move_to_end(key)
+            return hit
+    h, w = img.shape[:2]
+    lum = np.empty((h, w), np.float32)
+    expo = np.float32(1.0 / 2.4 if gamma == 0.0 else 1.0 / gamma)
+    if saturation == 1.0 and not np.all(gains == 1.0):
+        # (g C)^(1/2.4) = g^(1/2.4) C^(1/2.4): the unbalanced power serves every white balance;
+        # only the luminance (weights times gains) is new
+        base = _tick_factors(img, np.ones(3), 1.0, gamma)
+        weights = (REC709 * np.asarray(gains, np.float32))[None, :]
+
+        def lum_strip(a: int, b: int) -> None:
+            import cv2
+
+            lum[a:b] = cv2.transform(np.fmax(img[a:b], 0.0), weights)
+
+        fastpath._run_rows(lum_strip, h)
+        mult = np.power(np.asarray(gains, np.float64), float(expo)).astype(np.float32)
+        factors = _TickFactors(global_ops.luminance_stats(lum), lum, base.powered, mult)
+        with _cache_lock:
+            _TICK[key] = factors
+            while len(_TICK) > _CACHE_SIZE:
+                _TICK.popitem(last=False)
+        return factors
+    powered = np.empty_like(img)
+    g = np.asarray(gains, np.float32).reshape(1, 1, 3)
+
+    def strip(a: int, b: int) -> None:
+        import cv2
+
+        colour = np.fmax(img[a:b], 0.0)  # NaN -> 0, as fastpath
+        if not np.all(gains == 1.0):
+            colour *= g
+        y = cv2.transform(colour, REC709[None, :])
+        lum[a:b] = y
+        if saturation != 1.0:
+            grey = y * np.float32(1.0 - saturation)
+            colour *= np.float32(saturation)
+            colour += cv2.merge([grey, grey, grey])
+            np.maximum(colour, 0.0, out=colour)
+        with np.errstate(divide="ignore"):  # log2(0) = -inf, and exp2(-inf) = 0: black stays 0
+            np.log2(colour, out=colour)
+        colour *= expo
+        np.exp2(colour, out=powered[a:b])
+
+    fastpath._run_rows(strip, h)
+    factors = _TickFactors(global_ops.luminance_stats(lum), lum, powered, np.ones(3, np.float32))
+    with _cache_lock:
+        _TICK[key] = factors
+        while len(_TICK) > _CACHE_SIZE:
+            _TICK.popitem(last=False)
+    return factors
+
+
 _DECODED: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_DECODED_SIZE = 3  # the proxy and its two drafts
 
 
 def _decoded(img: np.ndarray) -> np.ndarray:
     """sRGB-decoded copy of a display-referred result, kept while the same array comes back."""
     key = (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img))
-    with _lock:
+    with _cache_lock:
         hit = _DECODED.get(key)
         if hit is not None:
             _DECODED.move_to_end(key)
             return hit
     decoded = srgb_decode(img)
-    with _lock:
+    with _cache_lock:
         _DECODED[key] = decoded
-        while len(_DECODED) > _DECODED_SIZE:
+        while len(_DECODED) > _CACHE_SIZE:
             _DECODED.popitem(last=False)
     return decoded
 
@@ -141,8 +226,6 @@ def render_u8(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np
         return None
     if image.shape[0] * image.shape[1] > fastpath.CACHE_MAX_PIXELS:
         return None
-    if not np.all(white_balance.gains(float(tone.temperature), float(tone.tint)) == 1.0):
-        return None
     from app.core.tonemap import resolve_params
 
     gamma = check_gamma(tone.gamma)
@@ -157,7 +240,10 @@ def render_u8(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np
     if tone.tmo != "none" and tone.tmo not in global_ops.CURVES:
         return None
     params = resolve_params(tone.tmo, tone.tmo_params)
-    prep = fastpath.prepared(image, sat, gamma)
+    gains = white_balance.gains(float(tone.temperature), float(tone.tint))
+    # kept while only exposure, operator and look move; new white balance or saturation:
+    # computed for this tick (see _tick_factors)
+    prep = _tick_factors(image, gains, sat, gamma)
     pre = _SRGB_K if gamma == 0.0 else 1.0
     expo = 1.0 / 2.4 if gamma == 0.0 else 1.0 / gamma
     if tone.tmo == "none":
@@ -182,7 +268,7 @@ def render_u8(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np
     out = np.empty(image.shape, np.uint8)
     kernel = _kernel
     fastpath._run_rows(
-        lambda a, b: kernel(a, b, index, index_scale, prep.powered, ftab,
+        lambda a, b: kernel(a, b, index, index_scale, prep.powered, prep.mult, ftab,
                             gamma == 0.0, look_tab, tone_on, lift,
                             np.float32(look.vibrance / 100.0), out),
         image.shape[0])
