@@ -118,6 +118,7 @@ class _TickFactors:
     lum: np.ndarray
     powered: np.ndarray
     mult: np.ndarray  # 3 float32 per-channel factors on ``powered`` (white balance, saturation 1)
+    colour: np.ndarray  # max(image, 0), NaN -> 0 (unbalanced; shared by all settings)
 
 
 _TICK: OrderedDict[tuple, _TickFactors] = OrderedDict()
@@ -130,66 +131,89 @@ def _tick_factors(img: np.ndarray, gains: np.ndarray, saturation: float,
     ``saturation`` (kept while the same image and settings come back).
 
     The same quantities as fastpath's _prepare of the balanced image, strip by strip on the
-    pool, with the power taken as exp2(exponent * log2(x)): numpy's float32 log2 and exp2 are
-    vectorised (2 ms each for the 1600 px proxy here) where its power is not (8 ms), to within
-    ~1e-6 of it, far below an 8-bit step (the export keeps numpy's power)."""
-    key = (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img),
-           tuple(float(g) for g in gains), saturation, gamma)
+    pool, with the power taken as exp(exponent * ln(x)): OpenCV's float32 log and exp are
+    vectorised (~1.5 ms each for the 1600 px proxy here) where numpy's power is not (8 ms), to
+    within ~1e-6 of it, far below an 8-bit step (the export keeps numpy's power). Only what a tick
+    changes is recomputed: the luminance (and its statistics and index) only for new gains,
+    the power only for a saturation other than 1 ((g C)^(1/2.4) = g^(1/2.4) C^(1/2.4): the
+    unbalanced power serves every white balance, as per-channel factors)."""
+    key = _key(img, gains, saturation, gamma)
     with _cache_lock:
         hit = _TICK.get(key)
         if hit is not None:
             _TICK.move_to_end(key)
             return hit
-    h, w = img.shape[:2]
-    lum = np.empty((h, w), np.float32)
+    neutral = bool(np.all(gains == 1.0))
     expo = np.float32(1.0 / 2.4 if gamma == 0.0 else 1.0 / gamma)
-    if saturation == 1.0 and not np.all(gains == 1.0):
-        # (g C)^(1/2.4) = g^(1/2.4) C^(1/2.4): the unbalanced power serves every white balance;
-        # only the luminance (weights times gains) is new
+    if neutral and saturation == 1.0:
+        colour = np.empty_like(img)
+        fastpath._run_rows(lambda a, b: np.fmax(img[a:b], 0.0, out=colour[a:b]), img.shape[0])
+        lum = _luminance(colour, gains)
+        factors = _TickFactors(global_ops.luminance_stats(lum), lum,
+                               _powered(colour, gains, lum, 1.0, expo), np.ones(3, np.float32),
+                               colour)
+    else:
         base = _tick_factors(img, np.ones(3), 1.0, gamma)
-        weights = (REC709 * np.asarray(gains, np.float32))[None, :]
-
-        def lum_strip(a: int, b: int) -> None:
-            import cv2
-
-            lum[a:b] = cv2.transform(np.fmax(img[a:b], 0.0), weights)
-
-        fastpath._run_rows(lum_strip, h)
-        mult = np.power(np.asarray(gains, np.float64), float(expo)).astype(np.float32)
-        factors = _TickFactors(global_ops.luminance_stats(lum), lum, base.powered, mult)
-        with _cache_lock:
-            _TICK[key] = factors
-            while len(_TICK) > _CACHE_SIZE:
-                _TICK.popitem(last=False)
-        return factors
-    powered = np.empty_like(img)
-    g = np.asarray(gains, np.float32).reshape(1, 1, 3)
-
-    def strip(a: int, b: int) -> None:
-        import cv2
-
-        colour = np.fmax(img[a:b], 0.0)  # NaN -> 0, as fastpath
-        if not np.all(gains == 1.0):
-            colour *= g
-        y = cv2.transform(colour, REC709[None, :])
-        lum[a:b] = y
-        if saturation != 1.0:
-            grey = y * np.float32(1.0 - saturation)
-            colour *= np.float32(saturation)
-            colour += cv2.merge([grey, grey, grey])
-            np.maximum(colour, 0.0, out=colour)
-        with np.errstate(divide="ignore"):  # log2(0) = -inf, and exp2(-inf) = 0: black stays 0
-            np.log2(colour, out=colour)
-        colour *= expo
-        np.exp2(colour, out=powered[a:b])
-
-    fastpath._run_rows(strip, h)
-    factors = _TickFactors(global_ops.luminance_stats(lum), lum, powered, np.ones(3, np.float32))
+        if neutral:  # saturation alone: the scene's luminance, statistics and index stay
+            lum, stats = base.lum, base.stats
+        else:
+            lum = _luminance(base.colour, gains)
+            stats = global_ops.luminance_stats(lum)
+        if saturation == 1.0:
+            powered = base.powered
+            mult = np.power(np.asarray(gains, np.float64), float(expo)).astype(np.float32)
+        else:
+            powered = _powered(base.colour, gains, lum, saturation, expo)
+            mult = np.ones(3, np.float32)
+        factors = _TickFactors(stats, lum, powered, mult, base.colour)
+        if neutral:
+            object.__setattr__(factors, "_preview_log_index", _log_index(base))
     with _cache_lock:
         _TICK[key] = factors
         while len(_TICK) > _CACHE_SIZE:
             _TICK.popitem(last=False)
     return factors
+
+
+def _key(img: np.ndarray, gains: np.ndarray, saturation: float, gamma: float) -> tuple:
+    return (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img),
+            tuple(float(g) for g in gains), saturation, gamma)
+
+
+def _luminance(colour: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """Rec.709 luminance of ``colour`` (>= 0, NaN-free) times ``gains``: HxW float32."""
+    import cv2
+
+    lum = np.empty(colour.shape[:2], np.float32)
+    weights = (REC709 * np.asarray(gains, np.float32))[None, :]
+    fastpath._run_rows(lambda a, b: cv2.transform(colour[a:b], weights, dst=lum[a:b]),
+                       colour.shape[0])
+    return lum
+
+
+def _powered(colour: np.ndarray, gains: np.ndarray, lum: np.ndarray, saturation: float,
+             expo: np.float32) -> np.ndarray:
+    """(saturated ``colour`` * gains) ** expo, HxWx3 float32; colour >= 0 and NaN-free, ``lum``
+    its balanced luminance. The power as exp(expo * ln x) with OpenCV's vectorised log / exp
+    (log of 0 is about -745 there, and its exp underflows to 0: black stays black)."""
+    import cv2
+
+    powered = np.empty_like(colour)
+    g = np.asarray(gains, np.float32).reshape(1, 1, 3)
+    neutral = bool(np.all(gains == 1.0))
+
+    def strip(a: int, b: int) -> None:
+        c = colour[a:b] * g if not neutral else colour[a:b].copy()
+        if saturation != 1.0:  # L + s (C - L) = s C + (1 - s) L, clipped at 0
+            grey = lum[a:b] * np.float32(1.0 - saturation)
+            cv2.scaleAdd(c, saturation, cv2.merge([grey, grey, grey]), dst=c)
+            cv2.max(c, 0.0, dst=c)
+        cv2.log(c, dst=c)
+        c *= expo
+        cv2.exp(c, dst=powered[a:b])
+
+    fastpath._run_rows(strip, colour.shape[0])
+    return powered
 
 
 _DECODED: OrderedDict[tuple, np.ndarray] = OrderedDict()
