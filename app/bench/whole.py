@@ -9,6 +9,8 @@ Rows (each one process from start-up to files on disk, decode and encode include
 * fusion to an 8-bit TIFF: ``python main.py fuse -m mertens -o x.tif`` vs ``enfuse -o x.tif``;
 * HDR to an EXR and a tone-mapped TIFF: ``python main.py fuse -m debevec -o x.exr -o x.tif``
   vs ``luminance-hdr-cli -e ... -s x.exr -o x.tif --tmo reinhard02``;
+* HDR to an EXR alone vs a Python script running OpenCV's CalibrateDebevec + MergeDebevec on the
+  same files and times and writing the EXR with the same writer (issue 9's speed anchor);
 * learned methods (``--learned-sizes``, default 12 MP): ``deepfuse`` on the darkest + brightest
   frame to JPEG vs our ``mertens`` on the same pair (issue 10: at most 1.2x), and ``hdrcnn`` on
   the middle frame to EXR (no anchor; the goal is 5 s).
@@ -40,6 +42,19 @@ import cv2
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((REPO / "resources" / "samples").glob("desk_*.jpg"))
 SAMPLE_TIMES = ("1/500", "1/50", "1/5")  # the Desk sample's EXIF times, dark to bright
+
+
+# Issue 9's speed anchor: OpenCV's Debevec calibration and merge on the same files and times,
+# written with our EXR writer (half float, PIZ), as one process.
+OPENCV_DEBEVEC = """
+import sys, cv2, numpy as np
+from app.core.io.exr import write_exr_file
+imgs = [cv2.imread(p) for p in sys.argv[1:]]
+times = np.array([1 / 500, 1 / 50, 1 / 5], np.float32)
+resp = cv2.createCalibrateDebevec().process(imgs, times)
+hdr = cv2.createMergeDebevec().process(imgs, times, resp)
+write_exr_file("c.exr", hdr[..., ::-1])
+"""
 
 
 def make_bracket(folder: Path, megapixels: float) -> list[Path]:
@@ -135,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
                 [lhdr, "-e", evs, "-s", "l.exr", "-o", "l.tif", "--tmo", "reinhard02", *files]
                 if lhdr else None,
                 folder, ["o.exr", "o.tif", "l.exr", "l.tif"], args.pairs, env))
+            rows.append(row(
+                f"{len(files)} x {mp:g} MP Debevec merge to EXR (anchor: OpenCV "
+                "CalibrateDebevec + MergeDebevec, the same EXR write)",
+                [*py, "fuse", *files, "-m", "debevec", "--times", times, "-q", "-o", "d.exr"],
+                [sys.executable, "-c", OPENCV_DEBEVEC, *files], folder, ["d.exr", "c.exr"],
+                args.pairs, env, anchor_env=env))
             if mp in learned:
                 pair = [files[0], files[-1]]
                 rows.append(row(

