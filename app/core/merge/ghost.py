@@ -28,6 +28,7 @@ working size in [0, 1]; :meth:`GhostMaps.weight_at` scales one to any size.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -214,20 +215,25 @@ def ghost_maps(
     weights: list[np.ndarray] = []
     ghost = np.zeros((size[1], size[0]), np.float32)
     detected = np.zeros_like(ghost)  # motion found by the test (the mask is the user's choice)
-    for k, frame in enumerate(frames):
+
+    def disagreeing(frame: np.ndarray) -> np.ndarray:
+        small = _codes_small(frame, size)
+        d = _disagreement(small, ref, float(small.mean()) > ref_mean)
+        bad = np.clip((d - np.float32(tolerance)) / np.float32(tolerance), 0.0, 1.0)
+        # tiny specks are noise; a moving object is a region: open, then grow and feather
+        bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        bad = cv2.dilate(bad, kernel)
+        return cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
+
+    others = [k for k in range(n) if k != reference]
+    if detect:  # the frames' tests are independent: two at a time (OpenCV frees the GIL)
+        with ThreadPoolExecutor(max_workers=min(2, len(others))) as pool:
+            found = dict(zip(others, pool.map(lambda k: disagreeing(frames[k]), others)))
+    for k in range(n):
         if k == reference:
             weights.append(ones)
             continue
-        if detect:
-            small = _codes_small(frame, size)
-            d = _disagreement(small, ref, float(small.mean()) > ref_mean)
-            bad = np.clip((d - np.float32(tolerance)) / np.float32(tolerance), 0.0, 1.0)
-            # tiny specks are noise; a moving object is a region: open, then grow and feather
-            bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-            bad = cv2.dilate(bad, kernel)
-            bad = cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
-        else:
-            bad = np.zeros_like(ones)
+        bad = found[k] if detect else np.zeros_like(ones)
         np.maximum(detected, bad, out=detected)
         if keep is not None:
             bad = np.maximum(bad, keep)
