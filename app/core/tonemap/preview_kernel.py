@@ -69,8 +69,20 @@ def warm_up() -> None:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Start :func:`warm_up` on a daemon thread; returns it."""
-    thread = threading.Thread(target=warm_up, name="lumafuse-preview-kernel", daemon=True)
+    """Start :func:`warm_up` on a daemon thread; returns it. Should numba be missing or fail to
+    compile here, the preview keeps the general path (slower ticks, the same pixels) and a
+    warning says why."""
+
+    def work() -> None:
+        try:
+            warm_up()
+        except Exception as exc:  # noqa: BLE001 - the general path still renders everything
+            import warnings
+
+            warnings.warn(f"the preview's compiled tone loop is unavailable ({exc!r}); slider "
+                          "ticks use the general path", RuntimeWarning, stacklevel=1)
+
+    thread = threading.Thread(target=work, name="lumafuse-preview-kernel", daemon=True)
     thread.start()
     return thread
 

@@ -156,3 +156,20 @@ def test_concurrent_calls_give_the_serial_result():
         t.join()
     for k in range(4):
         np.testing.assert_array_equal(results[k], serial[k])
+
+
+def test_a_failed_compile_leaves_the_general_path_with_a_warning(monkeypatch):
+    import app.core.tonemap.preview_jit as jit
+
+    monkeypatch.setattr(preview_kernel, "_ready", threading.Event())
+    monkeypatch.setattr(preview_kernel, "_kernel", None)
+
+    class Broken:
+        def __call__(self, *args):
+            raise RuntimeError("no LLVM here")
+
+    monkeypatch.setattr(jit, "rows", Broken())
+    with pytest.warns(RuntimeWarning, match="general path"):
+        preview_kernel.warm_up_in_background().join()
+    assert not preview_kernel.ready()
+    assert preview_kernel.render_u8(hdr_scene(), HDR, ToneParams()) is None
