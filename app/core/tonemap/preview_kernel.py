@@ -101,10 +101,9 @@ class _LogIndex:
 
 
 def _log_index(prep: "_TickFactors") -> _LogIndex:
-    """The index of ``prep.lum`` (kept on it: computed once per image and settings)."""
-    cached = getattr(prep, "_preview_log_index", None)
-    if cached is not None:
-        return cached
+    """The table index of ``prep.lum`` (kept on it: computed once per image and settings)."""
+    if prep.log_index is not None:
+        return prep.log_index
     import cv2
 
     low = global_ops.log_floor(prep.stats)
@@ -115,22 +114,22 @@ def _log_index(prep: "_TickFactors") -> _LogIndex:
     index -= np.float32(lo * np.log(2.0))
     index *= np.float32((LUT_SIZE - 1) / ((hi - lo) * np.log(2.0)))
     grid = np.exp2(np.linspace(lo, hi, LUT_SIZE)).astype(np.float32)
-    result = _LogIndex(index, grid)
-    object.__setattr__(prep, "_preview_log_index", result)
-    return result
+    prep.log_index = _LogIndex(index, grid)
+    return prep.log_index
 
 
 @dataclass
 class _TickFactors:
     """What the kernel reads of an image for given white-balance gains and saturation (as
     fastpath.Prepared holds for the export): scene statistics, luminance, the saturated colour's
-    power (and, once computed, the luminance's table index)."""
+    power, and the luminance's table index once an operator needs it."""
 
     stats: global_ops.SceneStats
     lum: np.ndarray
     powered: np.ndarray
     mult: np.ndarray  # 3 float32 per-channel factors on ``powered`` (white balance, saturation 1)
     colour: np.ndarray  # max(image, 0), NaN -> 0 (unbalanced; shared by all settings)
+    log_index: _LogIndex | None = None  # filled by _log_index when an operator needs it
 
 
 _TICK: OrderedDict[tuple, _TickFactors] = OrderedDict()
@@ -179,7 +178,7 @@ def _tick_factors(img: np.ndarray, gains: np.ndarray, saturation: float,
             mult = np.ones(3, np.float32)
         factors = _TickFactors(stats, lum, powered, mult, base.colour)
         if neutral:
-            object.__setattr__(factors, "_preview_log_index", _log_index(base))
+            factors.log_index = _log_index(base)
     with _cache_lock:
         _TICK[key] = factors
         while len(_TICK) > _CACHE_SIZE:
@@ -303,9 +302,14 @@ def render_u8(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np
         look_tab, lift = np.ones(2, np.float32), np.float32(0.0)
     out = np.empty(image.shape, np.uint8)
     kernel = _kernel
-    fastpath._run_rows(
-        lambda a, b: kernel(a, b, index, index_scale, prep.powered, prep.mult, ftab,
-                            gamma == 0.0, look_tab, tone_on, lift,
-                            np.float32(look.vibrance / 100.0), out),
-        image.shape[0])
+    try:
+        fastpath._run_rows(
+            lambda a, b: kernel(a, b, index, index_scale, prep.powered, prep.mult, ftab,
+                                gamma == 0.0, look_tab, tone_on, lift,
+                                np.float32(look.vibrance / 100.0), out),
+            image.shape[0])
+    except TypeError:
+        # arguments of a type the one compiled signature lacks (a test guards against it):
+        # the general path renders; nothing is ever compiled on a tick
+        return None
     return out
