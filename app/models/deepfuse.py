@@ -341,9 +341,9 @@ def choose_candidate(
     frames: list[np.ndarray], proxy_weights: np.ndarray, *, side: int = SELECT_SIDE,
 ) -> tuple[str, dict[str, float]]:
     """(name of the best candidate, MEF-SSIM per candidate) at ``side`` px; ties go to the net."""
-    import cv2
-
     from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
 
     from app.core.metrics import mef_ssim_many
 

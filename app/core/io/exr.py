@@ -9,7 +9,6 @@ Only the first part of a multi-part file is read. The data window is returned as
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 from typing import Any, Mapping
 
