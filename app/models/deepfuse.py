@@ -279,10 +279,16 @@ def blend_with_weights(
     h, w = frames[0].shape[:2]
     ys, chroma = blend.split_luma_chroma(frames)  # codes become floats strip by strip
     ctx.report(0.4, "deepfuse: colour conversion")
-    full_w = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in proxy_weights]
-    ctx.check()
-    y = blend.pyramid_blend(ys, full_w)
-    del full_w, ys
+    if len(frames) == 2:  # the pair form: one weight map, one pyramid of each kind
+        w0 = cv2.resize(proxy_weights[0], (w, h), interpolation=cv2.INTER_LINEAR)
+        ctx.check()
+        y = blend.pyramid_blend_pair(ys[0], ys[1], w0)
+        del w0, ys
+    else:
+        full_w = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in proxy_weights]
+        ctx.check()
+        y = blend.pyramid_blend(ys, full_w)
+        del full_w, ys
     ctx.report(0.8, "deepfuse: pyramid blend")
     return blend.compose_rgb(y, chroma)
 

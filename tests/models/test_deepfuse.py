@@ -83,6 +83,21 @@ def test_opencv_blend_equals_the_torch_blend_used_in_training():
         np.testing.assert_allclose(got, ref.numpy(), atol=1e-5)
 
 
+def test_pair_blend_equals_the_general_blend():
+    from app.models import deepfuse_blend
+
+    rng = np.random.default_rng(5)
+    for h, w in ((37, 53), (128, 96), (21, 18)):
+        ys = rng.random((2, h, w), dtype=np.float32)
+        w0 = rng.random((h, w), dtype=np.float32)
+        general = deepfuse_blend.pyramid_blend(list(ys), [w0, 1.0 - w0])
+        pair = deepfuse_blend.pyramid_blend_pair(ys[0], ys[1], w0)
+        np.testing.assert_allclose(pair, general, atol=1e-5)
+        ref = D.pyramid_blend(torch.from_numpy(ys)[None],
+                              torch.from_numpy(np.stack([w0, 1.0 - w0]))[None])[0, 0]
+        np.testing.assert_allclose(pair, ref.numpy(), atol=1e-5)
+
+
 def test_model_shapes_weights_are_convex_and_order_symmetric():
     model = D.build_model().eval()
     ys = torch.rand(2, 2, 32, 40)
