@@ -131,6 +131,88 @@ def tiff_add_description(tiff: bytes, description: str, software: str,
     return bytes(out)
 
 
+_TIFF_SHORT = 3
+_TAG_IMAGE_WIDTH, _TAG_IMAGE_LENGTH = 256, 257
+_TAG_STRIP_OFFSETS, _TAG_ROWS_PER_STRIP, _TAG_STRIP_BYTE_COUNTS = 273, 278, 279
+
+
+def _tiff_ifd(tiff: bytes) -> tuple[str, int, dict[int, bytes]]:
+    """(struct byte-order prefix, first IFD offset, tag -> raw 12-byte entry) of a classic TIFF."""
+    order = tiff[:2]
+    if order not in (b"II", b"MM"):
+        raise ValueError("not a TIFF stream")
+    e = "<" if order == b"II" else ">"
+    if struct.unpack(e + "H", tiff[2:4])[0] != 42:
+        raise ValueError("only classic (not Big) TIFF is supported")
+    ifd = struct.unpack(e + "I", tiff[4:8])[0]
+    count = struct.unpack(e + "H", tiff[ifd: ifd + 2])[0]
+    entries = {}
+    for k in range(count):
+        raw = tiff[ifd + 2 + 12 * k: ifd + 14 + 12 * k]
+        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
+    return e, ifd, entries
+
+
+def _tiff_numbers(tiff: bytes, e: str, raw: bytes) -> list[int]:
+    """The SHORT / LONG values of one IFD entry (inline or at its offset)."""
+    _tag, kind, count = struct.unpack(e + "HHI", raw[:8])
+    if kind not in (_TIFF_SHORT, _TIFF_LONG):
+        raise ValueError(f"TIFF entry of type {kind} where numbers were expected")
+    size = 2 if kind == _TIFF_SHORT else 4
+    fmt = e + ("H" if kind == _TIFF_SHORT else "I") * count
+    if count * size <= 4:
+        return list(struct.unpack(fmt, raw[8: 8 + count * size]))
+    at = struct.unpack(e + "I", raw[8:12])[0]
+    return list(struct.unpack(fmt, tiff[at: at + count * size]))
+
+
+def tiff_join_rows(top: bytes, bottom: bytes) -> bytes:
+    """One classic TIFF of ``top``'s rows followed by ``bottom``'s: two encodings (one encoder
+    call each, so they can run in parallel) of the two halves of an image, same width, samples,
+    compression and RowsPerStrip, ``top``'s height a multiple of it. Every strip is compressed
+    on its own, so the strips are kept byte for byte: ``top``'s bytes stay where they are,
+    ``bottom``'s strips are appended, and a new first IFD (``top``'s entries with the combined
+    height and strip tables) is written at the end, as :func:`tiff_add_description` does."""
+    e, _ifd, entries = _tiff_ifd(top)
+    e2, _ifd2, entries2 = _tiff_ifd(bottom)
+    if e != e2:
+        raise ValueError("the two TIFF halves differ in byte order")
+    for tag in (_TAG_IMAGE_WIDTH, _TAG_ROWS_PER_STRIP, 258, 259, 277, 284):
+        if (tag in entries) != (tag in entries2) or (
+                tag in entries and _tiff_numbers(top, e, entries[tag])
+                != _tiff_numbers(bottom, e, entries2[tag])):
+            raise ValueError(f"the two TIFF halves differ in tag {tag}")
+    rows = _tiff_numbers(top, e, entries[_TAG_ROWS_PER_STRIP])[0]
+    height = _tiff_numbers(top, e, entries[_TAG_IMAGE_LENGTH])[0]
+    if height % rows:
+        raise ValueError("the top half's height is not a whole number of strips")
+    total = height + _tiff_numbers(bottom, e, entries2[_TAG_IMAGE_LENGTH])[0]
+    out = bytearray(top)
+    offsets = _tiff_numbers(top, e, entries[_TAG_STRIP_OFFSETS])
+    counts = _tiff_numbers(top, e, entries[_TAG_STRIP_BYTE_COUNTS])
+    for at, size in zip(_tiff_numbers(bottom, e, entries2[_TAG_STRIP_OFFSETS]),
+                        _tiff_numbers(bottom, e, entries2[_TAG_STRIP_BYTE_COUNTS])):
+        offsets.append(len(out))
+        counts.append(size)
+        out += bottom[at: at + size]
+    for tag, values in ((_TAG_STRIP_OFFSETS, offsets), (_TAG_STRIP_BYTE_COUNTS, counts)):
+        if len(out) % 2:
+            out += b"\x00"
+        start = len(out)
+        out += struct.pack(e + "I" * len(values), *values)
+        entries[tag] = struct.pack(e + "HHII", tag, _TIFF_LONG, len(values), start)
+    entries[_TAG_IMAGE_LENGTH] = struct.pack(e + "HHII", _TAG_IMAGE_LENGTH, _TIFF_LONG, 1, total)
+    if len(out) % 2:
+        out += b"\x00"
+    new_ifd = len(out)
+    out += struct.pack(e + "H", len(entries))
+    for tag in sorted(entries):
+        out += entries[tag]
+    out += struct.pack(e + "I", 0)  # one image
+    out[4:8] = struct.pack(e + "I", new_ifd)
+    return bytes(out)
+
+
 def hdr_add_header_lines(hdr: bytes, text: Mapping[str, str]) -> bytes:
     """Radiance bytes with ``# key=value`` comment lines added to the header (before the blank line)."""
     end = hdr.find(b"\n\n")

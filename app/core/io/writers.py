@@ -362,14 +362,44 @@ def _encode(p: Path, fmt: str, img: np.ndarray, quality: int, meta: dict[str, st
             return b""
         data = filemeta.png_add_chunks(buf.tobytes(), exif=photo.exif_bytes(), icc=photo.icc)
         return filemeta.png_add_text(data, meta) if meta else data
-    # LZW, not Deflate: measured on a rendered 12 MP HDR result, 0.36 s vs 1.52 s to encode
-    # for 2 % more bytes (8-bit; 16-bit: 0.58 s vs 2.37 s, 9 % more), both lossless
-    ok, buf = cv2.imencode(".tif", bgr, [cv2.IMWRITE_TIFF_COMPRESSION, TIFF_LZW])
-    if not ok:
+    data = _encode_tiff(bgr)
+    if not data:
         return b""
-    return filemeta.tiff_add_description(buf.tobytes(), filemeta.as_json(meta), software,
+    return filemeta.tiff_add_description(data, filemeta.as_json(meta), software,
                                          ascii_tags=photo.tiff_ascii(), icc=photo.icc,
                                          sub_ifds=photo.tiff_sub_ifds())
+
+
+TIFF_SPLIT_PIXELS = 2_000_000  # from this size the two halves are encoded in parallel
+
+
+def _encode_tiff(bgr: np.ndarray) -> bytes:
+    """LZW TIFF bytes of a BGR uint8/uint16 image (b"" if OpenCV fails).
+
+    LZW, not Deflate: measured on a rendered 12 MP HDR result, 0.36 s vs 1.52 s to encode for
+    2 % more bytes (8-bit; 16-bit: 0.58 s vs 2.37 s, 9 % more), both lossless. libtiff encodes on
+    one thread and compresses every strip (one row, as OpenCV writes it) on its own, so from
+    TIFF_SPLIT_PIXELS the two halves are encoded at once and their strips joined into one file
+    (filemeta.tiff_join_rows): the same strips byte for byte, in about half the time.
+    """
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, TIFF_LZW]
+    h = bgr.shape[0]
+    # libtiff's own strip height (8 kB of uncompressed row data, at least one row): both halves
+    # get it explicitly, so they agree and a whole image's file has the same strips
+    rows = max(1, 8192 // (bgr.shape[1] * bgr.shape[2] * bgr.itemsize))
+    half = (h // 2) // rows * rows
+    if bgr.shape[0] * bgr.shape[1] < TIFF_SPLIT_PIXELS or half == 0:
+        ok, buf = cv2.imencode(".tif", bgr, params)
+        return buf.tobytes() if ok else b""
+    from concurrent.futures import ThreadPoolExecutor
+
+    params += [cv2.IMWRITE_TIFF_ROWSPERSTRIP, rows]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV frees the GIL while encoding
+        parts = list(pool.map(lambda span: cv2.imencode(".tif", bgr[span], params),
+                              (slice(0, half), slice(half, h))))
+    if not all(ok for ok, _ in parts):
+        return b""
+    return filemeta.tiff_join_rows(parts[0][1].tobytes(), parts[1][1].tobytes())
 
 
 def write_display(

@@ -97,6 +97,54 @@ def test_tiff_round_trip_with_description(tmp_path, bits):
     assert tags[259] == 5  # LZW: lossless, 4x faster to encode than Deflate (writers.py)
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_large_tiffs_are_encoded_in_halves_with_the_same_pixels_and_tags(tmp_path, monkeypatch,
+                                                                          bits):
+    """From TIFF_SPLIT_PIXELS the halves are encoded in parallel and their strips joined; the
+    file reads back identically (OpenCV and Pillow), with its description, ICC profile and the
+    single-call encoding's strips."""
+    import cv2
+
+    from app.core.io import filemeta
+
+    img = _image(61, 3001)  # rows of >= 8 kB: one row per strip, as at full size
+    whole = write_display(tmp_path / f"whole{bits}.tif", img, bit_depth=bits, provenance=PROV)
+    monkeypatch.setattr(writers, "TIFF_SPLIT_PIXELS", 100)
+    joins = []
+    join = filemeta.tiff_join_rows
+    monkeypatch.setattr(filemeta, "tiff_join_rows", lambda *a: joins.append(1) or join(*a))
+    split = write_display(tmp_path / f"split{bits}.tif", img, bit_depth=bits, provenance=PROV)
+    assert joins == [1]  # the halves were encoded apart and joined
+    a = cv2.imread(str(whole), cv2.IMREAD_UNCHANGED)
+    b = cv2.imread(str(split), cv2.IMREAD_UNCHANGED)
+    assert a.dtype == b.dtype == (np.uint8 if bits == 8 else np.uint16)
+    np.testing.assert_array_equal(a, b)
+    pil = Image.open(split)
+    assert pil.size == (3001, 61)
+    if bits == 8:
+        np.testing.assert_array_equal(np.asarray(pil), a[..., ::-1])
+    assert json.loads(pil.tag_v2[270])["lumafuse:method"] == "mertens"
+    assert pil.info.get("icc_profile") == Image.open(whole).info.get("icc_profile") is not None
+    # the strips are the single call's, byte for byte: only the directory moved
+    _e, _ifd, ents = filemeta._tiff_ifd(split.read_bytes())
+    _e, _ifd, ents_w = filemeta._tiff_ifd(whole.read_bytes())
+    counts = filemeta._tiff_numbers(split.read_bytes(), "<", ents[279])
+    assert counts == filemeta._tiff_numbers(whole.read_bytes(), "<", ents_w[279])
+
+
+def test_joining_tiff_halves_that_do_not_match_is_refused():
+    import cv2
+
+    from app.core.io import filemeta
+
+    img = (np.random.default_rng(3).random((10, 12, 3)) * 255).astype(np.uint8)
+    top = cv2.imencode(".tif", img[:5])[1].tobytes()
+    with pytest.raises(ValueError, match="tag 256"):
+        filemeta.tiff_join_rows(top, cv2.imencode(".tif", img[5:, :8])[1].tobytes())
+    with pytest.raises(ValueError, match="not a TIFF"):
+        filemeta.tiff_join_rows(top, b"PNG not a tiff")
+
+
 def test_jpeg_round_trip_with_comment(tmp_path):
     img = np.clip(_image(64, 64) * 0.2 + 0.4, 0, 1)  # smooth-ish content compresses well
     out = write_display(tmp_path / "j.jpg", img, quality=95, provenance=PROV)
