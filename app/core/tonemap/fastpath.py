@@ -10,7 +10,7 @@ once per image (:class:`Prepared`) and kept in a small cache, so moving the expo
 sliders costs one power on a single channel instead of three. The few pixels with a channel in
 the sRGB toe (r * min_c C_s,c below 0.0031308) are recomputed exactly with the full formula.
 
-The cache holds at most three prepared images of at most 4 MP (preview proxies); larger images
+The cache holds at most two prepared images of at most 4 MP (preview proxies); larger images
 (exports) are prepared strip by strip while they render, from the whole image's statistics, so
 the five full-size factor arrays (32 B/px: 460 MB for 12 MP) never exist at once; the pixels are
 the same as through the cache. An entry is matched by the array's identity, data
@@ -35,7 +35,7 @@ _SRGB_K = np.float32(1.055**2.4)
 _SRGB_T = 0.0031308
 CACHE_MAX_PIXELS = 4_000_000
 _CACHE: OrderedDict[tuple, "Prepared"] = OrderedDict()
-_CACHE_SIZE = 3  # a preview proxy and its two drafts
+_CACHE_SIZE = 2
 _LOCK = threading.Lock()
 
 
