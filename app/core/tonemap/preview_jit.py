@@ -4,7 +4,7 @@
 One row at a time, in stages a compiler vectorises: the per-pixel factor from the table (expanded
 to the three channels, so the next loops run flat over the row), the encode (branch-free: the
 sRGB toe as a polynomial in the encoded value), the look (only when set), quantisation.
-fastmath is safe: every input is finite (fastpath's factors are NaN-free, the tables finite).
+fastmath is safe: every input is finite (the tick factors are NaN-free, the tables finite).
 Functions sit at module level with module-level constants so numba's on-disk cache holds them
 (closures recompiled in every process).
 """
@@ -30,7 +30,6 @@ TOE_END = np.float32(1.055 * _SRGB_T ** (1 / 2.4))  # encoded value of the sRGB 
 TOE_TOP = np.float32(12.92 * _SRGB_T)  # the toe's output there
 INV_TOE_END = np.float32(1.0) / TOE_END
 ZERO, ONE = np.float32(0.0), np.float32(1.0)
-
 
 
 @njit(inline="always", cache=True)
@@ -59,6 +58,7 @@ def encode_srgb(v):
 
 @njit(inline="always", cache=True, fastmath=True)
 def clip01(v):
+    """v clipped to [0, 1]."""
     return min(max(v, ZERO), ONE)
 
 
