@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from app.core.channels import channel_max
 from app.core.errors import InputError
 from app.core.types import ResultKind
 
@@ -44,7 +45,7 @@ def _clip_shares(rgb: np.ndarray) -> tuple[float, float]:
     """(share with all channels <= 0, share with any channel >= 1) of a display image."""
     img = _as_float(rgb)
     n = img.shape[0] * img.shape[1]
-    peak = img.max(axis=2)
+    peak = channel_max(img)  # numpy's max over a 3-long last axis took 2 ms of a 4 ms update
     low = int(np.count_nonzero(peak <= 0.0))
     high = int(np.count_nonzero(peak >= 1.0))
     return low / n, high / n
@@ -87,7 +88,7 @@ def luminance_histogram(
         low, high = _clip_shares(display)
     else:
         low = (n - positive.size) / n
-        high = int(np.count_nonzero(np.asarray(image).max(axis=2) >= 1.0)) / n
+        high = int(np.count_nonzero(channel_max(_as_float(image)) >= 1.0)) / n
     if positive.size == 0:
         edges = np.linspace(-1.0, 0.0, bins + 1)
         return edges, np.zeros(bins, np.int64), low, high
