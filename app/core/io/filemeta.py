@@ -62,6 +62,55 @@ _TAG_SOFTWARE = 305
 TAG_ICC_PROFILE = 34675
 
 
+_TIFF_SHORT = 3
+_TAG_IMAGE_WIDTH, _TAG_IMAGE_LENGTH = 256, 257
+_TAG_STRIP_OFFSETS, _TAG_ROWS_PER_STRIP, _TAG_STRIP_BYTE_COUNTS = 273, 278, 279
+
+
+def _tiff_ifd(tiff: bytes) -> tuple[str, int, dict[int, bytes]]:
+    """(struct byte-order prefix, first IFD offset, tag -> raw 12-byte entry) of a classic TIFF
+    (ValueError for anything else)."""
+    order = tiff[:2]
+    if order not in (b"II", b"MM"):
+        raise ValueError("not a TIFF stream")
+    e = "<" if order == b"II" else ">"
+    if struct.unpack(e + "H", tiff[2:4])[0] != 42:
+        raise ValueError("only classic (not Big) TIFF is supported")
+    ifd = struct.unpack(e + "I", tiff[4:8])[0]
+    count = struct.unpack(e + "H", tiff[ifd: ifd + 2])[0]
+    entries = {}
+    for k in range(count):
+        raw = tiff[ifd + 2 + 12 * k: ifd + 14 + 12 * k]
+        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
+    return e, ifd, entries
+
+
+def _tiff_numbers(tiff: bytes, e: str, raw: bytes) -> list[int]:
+    """The SHORT / LONG values of one IFD entry (inline or at its offset)."""
+    _tag, kind, count = struct.unpack(e + "HHI", raw[:8])
+    if kind not in (_TIFF_SHORT, _TIFF_LONG):
+        raise ValueError(f"TIFF entry of type {kind} where numbers were expected")
+    size = 2 if kind == _TIFF_SHORT else 4
+    fmt = e + ("H" if kind == _TIFF_SHORT else "I") * count
+    if count * size <= 4:
+        return list(struct.unpack(fmt, raw[8: 8 + count * size]))
+    at = struct.unpack(e + "I", raw[8:12])[0]
+    return list(struct.unpack(fmt, tiff[at: at + count * size]))
+
+
+def _append_ifd(out: bytearray, e: str, entries: Mapping[int, bytes], next_ifd: bytes) -> None:
+    """Write ``entries`` (sorted, as TIFF requires) as a new first IFD at the end of ``out``
+    (word-aligned) and point the header at it; the old IFD stays as unused bytes."""
+    if len(out) % 2:
+        out += b"\x00"
+    new_ifd = len(out)
+    out += struct.pack(e + "H", len(entries))
+    for tag in sorted(entries):
+        out += entries[tag]
+    out += next_ifd
+    out[4:8] = struct.pack(e + "I", new_ifd)
+
+
 def tiff_add_description(tiff: bytes, description: str, software: str,
                          ascii_tags: Mapping[int, str] | None = None,
                          icc: bytes = b"",
@@ -74,22 +123,9 @@ def tiff_add_description(tiff: bytes, description: str, software: str,
     as TIFF requires) and the header points to the copy; the old IFD stays as unused bytes,
     every other offset stays valid. Text is made 7-bit ASCII (TIFF's ASCII type).
     """
+    e, ifd, entries = _tiff_ifd(tiff)
     order = tiff[:2]
-    if order == b"II":
-        e = "<"
-    elif order == b"MM":
-        e = ">"
-    else:
-        raise ValueError("not a TIFF stream")
-    if struct.unpack(e + "H", tiff[2:4])[0] != 42:
-        raise ValueError("only classic (not Big) TIFF is supported")
-    ifd = struct.unpack(e + "I", tiff[4:8])[0]
-    count = struct.unpack(e + "H", tiff[ifd : ifd + 2])[0]
-    entries = {}
-    for k in range(count):
-        raw = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
-        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
-    next_ifd = tiff[ifd + 2 + 12 * count : ifd + 6 + 12 * count]
+    next_ifd = tiff[ifd + 2 + 12 * len(entries) : ifd + 6 + 12 * len(entries)]
 
     out = bytearray(tiff)
     values: list[tuple[int, int, bytes]] = [
@@ -120,50 +156,8 @@ def tiff_add_description(tiff: bytes, description: str, software: str,
             value = struct.pack(e + "I", len(out))
             out += data
         entries[tag] = struct.pack(e + "HHI", tag, kind, len(data)) + value
-    if len(out) % 2:
-        out += b"\x00"
-    new_ifd = len(out)
-    out += struct.pack(e + "H", len(entries))
-    for tag in sorted(entries):
-        out += entries[tag]
-    out += next_ifd
-    out[4:8] = struct.pack(e + "I", new_ifd)
+    _append_ifd(out, e, entries, next_ifd)
     return bytes(out)
-
-
-_TIFF_SHORT = 3
-_TAG_IMAGE_WIDTH, _TAG_IMAGE_LENGTH = 256, 257
-_TAG_STRIP_OFFSETS, _TAG_ROWS_PER_STRIP, _TAG_STRIP_BYTE_COUNTS = 273, 278, 279
-
-
-def _tiff_ifd(tiff: bytes) -> tuple[str, int, dict[int, bytes]]:
-    """(struct byte-order prefix, first IFD offset, tag -> raw 12-byte entry) of a classic TIFF."""
-    order = tiff[:2]
-    if order not in (b"II", b"MM"):
-        raise ValueError("not a TIFF stream")
-    e = "<" if order == b"II" else ">"
-    if struct.unpack(e + "H", tiff[2:4])[0] != 42:
-        raise ValueError("only classic (not Big) TIFF is supported")
-    ifd = struct.unpack(e + "I", tiff[4:8])[0]
-    count = struct.unpack(e + "H", tiff[ifd: ifd + 2])[0]
-    entries = {}
-    for k in range(count):
-        raw = tiff[ifd + 2 + 12 * k: ifd + 14 + 12 * k]
-        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
-    return e, ifd, entries
-
-
-def _tiff_numbers(tiff: bytes, e: str, raw: bytes) -> list[int]:
-    """The SHORT / LONG values of one IFD entry (inline or at its offset)."""
-    _tag, kind, count = struct.unpack(e + "HHI", raw[:8])
-    if kind not in (_TIFF_SHORT, _TIFF_LONG):
-        raise ValueError(f"TIFF entry of type {kind} where numbers were expected")
-    size = 2 if kind == _TIFF_SHORT else 4
-    fmt = e + ("H" if kind == _TIFF_SHORT else "I") * count
-    if count * size <= 4:
-        return list(struct.unpack(fmt, raw[8: 8 + count * size]))
-    at = struct.unpack(e + "I", raw[8:12])[0]
-    return list(struct.unpack(fmt, tiff[at: at + count * size]))
 
 
 def tiff_join_rows(top: bytes, bottom: bytes) -> bytes:
@@ -202,14 +196,7 @@ def tiff_join_rows(top: bytes, bottom: bytes) -> bytes:
         out += struct.pack(e + "I" * len(values), *values)
         entries[tag] = struct.pack(e + "HHII", tag, _TIFF_LONG, len(values), start)
     entries[_TAG_IMAGE_LENGTH] = struct.pack(e + "HHII", _TAG_IMAGE_LENGTH, _TIFF_LONG, 1, total)
-    if len(out) % 2:
-        out += b"\x00"
-    new_ifd = len(out)
-    out += struct.pack(e + "H", len(entries))
-    for tag in sorted(entries):
-        out += entries[tag]
-    out += struct.pack(e + "I", 0)  # one image
-    out[4:8] = struct.pack(e + "I", new_ifd)
+    _append_ifd(out, e, entries, struct.pack(e + "I", 0))  # one image
     return bytes(out)
 
 
