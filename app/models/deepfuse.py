@@ -321,10 +321,10 @@ def opencv_mertens(frames: list[np.ndarray]) -> np.ndarray:
     display-referred float32 HxWx3 [0, 1] (clipped, as saved)."""
     import cv2
 
-    bgr = [np.ascontiguousarray((f if f.dtype == np.uint8 else _to8(float_frame(f)))[..., ::-1])
+    bgr = [cv2.cvtColor(f if f.dtype == np.uint8 else _to8(float_frame(f)), cv2.COLOR_RGB2BGR)
            for f in frames]
-    out = cv2.createMergeMertens().process(bgr)
-    return np.clip(out[..., ::-1], 0.0, 1.0).astype(np.float32)
+    out = cv2.cvtColor(cv2.createMergeMertens().process(bgr), cv2.COLOR_BGR2RGB)
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
 def _render(name: str, frames: list[np.ndarray], proxy_weights: np.ndarray,

@@ -166,6 +166,17 @@ def _balanced(img: np.ndarray, wb_gains: np.ndarray, decode: bool) -> np.ndarray
     return lin
 
 
+def only_clips(kind: ResultKind | str, tone: ToneParams) -> bool:
+    """True when :func:`render` of this result only clips it to [0, 1]: a fused (display-referred)
+    result with no white balance, exposure, saturation, gamma or look change. An export that
+    clips anyway (``display.to_uint``) then quantises the result itself and skips the rendering's
+    full-size copy (12 B/px)."""
+    return (ResultKind(kind) == ResultKind.LDR_FUSED
+            and bool(np.all(white_balance.gains(float(tone.temperature), float(tone.tint)) == 1.0))
+            and exposure_gain(tone.exposure_ev) == 1.0 and float(tone.saturation) == 1.0
+            and check_gamma(tone.gamma) == 0.0 and tone.look.is_neutral)
+
+
 def render(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.ndarray:
     """Display rendering shared by preview and export: float32 HxWx3 display-encoded [0, 1].
 
@@ -237,6 +248,7 @@ __all__ = [
     "encode",
     "exposure_gain",
     "luminance",
+    "only_clips",
     "render",
     "resolve_params",
     "scene_stats",

@@ -310,6 +310,32 @@ def test_write_result_display_formats_use_the_renderer(tmp_path):
         write_result(tmp_path / "g.jpg", ldr, ToneParams(), bit_depth=16)
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_fused_result_with_neutral_tone_is_quantised_without_a_rendered_copy(tmp_path, monkeypatch,
+                                                                              bits):
+    from app.core import tonemap
+
+    fused = _image(scale=1.3) - np.float32(0.1)  # values below 0 and above 1 are clipped
+    fused[0, :3] = np.nan
+    res = Result(image=fused, kind=ResultKind.LDR_FUSED, provenance=PROV)
+    expected = tonemap.to_uint(tonemap.render(fused, res.kind, ToneParams()), bits)
+    calls = []
+    real_render = tonemap.render
+    monkeypatch.setattr(tonemap, "render", lambda *a, **k: calls.append(1) or real_render(*a, **k))
+    back, _ = read_frame(write_result(tmp_path / "f.tif", res, ToneParams(), bit_depth=bits),
+                         codes=True)
+    np.testing.assert_array_equal(back, expected)  # the same codes as the rendering gives
+    assert calls == []
+    # any tone change, or another colour space, goes through the renderer
+    assert tonemap.only_clips(ResultKind.LDR_FUSED, ToneParams())
+    for tone in (ToneParams(exposure_ev=0.1), ToneParams(saturation=1.1), ToneParams(gamma=2.0),
+                 ToneParams(temperature=5000.0)):
+        assert not tonemap.only_clips(ResultKind.LDR_FUSED, tone)
+    assert not tonemap.only_clips(ResultKind.HDR_LINEAR, ToneParams())
+    write_result(tmp_path / "p3.tif", res, ToneParams(), colour_space="display-p3")
+    assert calls == [1]
+
+
 def test_write_result_checks_the_path_before_rendering(tmp_path, monkeypatch):
     from app.core import tonemap
 
