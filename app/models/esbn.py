@@ -51,6 +51,22 @@ def load_model(device: str = "cpu") -> tuple[Any, str]:
     return model.to(device).eval(), digest
 
 
+def response_table(frames: Any, exposures: Any) -> tuple[np.ndarray, str]:
+    """The bracket's camera response for networks with ``linearise="response"``: (3, 256)
+    float32, code -> linear exposure, scaled so code 255 of the brightest channel is 1 (the
+    darkest frame's clipping, the unit of the network's output). Recovered as the product's
+    HDR merge does it (Debevec, channels tied, an implausible curve replaced by a fitted
+    sRGB-like one); the note says when that happened ('' otherwise).
+
+    frames: display-referred [0, 1] frames (float32 or 8-bit codes) of one scene; exposures:
+    their relative exposures."""
+    from app.core.merge.response import recover_response_checked
+
+    g, note = recover_response_checked(frames, exposures)
+    table = np.asarray(g, np.float64).T
+    return (table / max(float(table[:, 255].max()), 1e-12)).astype(np.float32), note
+
+
 def pick_frames(n: int, reference: int) -> tuple[int, int, int]:
     """(low, reference, high) frame indices of an n-frame dark-to-bright bracket."""
     if n < 2:
@@ -79,9 +95,10 @@ def _starts(size: int, tile: int) -> list[int]:
 
 def merge_tiled(model: Any, low: np.ndarray, mid: np.ndarray, high: np.ndarray,
                 times: tuple[float, float, float], ctx: TaskContext, *, tile: int = 512,
-                device: str = "cpu") -> np.ndarray:
+                device: str = "cpu", table: np.ndarray | None = None) -> np.ndarray:
     """H (units of the low frame's clipping, float32 HxWx3 in [0, 1]) from three display frames
-    [0, 1] of one size; ``times`` relative to the low frame."""
+    [0, 1] of one size; ``times`` relative to the low frame; ``table``: the bracket's
+    :func:`response_table` (networks with ``linearise="response"``)."""
     import torch
 
     from app.models.esbn_net import MULTIPLE
@@ -94,6 +111,7 @@ def merge_tiled(model: Any, low: np.ndarray, mid: np.ndarray, high: np.ndarray,
     wsum = np.zeros((h, w, 1), np.float32)
     ys, xs = _starts(h, tile), _starts(w, tile)
     t = torch.tensor([times], dtype=torch.float32, device=device)
+    tab = None if table is None else torch.from_numpy(np.asarray(table, np.float32))[None].to(device)
     done, total = 0, len(ys) * len(xs)
     for y0 in ys:
         for x0 in xs:
@@ -109,7 +127,7 @@ def merge_tiled(model: Any, low: np.ndarray, mid: np.ndarray, high: np.ndarray,
                     np.ascontiguousarray(part.transpose(2, 0, 1) * 2.0 - 1.0, np.float32)
                 )[None].to(device))
             with torch.inference_mode():
-                o = model.radiance(model(*batch, t)[2])
+                o = model.radiance(model(*batch, t, tab)[2])
             hdr = o[0].float().cpu().numpy().transpose(1, 2, 0)[:th, :tw]
             wy = _ramp(th, y0 > 0, y1 < h)
             wx = _ramp(tw, x0 > 0, x1 < w)
@@ -139,8 +157,10 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
     model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
     ctx.report(0.1, "esbn: model loaded")
     times = (1.0, exps[ref] / exps[lo], exps[hi] / exps[lo])
+    table, note = (response_table(frames, exps) if getattr(model, "linearise", "gamma")
+                   == "response" else (None, ""))
     h = merge_tiled(model, frames[lo], frames[ref], frames[hi], times, ctx,
-                    tile=int(params.get("tile", 512)), device=dev)
+                    tile=int(params.get("tile", 512)), device=dev, table=table)
     rad = h * np.float32(exps[ref] / exps[lo])
     source = str(stack.metadata.get("exposure_source", "given"))
     notes: dict[str, Any] = {
@@ -148,9 +168,12 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
         "exposure_source": source,
         "decisions": {"frames": f"{lo + 1},{ref + 1},{hi + 1}"},
     }
+    messages = [note] if note else []
     if source == "estimated":
         ev = ", ".join(f"{np.log2(e / exps[0]):+.1f}" for e in exps)
-        notes["messages"] = [f"exposures estimated from the pixels: {ev} EV; give the times or "
-                             "EVs for an exact merge"]
+        messages.append(f"exposures estimated from the pixels: {ev} EV; give the times or "
+                        "EVs for an exact merge")
+    if messages:
+        notes["messages"] = messages
     return MethodOutput(image=rad.astype(np.float32), weights_sha256=digest, device=dev,
                         notes=notes)

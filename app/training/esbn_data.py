@@ -12,7 +12,10 @@ Per patch (all float32, channels first):
 * ``times``: (3,) exposure times relative to the low frame (1, 2^a, 2^(a+b));
 * ``aligned``: (2, 3, P, P) the alignment targets (the truth scene photographed by the same
   camera at the low and high times: static, no shake), [-1, 1];
-* ``hdr``: (3, P, P) the truth radiance in units of the low frame's clipping level, in [0, 1].
+* ``hdr``: (3, P, P) the truth radiance in units of the low frame's clipping level, in [0, 1];
+* ``table``: (3, 256) the bracket's camera response as the product recovers it from the three
+  frames and their times (:func:`app.models.esbn.response_table`; networks with
+  ``linearise="response"`` read it, others ignore it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from app.bench import dynamic_brackets as db
 from app.bench import virtual_camera as vc
+from app.models.esbn import response_table
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Sample:
     aligned: np.ndarray  # (2, H, W, 3) uint8 targets for low and high
     hdr: np.ndarray  # (H, W, 3) float16, units of the low frame's clipping, clipped to [0, 1]
     times: np.ndarray  # (3,) float32 relative to low
+    table: np.ndarray  # (3, 256) float32 response table (code -> linear, 1 = low's clipping)
 
 
 def _codes(img: np.ndarray) -> np.ndarray:
@@ -41,9 +46,10 @@ def _codes(img: np.ndarray) -> np.ndarray:
 
 def make_pool(paths: Sequence[Path], n: int, *, seed: int, size: tuple[int, int],
               ev_choices: Sequence[float] = (1.0, 2.0, 3.0), long_side: int = 512,
-              object_paths: Sequence[Path] | None = None) -> list[Sample]:
+              object_paths: Sequence[Path] | None = None, tables: bool = True) -> list[Sample]:
     """``n`` brackets with backgrounds drawn from ``paths`` (objects from ``object_paths``,
-    default the same maps), each from its own seed (seed * 100003 + i)."""
+    default the same maps), each from its own seed (seed * 100003 + i). ``tables``: recover
+    each bracket's response table (~35 ms a bracket; zeros when False)."""
     maps = [vc.load_radiance(p, long_side=long_side, crop_poles=True) for p in paths]
     objs = maps if object_paths is None else [
         vc.load_radiance(p, long_side=long_side, crop_poles=True) for p in object_paths]
@@ -57,9 +63,12 @@ def make_pool(paths: Sequence[Path], n: int, *, seed: int, size: tuple[int, int]
                                shake=float(rng.uniform(0.0, 1.5)), seed=seed * 100003 + i)
         t = np.asarray(b.times, np.float64) / b.times[0]
         hdr = np.clip(b.truth * np.float32(b.times[0] / b.times[b.reference]), 0.0, 1.0)
-        pool.append(Sample(np.stack([_codes(f) for f in b.frames]),
+        codes = np.stack([_codes(f) for f in b.frames])
+        table = response_table(list(codes), b.times)[0] if tables else np.zeros((3, 256),
+                                                                                np.float32)
+        pool.append(Sample(codes,
                            np.stack([_codes(b.static_frames[0]), _codes(b.static_frames[2])]),
-                           hdr.astype(np.float16), t.astype(np.float32)))
+                           hdr.astype(np.float16), t.astype(np.float32), table))
     return pool
 
 
@@ -88,10 +97,11 @@ class PatchSampler:
         hdr = aug(s.hdr[None])[0].astype(np.float32)
         return (np.ascontiguousarray(ldr.transpose(0, 3, 1, 2)),
                 np.ascontiguousarray(tgt.transpose(0, 3, 1, 2)),
-                np.ascontiguousarray(hdr.transpose(2, 0, 1)), s.times)
+                np.ascontiguousarray(hdr.transpose(2, 0, 1)), s.times, s.table)
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(ldr (n,3,3,P,P), aligned (n,2,3,P,P), hdr (n,3,P,P), times (n,3))."""
+    def batch(self, n: int) -> tuple[np.ndarray, ...]:
+        """(ldr (n,3,3,P,P), aligned (n,2,3,P,P), hdr (n,3,P,P), times (n,3), tables
+        (n,3,256))."""
         items = [self._one(self.pool[int(self.rng.integers(0, len(self.pool)))])
                  for _ in range(n)]
         return tuple(np.stack(z) for z in zip(*items))  # type: ignore[return-value]

@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _tensors(batch) -> tuple[torch.Tensor, ...]:
-    ldr, aligned, hdr, times = (torch.from_numpy(np.ascontiguousarray(a)) for a in batch)
-    return ldr[:, 0], ldr[:, 1], ldr[:, 2], times, aligned[:, 0], aligned[:, 1], hdr
+    ldr, aligned, hdr, times, table = (torch.from_numpy(np.ascontiguousarray(a)) for a in batch)
+    return ldr[:, 0], ldr[:, 1], ldr[:, 2], times, table, aligned[:, 0], aligned[:, 1], hdr
 
 
 @torch.no_grad()
@@ -45,7 +45,7 @@ def validate(model: esbn_net.ESBN, pool) -> float:
     for s in pool:
         ldr = torch.from_numpy(s.ldr.astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)
         t = torch.from_numpy(s.times)[None]
-        _, _, o = model(ldr[0:1], ldr[1:2], ldr[2:3], t)
+        _, _, o = model(ldr[0:1], ldr[1:2], ldr[2:3], t, torch.from_numpy(s.table)[None])
         h = model.radiance(o)[0].permute(1, 2, 0).numpy()
         truth = s.hdr.astype(np.float32)
         if truth.max() > 0:
@@ -68,9 +68,10 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
     val_paths = [p for p in paths if p.stem in val_names]
     size = (int(dc["width"]), int(dc["height"]))
     t0 = time.perf_counter()
-    pool = make_pool(train_paths, int(dc["brackets"]), seed=seed, size=size)
+    tables = cfg.get("model", {}).get("linearise", "gamma") == "response"
+    pool = make_pool(train_paths, int(dc["brackets"]), seed=seed, size=size, tables=tables)
     val_pool = make_pool(val_paths, int(dc["val_brackets"]), seed=seed + 1, size=size,
-                         object_paths=train_paths)
+                         object_paths=train_paths, tables=tables)
     if verbose:
         print(f"data: {len(pool)} training brackets from {len(train_paths)} maps, "
               f"{len(val_pool)} validation brackets from {sorted(val_names)} "
@@ -95,8 +96,8 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
             lr = lr1 + 0.5 * (lr0 - lr1) * (1 + math.cos(math.pi * min(1.0, prog)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            low, mid, high, times, t_low, t_high, hdr = _tensors(sampler.batch(batch))
-            a_low, a_high, o = model(low, mid, high, times)
+            low, mid, high, times, table, t_low, t_high, hdr = _tensors(sampler.batch(batch))
+            a_low, a_high, o = model(low, mid, high, times, table)
             merge = (model.tone_mapped(o) - esbn_net.mu_law(hdr)).abs().mean()
             align = ((a_low - t_low) ** 2).mean() + ((a_high - t_high) ** 2).mean()
             loss = merge + align_w * align

@@ -27,8 +27,10 @@ def test_frames_are_the_reference_and_its_neighbours(n, ref, want):
 class _Constant(torch.nn.Module):
     """Stands in for the networks: H = 1 everywhere (o = +1), whatever the input."""
 
-    def forward(self, low, mid, high, times):
-        self.times = times
+    linearise = "gamma"
+
+    def forward(self, low, mid, high, times, table=None):
+        self.times, self.table = times, table
         return low, high, torch.ones_like(mid)
 
     def radiance(self, o):
@@ -49,6 +51,65 @@ def test_radiance_is_in_reference_units(monkeypatch):
     res = run(ExposureStack(frames=frames[:2], exposures=(1.0, 4.0)), "esbn", {}, reference=0)
     np.testing.assert_allclose(res.image, 1.0, rtol=1e-6)
     assert fake.times.tolist() == [[1.0, 1.0, 4.0]]
+
+
+def test_a_gamma_table_gives_the_gamma_inputs_and_gradients_reach_the_input():
+    from app.models.esbn_net import hdr_channels
+
+    codes = torch.arange(256, dtype=torch.float32)
+    table = ((codes / 255) ** 2.2).expand(2, 3, 256).contiguous()
+    ldr = (torch.rand(2, 3, 8, 8) * 2 - 1).requires_grad_(True)
+    t = torch.tensor([1.0, 4.0])
+    with_table, plain = hdr_channels(ldr, t, table), hdr_channels(ldr, t)
+    # linear between codes on a convex curve: within a 1/255 step's chord of the power
+    assert torch.allclose(with_table, plain, atol=2e-3)
+    on_codes = torch.round((ldr.detach() + 1) * 127.5) / 127.5 - 1
+    assert torch.allclose(hdr_channels(on_codes, t, table), hdr_channels(on_codes, t), atol=1e-5)
+    with_table[:, 3:].sum().backward()
+    assert ldr.grad is not None and float(ldr.grad.abs().min()) > 0
+
+
+def test_response_networks_need_the_table_and_use_it():
+    model = build_model(c1=4, c2=4, c3=4, blocks=1, merge=4, growth=4, dense=1,
+                        linearise="response").eval()
+    x = torch.zeros(1, 3, 16, 16)
+    t = torch.tensor([[1.0, 4.0, 16.0]])
+    with pytest.raises(ValueError, match="response table"):
+        model(x, x, x, t)
+    codes = torch.arange(256, dtype=torch.float32) / 255
+    with torch.no_grad():
+        a = model(x, x, x, t, (codes ** 2.2).expand(1, 3, 256).contiguous())[2]
+        b = model(x, x, x, t, codes.expand(1, 3, 256).contiguous())[2]
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="linearise"):
+        build_model(linearise="srgb")
+
+
+def test_response_table_of_a_gamma_camera():
+    """Frames of a gamma-2.2 camera at 1, 4, 16: the table is that curve, code 255 -> 1."""
+    rad = textured_radiance(3, 96, 128) * 0.5
+    frames = [np.clip(rad * e, 0, 1) ** (1 / 2.2) for e in (1.0, 4.0, 16.0)]
+    table, note = esbn.response_table(frames, (1.0, 4.0, 16.0))
+    assert table.shape == (3, 256) and table.dtype == np.float32
+    assert float(table[:, 255].max()) == pytest.approx(1.0)
+    assert np.all(np.diff(table, axis=1) >= 0)
+    mid = np.arange(64, 224)
+    want = (mid / 255.0) ** 2.2
+    got = table[:, mid] / table[:, 191:192] * want[191 - 64]  # shape, not scale
+    assert np.max(np.abs(got / want - 1)) < 0.15, note
+
+
+def test_a_response_network_gets_the_brackets_table(monkeypatch):
+    fake = _Constant()
+    fake.linearise = "response"
+    monkeypatch.setattr(weights, "kept_model", lambda key, dev, load: (fake, "cd" * 32))
+    monkeypatch.setattr(weights, "status", lambda key: (True, ""))
+    rad = textured_radiance(1, 40, 48) * 0.5
+    frames = tuple(np.clip(rad * e, 0, 1) ** (1 / 2.2) for e in (1.0, 4.0, 16.0))
+    run(ExposureStack(frames=frames, exposures=(1.0, 4.0, 16.0)), "esbn", {"tile": 128})
+    assert fake.table is not None and tuple(fake.table.shape) == (1, 3, 256)
+    np.testing.assert_allclose(fake.table[0].numpy(), esbn.response_table(frames,
+                               (1.0, 4.0, 16.0))[0])
 
 
 def test_mu_law_output_round_trips():
