@@ -244,11 +244,14 @@ def load_numpy_model() -> tuple[NumpyWeightNet, str]:
 
 def net_weights(
     frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
+    reduced: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """The network's blend weights for display-referred float32 HxWx3 [0, 1] frames: float32
     (K, h, w) at the proxy size (1/down of the frames, long side at most ``proxy``), summing to 1
-    over K. Only the frames' luma is computed at full size. ``model``: a
-    :class:`NumpyWeightNet` (CPU, no torch) or the torch module (training, benches, GPU)."""
+    over K. The network sees the frames' luma area-averaged to that size; ``reduced``: the
+    frames already area-averaged to some size at least the proxy's (8-bit codes or floats), to
+    take the luma from instead of the full-size frames. ``model``: a :class:`NumpyWeightNet`
+    (CPU, no torch) or the torch module (training, benches, GPU)."""
     import cv2
 
     h, w = frames[0].shape[:2]
@@ -256,6 +259,8 @@ def net_weights(
         raise InputError(f"frames of {w}x{h} pixels are too small for deepfuse (16 px minimum)")
     scale = min(1.0 / model.down, proxy / max(h, w))
     ph, pw = max(8, round(h * scale)), max(8, round(w * scale))
+    if reduced is not None and min(reduced[0].shape[0] - ph, reduced[0].shape[1] - pw) >= 0:
+        frames = reduced
     small = np.stack([cv2.resize(blend.luma(f), (pw, ph), interpolation=cv2.INTER_AREA)
                       for f in frames])
     if isinstance(model, NumpyWeightNet):
@@ -343,24 +348,32 @@ def _to8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(img, np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
-def choose_candidate(
-    frames: list[np.ndarray], proxy_weights: np.ndarray, *, side: int = SELECT_SIDE,
-) -> tuple[str, dict[str, float]]:
-    """(name of the best candidate, MEF-SSIM per candidate) at ``side`` px; ties go to the net."""
-    from concurrent.futures import ThreadPoolExecutor
+def select_copies(frames: list[np.ndarray], side: int = SELECT_SIDE) -> list[np.ndarray]:
+    """8-bit codes of the frames area-averaged to ``side`` px on the long side (not enlarged).
 
+    Codes are averaged as codes (OpenCV rounds to the nearest code, as _to8 does: on a 12 MP
+    JPEG pair 0.001 % of the pixels differ by one code from averaging floats), without a
+    full-size float copy of each frame (144 MB at 12 MP; 0.2-0.45 s with its page faults)."""
     import cv2
-
-    from app.core.metrics import mef_ssim_many
 
     h, w = frames[0].shape[:2]
     s = min(1.0, side / max(h, w))
     size = (max(16, round(w * s)), max(16, round(h * s)))
-    # Codes are area-averaged as codes (OpenCV rounds to the nearest code, as _to8 does: on a
-    # 12 MP JPEG pair 0.001 % of the pixels differ by one code from averaging floats) without
-    # a full-size float copy of each frame (144 MB at 12 MP; 0.2-0.45 s with its page faults).
-    small8 = [_to8(float_frame(cv2.resize(f, size, interpolation=cv2.INTER_AREA)
-                               if s < 1 else f)) for f in frames]
+    return [_to8(float_frame(cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+                             if s < 1 else f)) for f in frames]
+
+
+def choose_candidate(
+    frames: list[np.ndarray], proxy_weights: np.ndarray, *, side: int = SELECT_SIDE,
+    small8: list[np.ndarray] | None = None,
+) -> tuple[str, dict[str, float]]:
+    """(name of the best candidate, MEF-SSIM per candidate) at ``side`` px; ties go to the net.
+    ``small8``: the frames' :func:`select_copies` when already made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.core.metrics import mef_ssim_many
+
+    small8 = small8 if small8 is not None else select_copies(frames, side)
     small = [f.astype(np.float32) * np.float32(1 / 255) for f in small8]
     # The small renders are mostly single-threaded work (OpenCV and numpy on ~0.2 MP): two at a
     # time on two cores; the inputs' side of MEF-SSIM is computed once for all three.
@@ -379,12 +392,16 @@ def fuse_pair_auto(
     """Fuse with the candidate MEF-SSIM prefers (see SELECT_SIDE). Returns (display-referred
     float32 HxWx3 [0, 1], {"candidate": name, "mef_ssim": {name: score at ``side`` px}})."""
     ctx = ctx or TaskContext()
-    wts = net_weights(frames, model, device=device, proxy=proxy)
-    ctx.report(0.2, "deepfuse: weight maps")
     h, w = frames[0].shape[:2]
     if min(h, w) * min(1.0, side / max(h, w)) < SELECT_MIN_SIDE:  # too small to score: the net
+        wts = net_weights(frames, model, device=device, proxy=proxy)
         return blend_with_weights(frames, wts, ctx), {"candidate": "net", "mef_ssim": {}}
-    best, scores = choose_candidate(frames, wts, side=side)
+    # the choice's small copies also feed the network (its input is smaller still): the
+    # full-size frames are read once, not twice
+    small8 = select_copies(frames, side)
+    wts = net_weights(frames, model, device=device, proxy=proxy, reduced=small8)
+    ctx.report(0.2, "deepfuse: weight maps")
+    best, scores = choose_candidate(frames, wts, side=side, small8=small8)
     ctx.report(0.35, f"deepfuse: chose {best}")
     ctx.check()
     out = _render(best, frames, wts, ctx)

@@ -104,8 +104,9 @@ def compose_rgb(y: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     out = np.empty((h, w, 3), np.float32)
 
     def strip(a: int, b: int) -> None:
-        ycc = np.dstack([np.clip(y[a:b], 0.0, 1.0), chroma[a:b]])
-        out[a:b] = ycc_to_rgb(ycc)
+        yy = cv2.min(cv2.max(y[a:b], 0.0), 1.0)  # one channel: scalar bounds apply to it
+        rgb = cv2.transform(cv2.merge([yy, chroma[a:b]]), YCC2RGB)  # merge: 2x a numpy dstack
+        np.clip(rgb, 0.0, 1.0, out=out[a:b])
 
     _map_strips(h, strip)
     return out

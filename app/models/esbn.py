@@ -8,6 +8,8 @@ Inference (methods.md 4.7, with the captured reference always used):
    reference in the missing slot (its own time), 4-5 frames use the reference's neighbours.
 2. Exposure times from EXIF, or estimated from the pixels (said in the notes), relative to
    the low frame; display frames [0, 1] (linear inputs are encoded as a camera JPEG would be).
+   Networks trained with ``linearise="response"`` also get the bracket's camera response
+   (:func:`response_table`, recovered from all its frames as the HDR merge does).
 3. The networks run on overlapping tiles (size a multiple of 8, 64 px overlap, feathered
    blend), one tile at a time: memory is bounded by the tile, not the photo; cancel between
    tiles; GPU when asked for and present.
