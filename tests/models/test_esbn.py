@@ -53,6 +53,38 @@ def test_radiance_is_in_reference_units(monkeypatch):
     assert fake.times.tolist() == [[1.0, 1.0, 4.0]]
 
 
+def test_where_nothing_moved_the_result_is_the_classical_merge(monkeypatch):
+    """A static bracket: with outside_motion=merge (default) the result is the ghost-aware
+    Debevec merge scaled to the network's units, whatever the network says; with "network" it
+    is the network's output."""
+    fake = _Constant()
+    monkeypatch.setattr(weights, "kept_model", lambda key, dev, load: (fake, "cd" * 32))
+    monkeypatch.setattr(weights, "status", lambda key: (True, ""))
+    rad = textured_radiance(2, 96, 128) * 0.4
+    frames = tuple(np.clip(rad * e, 0, 1) ** (1 / 2.2) for e in (1.0, 4.0, 16.0))
+    stack = ExposureStack(frames=frames, exposures=(1.0, 4.0, 16.0))
+    net = run(stack, "esbn", {"tile": 128, "outside_motion": "network"}).image
+    np.testing.assert_allclose(net, 4.0, rtol=1e-6)
+    res = run(stack, "esbn", {"tile": 128})
+    merged = run(stack, "debevec", {"deghost": True}).image
+    ratio = res.image / np.maximum(merged, 1e-6)
+    lit = merged > 0.05
+    # (homography alignment of the static frames resamples them a little)
+    assert float(np.std(ratio[lit])) < 0.01 * float(np.mean(ratio[lit]))
+    assert float(np.std(res.image)) > 0.1  # the scene, not the network's constant
+    assert res.provenance.decisions["network_share"] == "0.0000"
+
+
+def test_the_networks_are_kept_where_the_reference_is_clipped_or_black():
+    img = np.full((60, 80, 3), 0.5, np.float32)
+    img[:, :20] = 1.0  # clipped
+    img[:, 60:] = 0.0  # black
+    bad = esbn._poorly_exposed(img, 60, 80)
+    assert bad.shape == (60, 80)
+    assert bad[:, :12].min() > 0.99 and bad[:, 68:].min() > 0.99
+    assert bad[:, 30:50].max() < 0.01
+
+
 def test_a_gamma_table_gives_the_gamma_inputs_and_gradients_reach_the_input():
     from app.models.esbn_net import hdr_channels
 

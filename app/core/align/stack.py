@@ -82,8 +82,11 @@ def _crop_box(hms: list[np.ndarray], shape: tuple[int, int]) -> tuple[int, int, 
     return fx0, fy0, fx1 - fx0, fy1 - fy0
 
 
-def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None = None) -> ExposureStack:
-    """Register every frame to the reference frame and crop to the area all frames cover.
+def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None = None,
+                *, crop: bool = True) -> ExposureStack:
+    """Register every frame to the reference frame and crop to the area all frames cover
+    (``crop=False``: keep the reference's full frame, the other frames' missing borders filled
+    by repeating their edge pixels, for a caller that blends with the reference's geometry).
 
     mode: "none" (returned unchanged), "mtb" (translation by median threshold bitmaps) or
     "homography" (ECC homography, falling back to the MTB translation when implausible).
@@ -122,19 +125,21 @@ def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None
         hms.append(hm)
         info.append({"frame": i, "type": kind, "matrix": np.round(hm, 8).tolist()})
     ctx.check()
-    x, y, cw, ch = _crop_box(hms, stack.shape)
+    x, y, cw, ch = _crop_box(hms, stack.shape) if crop else (0, 0, stack.shape[1], stack.shape[0])
     out = []
     for i, (frame, hm) in enumerate(zip(stack.frames, hms)):
         ctx.report(0.8 + 0.2 * i / stack.n, "warping")
         # warp only the output window: shift the matrix so output (0,0) is reference (x, y)
         shift = np.array([[1.0, 0, x], [0, 1.0, y], [0, 0, 1.0]])
         hm_c = hm @ shift
-        if _is_integer_shift(hm):  # reference and MTB shifts: exact copy, no resampling blur
+        # reference and MTB shifts: exact copy, no resampling blur (uncropped: only where no
+        # border has to be filled in)
+        if _is_integer_shift(hm) and (crop or not np.any(np.round(hm[:2, 2]))):
             warped = _shift_crop(frame, hm, x, y, cw, ch)
         else:
             warped = cv2.warpPerspective(
                 frame, hm_c, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                borderMode=cv2.BORDER_REPLICATE,  # only reached within the 1 px crop margin
+                borderMode=cv2.BORDER_REPLICATE,  # within the 1 px crop margin when cropped
             )
         # codes stay codes (bilinear warping rounds to the nearest code: under 1/2 code)
         out.append(np.ascontiguousarray(warped, dtype=frame.dtype))

@@ -120,6 +120,23 @@ def test_align_stack_mtb_crops_to_common_area_and_matches_reference(radiance):
         assert np.abs(g.astype(float) - ref)[valid].mean() < 3.0
 
 
+@pytest.mark.parametrize("mode", ["mtb", "homography"])
+def test_uncropped_alignment_keeps_the_reference_frame(radiance, mode):
+    frames = tuple(
+        _shot(moved(radiance, translation(dx, dy)), t)
+        for (dx, dy), t in zip([(-7, 4), (0, 0), (5, -3)], TIMES)
+    )
+    out = align_stack(ExposureStack(frames, exposures=TIMES), mode, crop=False)
+    assert all(f.shape == frames[1].shape for f in out.frames) and out.aligned
+    assert out.metadata["crop"] == (0, 0, W, H)
+    np.testing.assert_array_equal(out.frames[1], frames[1])
+    ref = to_grey8(out.frames[1])[12:-12, 12:-12]  # inside: no filled-in border
+    for i in (0, 2):
+        g = match_histogram(to_grey8(out.frames[i])[12:-12, 12:-12], ref)
+        valid = (ref > 10) & (ref < 245) & (g > 10) & (g < 245)
+        assert np.abs(g.astype(float) - ref)[valid].mean() < 3.0
+
+
 def test_align_none_and_cancel(radiance):
     frames = tuple(_shot(radiance, t) for t in TIMES)
     stack = ExposureStack(frames, exposures=TIMES)
