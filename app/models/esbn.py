@@ -181,9 +181,10 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     # inside moving regions the ghost-aware merge keeps the reference frame's pixels, exact
     # where the reference is well exposed; the networks are for where it is clipped or dark
     g = g * _poorly_exposed(frames[stack.reference], h, w)
-    out = merged * np.float32(scale)
-    g3 = g[..., None]
-    out += g3 * (net - out)  # (1 - g) merge + g net, without another full-size temporary
+    out = merged
+    out *= np.float32(scale)
+    for a in range(0, h, 256):  # (1 - g) merge + g net, in place, no full-size temporaries
+        out[a:a + 256] += g[a:a + 256, :, None] * (net[a:a + 256] - out[a:a + 256])
     return out, float(np.mean(g > 0.5))
 
 
@@ -230,8 +231,8 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
     h = merge_tiled(model, frames[lo], frames[ref], frames[hi], times,
                     ctx.sub(0.0, 0.85) if hybrid else ctx, tile=int(params.get("tile", 512)),
                     device=dev, table=table)
-    rad = h * np.float32(exps[ref] / exps[lo])
-    del h
+    rad = h
+    rad *= np.float32(exps[ref] / exps[lo])  # in place: one full-size image less
     net_share = 1.0
     if hybrid:
         ctx.report(0.85, "esbn: classical merge where nothing moved")
