@@ -143,16 +143,19 @@ def merge_tiled(model: Any, low: np.ndarray, mid: np.ndarray, high: np.ndarray,
 
 def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
                               ctx: TaskContext) -> tuple[np.ndarray, float]:
-    """The network's radiance where frames disagree, the classical merge elsewhere.
+    """The network's radiance where frames disagree and the reference frame is clipped or near
+    black, the classical merge elsewhere.
 
     stack: the bracket (exposures known); frames: its display-referred frames; net: the
     network's radiance (HxWx3, 1.0 = the reference's clipping). Where nothing moved, the
     ghost-aware Debevec merge of every frame with the recovered response is exact (on the
-    static test brackets 35.7 dB PSNR-mu against the network's 29.5); where the ghost test finds
-    motion, or the painted mask asks for the reference, the network's radiance is kept. The
-    merge is scaled to the network's units by the median ratio on static, well-exposed pixels,
-    and the two meet across the ghost map's feathered edge. Returns (radiance, share of the
-    picture taken from the network)."""
+    static test brackets 35.7 dB PSNR-mu against the network's 29.5), and where something moved
+    it keeps the reference frame's own pixels, exact where the reference is well exposed. The
+    network's radiance is kept where the ghost test finds motion (or the painted mask asks for
+    the reference) and the reference is poorly exposed: what the merge cannot know. The merge
+    is scaled to the network's units by the median ratio on static, well-exposed pixels, and
+    the two meet across feathered edges. Returns (radiance, share of the picture taken from
+    the network)."""
     from app.core.merge.ghost import ghost_maps
     from app.core.merge.hdr import merge_hdr
     from app.core.types import float_frame
@@ -178,13 +181,12 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     sel = (gs < 0.05) & (level > 0.1) & (level < 0.9) & (b.mean(axis=2) > 0)
     scale = (float(np.median(a.mean(axis=2)[sel] / b.mean(axis=2)[sel]))
              if sel.sum() >= 100 else 1.0)
-    # inside moving regions the ghost-aware merge keeps the reference frame's pixels, exact
-    # where the reference is well exposed; the networks are for where it is clipped or dark
     g = g * _poorly_exposed(frames[stack.reference], h, w)
     out = merged
     out *= np.float32(scale)
-    for a in range(0, h, 256):  # (1 - g) merge + g net, in place, no full-size temporaries
-        out[a:a + 256] += g[a:a + 256, :, None] * (net[a:a + 256] - out[a:a + 256])
+    for y0 in range(0, h, 256):  # (1 - g) merge + g net, in place, no full-size temporaries
+        rows = slice(y0, y0 + 256)
+        out[rows] += g[rows, :, None] * (net[rows] - out[rows])
     return out, float(np.mean(g > 0.5))
 
 

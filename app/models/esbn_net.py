@@ -16,9 +16,10 @@ Tensors: inputs ``[L~, H~]`` (6 channels) with L~ = 2 L - 1 (display [0, 1] -> [
 H~ = 2 f(L) / t - 1 (t relative to the darkest frame, so H <= 1 is what the darkest frame can
 record). f is L^2.2 as the paper (``linearise="gamma"``), or, with ``linearise="response"``,
 the bracket's own camera response as the product's HDR merge recovers it (one table of 256
-codes per channel, scaled so code 255 of the brightest channel is 1; a change from the paper:
-a gamma of 2.2 is up to ~3 dB PSNR-mu from the truth on the virtual cameras' static brackets,
-the recovered curve is what the classical merge uses); alignment outputs are display images in [-1, 1]; the merge output o in [-1, 1] is
+codes per channel, scaled so code 255 of the brightest channel is 1; tried as v3 because a
+gamma of 2.2 is ~3 dB PSNR-mu from the truth on the virtual cameras' static brackets; it
+validated lower than v2, see the README). Alignment outputs are display images in [-1, 1]; the
+merge output o in [-1, 1] is
 H = (o + 1) / 2 (the paper), linear radiance in units of the darkest frame's clipping level, or,
 with ``mu_output``, the mu-law tone-mapped T(H) = (o + 1) / 2: the loss is then linear in o
 instead of going through tanh near -1, where the dark half of the picture lives (a change from

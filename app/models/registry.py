@@ -227,9 +227,10 @@ METHODS: tuple[MethodSpec, ...] = (
         params=(
             ParamSpec("tile", int, 512, "tile side in px the networks run on (multiple of 8; "
                       "memory grows with it)", 128, 2048),
-            ParamSpec("outside_motion", str, "merge", "merge: where the ghost test finds no "
-                      "motion, the classical ghost-aware merge (exact on static content), the "
-                      "networks where things moved; network: the networks' output everywhere",
+            ParamSpec("outside_motion", str, "merge", "merge: the networks where things moved "
+                      "and the reference frame is clipped or black, the classical ghost-aware "
+                      "merge elsewhere (exact on static content); network: the networks' output "
+                      "everywhere",
                       choices=("merge", "network")),
         ),
         min_exposures=2,
