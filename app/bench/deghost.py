@@ -16,7 +16,8 @@
 
 Methods: plain Debevec (no alignment, no deghosting), Debevec with homography alignment, the
 same with the ghost-aware merge (``deghost``), Mertens plain, Mertens with alignment, Mertens
-with alignment and deghost=auto, and ``esbn`` (when its weights are installed).
+with alignment and deghost=auto, and ``esbn`` (when its weights are installed) as shipped and
+with its networks' output everywhere (``outside_motion=network``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ HDR_ROWS = (
     ("debevec + homography", "debevec", "homography", {}),
     ("debevec + homography + deghost", "debevec", "homography", {"deghost": True}),
     ("esbn", "esbn", "none", {}),
+    ("esbn, networks everywhere", "esbn", "none", {"outside_motion": "network"}),
 )
 FUSION_ROWS = (
     ("mertens (plain)", "none", {"deghost": "off"}),
