@@ -142,7 +142,7 @@ def merge_tiled(model: Any, low: np.ndarray, mid: np.ndarray, high: np.ndarray,
 
 
 def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
-                              ctx: TaskContext) -> tuple[np.ndarray, float]:
+                              ctx: TaskContext) -> tuple[np.ndarray, float, tuple[str, ...]]:
     """The network's radiance where frames disagree and the reference frame is clipped or near
     black, the classical merge elsewhere.
 
@@ -155,7 +155,7 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     the reference) and the reference is poorly exposed: what the merge cannot know. The merge
     is scaled to the network's units by the median ratio on static, well-exposed pixels, and
     the two meet across feathered edges. Returns (radiance, share of the picture taken from
-    the network)."""
+    the network, the merge's messages for the user: a refused response curve, ...)."""
     from app.core.merge.ghost import ghost_maps
     from app.core.merge.hdr import merge_hdr
     from app.core.types import float_frame
@@ -173,7 +173,8 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
         ctx = ctx.sub(0.5, 1.0)
     maps = ghost_maps(frames, stack.reference, keep_reference=stack.reference_mask)
     ctx.check()
-    merged = merge_hdr(stack, "debevec", deghost=True, ctx=ctx).radiance
+    report = merge_hdr(stack, "debevec", deghost=True, ctx=ctx)
+    merged = report.radiance
     g = maps.ghost_at(h, w)
     step = max(1, int(np.sqrt(h * w / 250_000)))  # the scale from ~250 k pixels
     a, b, gs = net[::step, ::step], merged[::step, ::step], g[::step, ::step]
@@ -187,7 +188,9 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     for y0 in range(0, h, 256):  # (1 - g) merge + g net, in place, no full-size temporaries
         rows = slice(y0, y0 + 256)
         out[rows] += g[rows, :, None] * (net[rows] - out[rows])
-    return out, float(np.mean(g > 0.5))
+    # exposures were settled by the caller: only the merge's own findings are passed on
+    said = tuple(m for m in report.messages if not m.startswith("exposures estimated"))
+    return out, float(np.mean(g > 0.5)), said
 
 
 def _poorly_exposed(frame: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -235,10 +238,11 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
                     device=dev, table=table)
     rad = h
     rad *= np.float32(exps[ref] / exps[lo])  # in place: one full-size image less
-    net_share = 1.0
+    net_share, merge_said = 1.0, ()
     if hybrid:
         ctx.report(0.85, "esbn: classical merge where nothing moved")
-        rad, net_share = with_merge_outside_motion(stack, frames, rad, ctx.sub(0.85, 1.0))
+        rad, net_share, merge_said = with_merge_outside_motion(stack, frames, rad,
+                                                               ctx.sub(0.85, 1.0))
     source = str(stack.metadata.get("exposure_source", "given"))
     notes: dict[str, Any] = {
         "frames_used": [lo + 1, ref + 1, hi + 1],
@@ -246,7 +250,7 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
         "decisions": {"frames": f"{lo + 1},{ref + 1},{hi + 1}",
                       "network_share": f"{net_share:.4f}"},
     }
-    messages = [note] if note else []
+    messages = ([note] if note else []) + list(merge_said)
     if source == "estimated":
         ev = ", ".join(f"{np.log2(e / exps[0]):+.1f}" for e in exps)
         messages.append(f"exposures estimated from the pixels: {ev} EV; give the times or "

@@ -75,6 +75,22 @@ def test_where_nothing_moved_the_result_is_the_classical_merge(monkeypatch):
     assert res.provenance.decisions["network_share"] == "0.0000"
 
 
+def test_what_the_merge_finds_is_said(monkeypatch):
+    """A response the merge refuses is reported by esbn too (its own exposure note once)."""
+    from app.core.merge import response
+
+    fake = _Constant()
+    monkeypatch.setattr(weights, "kept_model", lambda key, dev, load: (fake, "cd" * 32))
+    monkeypatch.setattr(weights, "status", lambda key: (True, ""))
+    monkeypatch.setattr(response, "implausible", lambda g: "a test says so")
+    rad = textured_radiance(4, 64, 80) * 0.4
+    frames = tuple(np.clip(rad * e, 0, 1) ** (1 / 2.2) for e in (1.0, 4.0, 16.0))
+    res = run(ExposureStack(frames=frames), "esbn", {"tile": 128})
+    said = res.notes["messages"]
+    assert any("refused (a test says so)" in m for m in said), said
+    assert sum(m.startswith("exposures estimated") for m in said) == 1, said
+
+
 def test_the_networks_are_kept_where_the_reference_is_clipped_or_black():
     img = np.full((60, 80, 3), 0.5, np.float32)
     img[:, :20] = 1.0  # clipped
