@@ -26,6 +26,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.progress import TaskContext
+from app.core.types import float_frame
 from app.models.registry import MethodOutput
 
 WEIGHTS_KEY = "esbn"
@@ -158,7 +159,6 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     the network, the merge's messages for the user: a refused response curve, ...)."""
     from app.core.merge.ghost import ghost_maps
     from app.core.merge.hdr import merge_hdr
-    from app.core.types import float_frame
 
     h, w = net.shape[:2]
     if not stack.aligned:
@@ -198,8 +198,6 @@ def _poorly_exposed(frame: np.ndarray, h: int, w: int) -> np.ndarray:
     0.95) or near black (mean below 0.02), 0 where it is well exposed (brightest channel below
     0.85 and mean above 0.08), smoothed over a few pixels so the hand-over leaves no seam."""
     import cv2
-
-    from app.core.types import float_frame
 
     scale = min(1.0, 1024 / max(h, w))
     small = float_frame(cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))),

@@ -148,12 +148,12 @@ def _tick_factors(img: np.ndarray, gains: np.ndarray, saturation: float,
     changes is recomputed: the luminance (and its statistics and index) only for new gains,
     the power only for a saturation other than 1 ((g C)^(1/2.4) = g^(1/2.4) C^(1/2.4): the
     unbalanced power serves every white balance, as per-channel factors)."""
-    key = _key(img, gains, saturation, gamma)
-    with _cache_lock:
-        hit = _TICK.get(key)
-        if hit is not None:
-            _TICK.move_to_end(key)
-            return hit
+    return _remembered(_TICK, (*_image_key(img), tuple(float(g) for g in gains), saturation,
+                               gamma), lambda: _compute_tick_factors(img, gains, saturation, gamma))
+
+
+def _compute_tick_factors(img: np.ndarray, gains: np.ndarray, saturation: float,
+                          gamma: float) -> _TickFactors:
     neutral = bool(np.all(gains == 1.0))
     expo = np.float32(1.0 / 2.4 if gamma == 0.0 else 1.0 / gamma)
     if neutral and saturation == 1.0:
@@ -179,16 +179,28 @@ def _tick_factors(img: np.ndarray, gains: np.ndarray, saturation: float,
         factors = _TickFactors(stats, lum, powered, mult, base.colour)
         if neutral:
             factors.log_index = _log_index(base)
-    with _cache_lock:
-        _TICK[key] = factors
-        while len(_TICK) > _CACHE_SIZE:
-            _TICK.popitem(last=False)
     return factors
 
 
-def _key(img: np.ndarray, gains: np.ndarray, saturation: float, gamma: float) -> tuple:
-    return (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img),
-            tuple(float(g) for g in gains), saturation, gamma)
+def _image_key(img: np.ndarray) -> tuple:
+    """Identifies an image between ticks: the same array, buffer, shape and sampled content."""
+    return (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img))
+
+
+def _remembered(cache: OrderedDict, key: tuple, make):
+    """``cache[key]``, made by ``make()`` when missing (outside the lock: a slow computation does
+    not block other threads' hits); the cache keeps the _CACHE_SIZE most recently used."""
+    with _cache_lock:
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+    value = make()
+    with _cache_lock:
+        cache[key] = value
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
 
 
 def _luminance(colour: np.ndarray, gains: np.ndarray) -> np.ndarray:
@@ -232,18 +244,7 @@ _DECODED: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 def _decoded(img: np.ndarray) -> np.ndarray:
     """sRGB-decoded copy of a display-referred result, kept while the same array comes back."""
-    key = (id(img), img.__array_interface__["data"][0], img.shape, fastpath._fingerprint(img))
-    with _cache_lock:
-        hit = _DECODED.get(key)
-        if hit is not None:
-            _DECODED.move_to_end(key)
-            return hit
-    decoded = srgb_decode(img)
-    with _cache_lock:
-        _DECODED[key] = decoded
-        while len(_DECODED) > _CACHE_SIZE:
-            _DECODED.popitem(last=False)
-    return decoded
+    return _remembered(_DECODED, _image_key(img), lambda: srgb_decode(img))
 
 
 def render_u8(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.ndarray | None:
