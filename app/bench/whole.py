@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--learned-sizes", default="12",
                     help="sizes (MP) that also get the deepfuse / hdrcnn rows; '' for none")
+    ap.add_argument("--fusion-only", action="store_true",
+                    help="only the fusion rows (e.g. --sizes 200 for the memory bound)")
     args = ap.parse_args(argv)
     enfuse = shutil.which("enfuse")
     lhdr = shutil.which("luminance-hdr-cli")
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                 [*py, "fuse", *files, "-m", "mertens", "-q", "-o", "o.tif"],
                 [enfuse, "-o", "e.tif", *files] if enfuse else None,
                 folder, ["o.tif", "e.tif"], args.pairs, env))
+            if args.fusion_only:
+                continue
             evs = "0,3.3219,6.6439"  # log2 of the time ratios
             rows.append(row(
                 f"{len(files)} x {mp:g} MP HDR merge to EXR + tone-mapped TIFF",

@@ -187,7 +187,9 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Result:
-    """A method's output. ``image`` is float32 HxWx3: radiance (HDR_LINEAR) or [0,1] (LDR_FUSED)."""
+    """A method's output. ``image`` is float32 HxWx3: radiance (HDR_LINEAR) or [0,1] (LDR_FUSED);
+    an LDR_FUSED result made for a plain export (``run(..., codes=8|16)``) may hold its display
+    values as uint8 / uint16 codes instead (:attr:`holds_codes`; :meth:`display_float`)."""
 
     image: np.ndarray
     kind: ResultKind
@@ -203,6 +205,15 @@ class Result:
     @property
     def is_hdr(self) -> bool:
         return self.kind == ResultKind.HDR_LINEAR
+
+    @property
+    def holds_codes(self) -> bool:
+        """True when ``image`` holds uint8 / uint16 display codes rather than float32."""
+        return self.image.dtype in _CODE_TYPES
+
+    def display_float(self) -> np.ndarray:
+        """``image`` as float32: as it is, or codes scaled to [0, 1] (a new array)."""
+        return float_frame(self.image) if self.holds_codes else self.image
 
 
 @dataclass(frozen=True)

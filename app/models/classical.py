@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from app.core.merge import fuse_mertens, merge_hdr
-from app.core.merge.ghost import MOTION_SHARE_AUTO, ghost_maps
+from app.core.merge.ghost import MOTION_SHARE_AUTO, ResizedRows, ghost_maps
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 from app.models.registry import MethodOutput, get_method
@@ -34,9 +34,10 @@ def display_frames(stack: ExposureStack) -> tuple[np.ndarray, ...]:
 
 def deghost_weights(
     frames: tuple[np.ndarray, ...], stack: ExposureStack, mode: str
-) -> tuple[list[np.ndarray | None] | None, dict[str, Any]]:
+) -> tuple[list[ResizedRows | None] | None, dict[str, Any]]:
     """Per-frame deghost weight maps at full size for a display-referred bracket (None = no
-    deghosting) and the notes saying what was decided. mode: "auto", "on" or "off"; a painted
+    deghosting; each map made row span by row span when sliced, see ``ResizedRows``) and the
+    notes saying what was decided. mode: "auto", "on" or "off"; a painted
     reference mask always applies."""
     notes: dict[str, Any] = {}
     mask = stack.reference_mask
@@ -58,16 +59,19 @@ def deghost_weights(
             return None, notes
         maps = ghost_maps(frames, stack.reference, keep_reference=mask, detect=False)
     h, w = stack.shape
-    return [None if k == stack.reference else maps.weight_at(k, h, w)
+    # resized row span by row span as the fusion asks for them (no 4 B/px map per frame)
+    return [None if k == stack.reference else maps.weight_rows(k, h, w)
             for k in range(stack.n)], notes
 
 
 def run_mertens(
-    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
+    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str,
+    codes: int | None = None,
 ) -> MethodOutput:
-    """Mertens exposure fusion -> display-referred float32 [0, 1]; with deghosting, pixels where
-    a frame disagrees with the reference frame (or inside the painted mask) come from the
-    reference frame (and the frames that agree with it)."""
+    """Mertens exposure fusion -> display-referred float32 [0, 1] (``codes`` 8 / 16: uint8 /
+    uint16 display codes); with deghosting, pixels where a frame disagrees with the reference
+    frame (or inside the painted mask) come from the reference frame (and the frames that agree
+    with it)."""
     frames = display_frames(stack)
     scales, notes = deghost_weights(frames, stack, str(params.get("deghost", "off")))
     image = fuse_mertens(
@@ -78,6 +82,7 @@ def run_mertens(
         sigma=float(params["sigma"]),
         ctx=ctx,
         weight_scale=scales,
+        bits=codes,
     )
     return MethodOutput(image=image, device="cpu", notes=notes)
 

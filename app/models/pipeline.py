@@ -53,6 +53,24 @@ def check_outputs(
     return paths
 
 
+def plain_export_bits(recipe: Recipe, outputs: Sequence[Path], quality: bool) -> int | None:
+    """The bit depth every output quantises a fused result to when the export does nothing else
+    to it (display formats only, neutral tone, sRGB, no quality read-out), else None. run() is
+    then asked for display codes: a method that can make them skips the float32 image."""
+    from app.core.io import output_format
+    from app.core.io.colour_space import check_space
+    from app.core.tonemap import only_clips
+    from app.core.types import ResultKind
+
+    if quality or any(output_format(o) in ("exr", "hdr") for o in outputs):
+        return None
+    opts = recipe.output
+    if check_space(opts.colour_space) != "srgb" or not only_clips(ResultKind.LDR_FUSED,
+                                                                   recipe.tone):
+        return None
+    return int(opts.bit_depth)
+
+
 def write_outputs(
     result: Result,
     recipe: Recipe,
@@ -110,7 +128,8 @@ def process(
     stack = load_stack(inputs, times=times, ev=ev, ctx=ctx.sub(0.0, 0.15),
                        split_stacked=split_stacked)
     result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
-                 device=fixed.device, reference=reference, reference_mask=reference_mask)
+                 device=fixed.device, reference=reference, reference_mask=reference_mask,
+                 codes=plain_export_bits(fixed, paths, quality))
     ctx.check()  # a cancel during the last stage: stop before writing anything
     exposures = () if stack.linear or not quality else stack.frames
     del stack  # the frames are not held while the outputs are rendered (unless quality needs them)

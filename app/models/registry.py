@@ -25,7 +25,8 @@ from app.core.types import ParamSpec, ResultKind
 class MethodOutput:
     """What an entry point returns; the runner wraps it into a Result with provenance.
 
-    image: float32 HxWx3, linear radiance for HDR_LINEAR methods, [0, 1] display for LDR_FUSED.
+    image: float32 HxWx3, linear radiance for HDR_LINEAR methods, [0, 1] display for LDR_FUSED;
+    uint8 / uint16 display codes when the entry point was asked for ``codes`` (returns_codes).
     """
 
     image: np.ndarray
@@ -53,6 +54,9 @@ class MethodSpec:
     # takes display frames as uint8 / uint16 codes (what load_stack keeps); run() hands float32
     # [0, 1] frames to a method without it
     accepts_codes: bool = False
+    # can return its display result quantised (entry point keyword ``codes`` = 8 or 16): an
+    # export with a neutral tone needs nothing more, and no float32 image (12 B/px) is made
+    returns_codes: bool = False
 
     def load(self) -> Callable[..., MethodOutput]:
         module, _, name = self.entry.partition(":")
@@ -111,6 +115,7 @@ METHODS: tuple[MethodSpec, ...] = (
         params=_MERTENS_PARAMS,
         min_exposures=2,
         accepts_codes=True,
+        returns_codes=True,
     ),
     MethodSpec(
         id="debevec",

@@ -44,6 +44,7 @@ def run(
     reference: int | None = None,
     reference_mask: np.ndarray | None = None,
     ghost_map: bool = False,
+    codes: int | None = None,
 ) -> Result:
     """Run a registered method on a stack.
 
@@ -55,7 +56,11 @@ def run(
     ghost_map: also put the ghost map of the (aligned) frames against the reference into
     ``notes["ghost_map"]`` (float32 [0, 1], long side at most 1024 px; 1 = frames disagree) and
     the share of the picture it covers into ``notes["motion_share"]``, for the GUI overlay.
-    Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused).
+    codes: 8 or 16 when the caller only quantises the result (an export with a neutral tone):
+    a method that can (``MethodSpec.returns_codes``) then returns uint8 / uint16 display codes
+    and never makes the float32 image; others return float32 as always.
+    Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused),
+    or display codes (see ``codes``).
     Raises InputError (bad input/params), MethodUnavailable, Cancelled.
     """
     ctx = ctx or TaskContext()
@@ -70,6 +75,8 @@ def run(
         raise MethodUnavailable(f"{spec.id}: {reason}")
     if align not in ALIGN_MODES:
         raise InputError(f"alignment must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
+    if codes not in (None, 8, 16):
+        raise InputError(f"codes must be 8 or 16 bits, got {codes!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
     check_bracket(stack)  # one rule for GUI, CLI and batch: duplicates, nothing usable
@@ -92,7 +99,10 @@ def run(
         stack = replace(stack, reference_mask=fit_mask(reference_mask, *stack.shape))
     ctx.check()
     fn = spec.load()
-    out: MethodOutput = fn(stack, resolved, work_ctx, device)
+    if codes is not None and spec.returns_codes:
+        out: MethodOutput = fn(stack, resolved, work_ctx, device, codes=codes)
+    else:
+        out = fn(stack, resolved, work_ctx, device)
     ctx.check()
     notes = dict(out.notes)
     if ghost_map and stack.n > 1:
@@ -102,8 +112,13 @@ def run(
         maps = ghost_maps(display_frames(stack), stack.reference, detect=True)
         notes.setdefault("motion_share", round(maps.motion_share, 4))
         notes["ghost_map"] = maps.ghost
-    image = np.ascontiguousarray(out.image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[2] != 3 or not np.isfinite(image).all():
+    if codes is not None and spec.returns_codes:
+        image = np.ascontiguousarray(out.image)
+        valid = image.dtype == (np.uint8 if codes == 8 else np.uint16)
+    else:
+        image = np.ascontiguousarray(out.image, dtype=np.float32)
+        valid = bool(np.isfinite(image).all())
+    if image.ndim != 3 or image.shape[2] != 3 or not valid:
         raise RuntimeError(f"method {spec.id} returned an invalid image {image.shape}")
     if not np.any(image[::4, ::4] > 0) and not np.any(image > 0):
         # a merge that found no exposure to trust (everything black, noise or clipped)

@@ -477,20 +477,26 @@ def write_result(
     check_output_path(path, _all_inputs(inputs, result.provenance), force)
     if fmt == "exr":
         return write_exr(
-            path, result.image, result.provenance, half=half, inputs=inputs, force=force, ctx=ctx
+            path, result.display_float(), result.provenance, half=half, inputs=inputs, force=force, ctx=ctx
         )
     if fmt == "hdr":
         return write_hdr_file(
-            path, result.image, result.provenance, inputs=inputs, force=force, ctx=ctx
+            path, result.display_float(), result.provenance, inputs=inputs, force=force, ctx=ctx
         )
     if bit_depth not in (8, 16):
         raise OutputError(f"bit depth must be 8 or 16, got {bit_depth}")
     if fmt in ("jpeg", "avif") and bit_depth != 8:
         raise OutputError(f"{path}: JPEG holds 8 bits per channel; use .png or .tif for 16-bit output")
+    display: np.ndarray | None
+    pixels: np.ndarray | None = None
     if check_space(colour_space) == "srgb" and tonemap.only_clips(result.kind, tone):
-        display = result.image  # to_uint clips it: the same codes without a rendered copy
+        if result.holds_codes and result.image.dtype.itemsize * 8 == bit_depth:
+            pixels, display = result.image, None  # already the file's codes
+        else:
+            display = result.display_float()  # to_uint clips it: no rendered copy needed
     else:
-        display = convert_display(tonemap.render(result.image, result.kind, tone), colour_space)
+        display = convert_display(
+            tonemap.render(result.display_float(), result.kind, tone), colour_space)
     meta = result.provenance.as_text()
     meta["lumafuse:kind"] = result.kind.value
     meta["lumafuse:tone"] = repr(
@@ -506,7 +512,8 @@ def write_result(
         }
     )
     frames = [str(f) for f in (result.provenance.inputs or tuple(inputs)) if f]
-    pixels = to_uint(display, bit_depth)
+    if pixels is None:
+        pixels = to_uint(display, bit_depth)
     del display  # the float rendering (12 B/px) is not kept while the file is encoded
     return write_display(
         path,

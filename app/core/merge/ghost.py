@@ -67,12 +67,50 @@ class GhostMaps:
             return w
         return np.clip(cv2.resize(w, (width, height), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
+    def weight_rows(self, k: int, height: int, width: int) -> "ResizedRows":
+        """Frame k's map as :meth:`weight_at` gives it, but made row span by row span when
+        sliced (``m[a:b]``): the full-size map (4 B/px) of a huge frame never exists."""
+        return ResizedRows(self.weights[k], height, width)
+
     def ghost_at(self, height: int, width: int) -> np.ndarray:
         """The ghost map resized to height x width (float32 [0, 1])."""
         if self.ghost.shape == (height, width):
             return self.ghost
         return np.clip(cv2.resize(self.ghost, (width, height), interpolation=cv2.INTER_LINEAR),
                        0.0, 1.0)
+
+
+class ResizedRows:
+    """A small float32 map seen at ``shape`` = (height, width) as ``cv2.resize`` with
+    INTER_LINEAR (clipped to [0, 1]) would give it, computed only for the rows sliced out:
+    ``m[a:b]`` -> float32 (b - a) x width. Horizontally the few source rows needed are resized
+    by OpenCV; vertically they are interpolated with OpenCV's coefficients (source row
+    (y + 0.5) * h_small / height - 0.5, clamped at the edges), so a slice equals the same rows
+    of the whole resize within float rounding."""
+
+    def __init__(self, small: np.ndarray, height: int, width: int) -> None:
+        self.small = np.ascontiguousarray(small, np.float32)
+        self.shape = (int(height), int(width))
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        a, b, step = rows.indices(self.shape[0])
+        if step != 1:
+            raise IndexError("ResizedRows takes contiguous row slices only")
+        sh = self.small.shape[0]
+        y = (np.arange(a, b, dtype=np.float64) + 0.5) * (sh / self.shape[0]) - 0.5
+        r0 = np.floor(y).astype(np.int64)
+        frac = (y - r0).astype(np.float32)
+        frac[r0 < 0] = 0.0
+        r0 = np.clip(r0, 0, sh - 1)
+        r1 = np.minimum(r0 + 1, sh - 1)
+        if len(r0) == 0:
+            return np.empty((0, self.shape[1]), np.float32)
+        lo, hi = int(r0.min()), int(r1.max()) + 1
+        wide = cv2.resize(self.small[lo:hi], (self.shape[1], hi - lo),
+                          interpolation=cv2.INTER_LINEAR)
+        top, bottom = wide[r0 - lo], wide[r1 - lo]
+        out = top + frac[:, None] * (bottom - top)
+        return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _codes_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -246,7 +246,7 @@ def _run_merge(levels: list[np.ndarray], maps: list[np.ndarray | None] | None, m
     (after them in the list, the reference's left out)."""
     arrays = levels + ([m for m in maps if m is not None] if maps is not None else [])
     if levels[0].shape[0] < 2 * _MIN_STRIP_ROWS:
-        return merge_rows(arrays, ctx)
+        return merge_rows([a[:] for a in arrays], ctx)  # (a[:]: ResizedRows maps as arrays)
     return _merge_in_strips(arrays, merge_rows, ctx)
 
 
@@ -260,7 +260,8 @@ def _consistency(levels: list[np.ndarray], ref: int, deghost: bool,
 
     maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=deghost)
     h, w = levels[0].shape[:2]
-    return [None if k == ref else maps.weight_at(k, h, w) for k in range(len(levels))]
+    # resized strip by strip as the merge slices them (no 4 B/px map per frame)
+    return [None if k == ref else maps.weight_rows(k, h, w) for k in range(len(levels))]
 
 
 def _unpack(cons: list[np.ndarray], ref: int, n: int) -> list[np.ndarray | None]:

@@ -39,6 +39,9 @@ from app.core.types import float_frame
 _EPS = 1e-12  # as the paper / OpenCV: keeps all-zero-weight pixels defined (uniform blend)
 STRIP_ROWS = 48  # full-resolution rows per strip (even); ~2.3 MB per RGB float strip at 4000 px
 BLEND_ROWS = 32  # rows per strip of the final blend (its halo is only 2 half-size rows each side)
+# the usual path keeps full-size weights; above this much memory beside the frames it streams
+# (1.25 GiB: 3 x 48 MP is not streamed, 0.7 GB as codes, 1.15 GB as float32; 3 x 100 MP is)
+STREAM_ABOVE_BYTES = 5 << 28
 _HALO = 4  # extra full-res rows each side so a strip's pyrDown / Laplacian equal the full image's
 
 
@@ -114,6 +117,107 @@ def weight_map(
         w = np.ones(img.shape[:2], np.float32)
     np.add(w, np.float32(_EPS), out=w)
     return w
+
+
+def strip_weights(
+    frames: Sequence[np.ndarray],
+    s: int,
+    e: int,
+    params: dict,
+    scales: Sequence[np.ndarray | None],
+    receiver: int,
+) -> list[np.ndarray]:
+    """Normalised Mertens weights (float32, summing to 1 over the frames) of rows [s, e) of every
+    frame, equal to the whole image's: they are computed from one more row each side (the
+    Laplacian's reach). ``scales``: per-frame deghost shares (None = unscaled); what a frame
+    loses goes to frame ``receiver`` (see :func:`fuse_mertens`)."""
+    h = frames[0].shape[0]
+    ws, we = max(s - 1, 0), min(e + 1, h)
+    w_list = []
+    total = None
+    given = None  # weight taken from disagreeing frames, for the reference frame
+    for k, frame in enumerate(frames):
+        img = float_frame(frame[ws:we])
+        wk = weight_map(img, **params)[s - ws : e - ws]
+        del img  # the working set stays one frame + N weight strips (cache-sized)
+        if scales[k] is not None:
+            # the share a frame loses goes to the reference frame: where a frame disagrees,
+            # the reference's pixels replace it, however poorly exposed they are
+            sk = np.ascontiguousarray(scales[k][s:e], np.float32)
+            moved = cv2.multiply(wk, np.float32(1.0) - sk)
+            given = moved if given is None else cv2.add(given, moved, dst=given)
+            cv2.multiply(wk, sk, dst=wk)
+            total = cv2.add(wk, moved) if total is None else cv2.add(
+                cv2.add(total, wk, dst=total), moved, dst=total)
+        else:
+            total = wk.copy() if total is None else cv2.add(total, wk, dst=total)
+        w_list.append(wk)
+    if given is not None:
+        cv2.add(w_list[receiver], given, dst=w_list[receiver])  # total is unchanged
+    inv = cv2.divide(1.0, total)
+    for wk in w_list:
+        cv2.multiply(wk, inv, dst=wk)
+    return w_list
+
+
+def blend_pyramid(
+    image: np.ndarray, weight: np.ndarray, first: int, levels: int,
+    pyr: list[np.ndarray],
+) -> None:
+    """Add one frame's share to the blended pyramid ``pyr`` of levels ``first``..``levels``:
+    ``image`` / ``weight`` are the frame's and its weights' Gaussian level ``first``; level j
+    gets weight_j * Laplacian_j (the last level: the Gaussian itself). ``pyr`` starts empty
+    (the first frame's products are stored) and is accumulated in place after that."""
+    g_img, g_w = image, weight
+    for lev in range(first, levels + 1):
+        if lev < levels:
+            nxt = cv2.pyrDown(g_img)
+            lap = cv2.pyrUp(nxt, dstsize=(g_img.shape[1], g_img.shape[0]))
+            cv2.subtract(g_img, lap, dst=lap)
+        else:
+            nxt, lap = None, g_img.copy()
+        i = lev - first
+        if i == len(pyr):
+            pyr.append(cv2.multiply(lap, _times3(g_w), dst=lap))
+        else:
+            cv2.accumulateProduct(lap, _times3(g_w), pyr[i])
+        if nxt is not None:
+            g_w = cv2.pyrDown(g_w)
+            g_img = nxt
+
+
+def collapse(pyr: list[np.ndarray]) -> np.ndarray:
+    """The blended pyramid collapsed to its first (finest) level's size."""
+    acc = pyr[-1]
+    for lev in range(len(pyr) - 2, -1, -1):
+        up = cv2.pyrUp(acc, dstsize=(pyr[lev].shape[1], pyr[lev].shape[0]))
+        acc = cv2.add(up, pyr[lev], dst=up)
+    return acc
+
+
+def usual_extra_bytes(h: int, w: int, n: int, bits: int | None) -> int:
+    """Memory the usual (not streamed) path needs beside the frames, in bytes: full-size weights
+    (2 B/px per frame), half-size weights (1 B/px per frame), one half-size frame (3 B/px) and
+    the output (12 B/px as float32, 3 / 6 as codes)."""
+    out = 12 if bits is None else 3 * bits // 8
+    return h * w * (3 * n + 3 + out)
+
+
+def new_output(h: int, w: int, bits: int | None) -> np.ndarray:
+    """The result's array: float32 [0, 1] (bits None) or uint8 / uint16 codes."""
+    dtype = np.float32 if bits is None else (np.uint8 if bits == 8 else np.uint16)
+    return np.empty((h, w, 3), dtype)
+
+
+def finish_rows(res: np.ndarray, out_rows: np.ndarray, bits: int | None) -> None:
+    """Fused float rows -> the output's rows: clipped to [0, 1], or quantised as ``to_uint``."""
+    if bits is None:
+        np.clip(res, 0.0, 1.0, out=out_rows)
+    else:
+        # OpenCV's saturating, round-half-to-even convert gives to_uint's codes exactly (tested)
+        # and, unlike numpy's cast, lets the other strip threads run meanwhile
+        top = 255.0 if bits == 8 else 65535.0
+        cv2.multiply(res, top, dst=out_rows, dtype=cv2.CV_8U if bits == 8 else cv2.CV_16U)
 
 
 def pyramid_levels(h: int, w: int) -> int:
@@ -196,6 +300,8 @@ def fuse_mertens(
     sigma: float = 0.2,
     ctx: TaskContext | None = None,
     weight_scale: Sequence[np.ndarray | None] | None = None,
+    bits: int | None = None,
+    streamed: bool | None = None,
 ) -> np.ndarray:
     """Fuse a bracket by Mertens exposure fusion.
 
@@ -206,14 +312,22 @@ def fuse_mertens(
     (the reference): each frame keeps that share of its Mertens weight and the rest goes to the
     reference frame. Deghosting (:mod:`app.core.merge.ghost`) passes 0 where a frame disagrees
     with the reference, so its pixels come from the reference there.
-    Returns float32 HxWx3 display-referred, clipped to [0, 1].
+    bits: None -> float32 HxWx3 display-referred, clipped to [0, 1]; 8 or 16 -> the same
+    quantised to uint8 / uint16 display codes strip by strip (exactly
+    ``app.core.tonemap.display.to_uint`` of the float result) without a float32 image ever
+    existing: what an export with a neutral tone writes, for a quarter / half of the memory.
+    streamed: compute levels 0-2 of the pyramids in strips from the frames, twice, so that
+    nothing full-size exists but the frames and the output (see :mod:`mertens_stream`: about
+    twice the time, the same result within 2e-5); None = when the usual path would need more
+    than STREAM_ABOVE_BYTES beside the frames (huge images).
 
     Extra memory: N full-size weight maps (2 B/px each: 16-bit fixed point, within 1/131070 of
     the float weight), N half-size weight maps (1 B/px each), one half-size frame at a time (the
     half-size frames are recomputed from the frames' rows where they are needed instead of being
     kept: 3 B/px per frame less, the same pixels, no measurable time) and the output (12 B/px);
     everything else lives in strips or at quarter size and below. With 8-bit frames (3 B/px
-    each) a bracket of N frames needs about 6 N + 15 bytes per pixel in all.
+    each) a bracket of N frames needs about 6 N + 15 bytes per pixel in all (6 N + 6 with
+    ``bits=8``); streamed, 3 N + 3 plus strips.
     """
     ctx = ctx or TaskContext()
     _check_frames(frames)
@@ -235,42 +349,26 @@ def fuse_mertens(
         if sc is not None and sc.shape != (h, w):
             raise InputError(f"weight map {k + 1} is {sc.shape}, the frames are {(h, w)}")
 
+    if bits not in (None, 8, 16):
+        raise InputError(f"bit depth must be 8 or 16, got {bits}")
+    if streamed is None:
+        streamed = usual_extra_bytes(h, w, n, bits) > STREAM_ABOVE_BYTES
+    if streamed:
+        from app.core.merge.mertens_stream import fuse_streamed
+
+        return fuse_streamed(frames, params, scales, receiver, levels, ctx, bits)
+
     # normalised weights kept for pass 3 as 16-bit fixed point: half the memory of float32, and
     # an error (< 1e-5 on the output) far below one 16-bit output step
     weights = [np.empty((h, w), np.uint16) for _ in range(n)]
     half_w = [np.empty((lh, lw), np.float32) for _ in range(n)]
 
     def pass1(a: int, b: int) -> None:
-        # full-res rows [s, e) feed the pyrDown of half rows [a/2, b/2); weights need 1 more row
+        # full-res rows [s, e) feed the pyrDown of half rows [a/2, b/2)
         s, e = max(a - _HALO, 0), min(b + _HALO, h)
-        ws, we = max(s - 1, 0), min(e + 1, h)
         ja, jb = a // 2, (b + 1) // 2
         off = s // 2  # s is even: a is a multiple of the (even) strip height
-        w_list = []
-        total = None
-        given = None  # weight taken from disagreeing frames, for the reference frame
-        for k in range(n):
-            img = float_frame(frames[k][ws:we])
-            wk = weight_map(img, **params)[s - ws : e - ws]
-            if scales[k] is not None:
-                # the share a frame loses goes to the reference frame: where a frame disagrees,
-                # the reference's pixels replace it, however poorly exposed they are
-                sk = np.ascontiguousarray(scales[k][s:e], np.float32)
-                moved = cv2.multiply(wk, np.float32(1.0) - sk)
-                given = moved if given is None else cv2.add(given, moved, dst=given)
-                cv2.multiply(wk, sk, dst=wk)
-            del img  # the working set stays one frame + N weight strips (cache-sized)
-            if scales[k] is None:
-                total = wk.copy() if total is None else cv2.add(total, wk, dst=total)
-            else:
-                total = cv2.add(wk, moved) if total is None else cv2.add(
-                    cv2.add(total, wk, dst=total), moved, dst=total)
-            w_list.append(wk)
-        if given is not None:
-            cv2.add(w_list[receiver], given, dst=w_list[receiver])  # total is unchanged
-        inv = cv2.divide(1.0, total)
-        for k, wk in enumerate(w_list):
-            cv2.multiply(wk, inv, dst=wk)
+        for k, wk in enumerate(strip_weights(frames, s, e, params, scales, receiver)):
             weights[k][a:b] = cv2.multiply(wk[a - s : b - s], _WEIGHT_ONE, dtype=cv2.CV_16U)
             half_w[k][ja:jb] = cv2.pyrDown(wk)[ja - off : jb - off]
 
@@ -286,32 +384,14 @@ def fuse_mertens(
 
         _run_strips(fill, lh, ctx, 0.45 + 0.15 * k / n, 0.45 + 0.15 * k / n, "coarse levels",
                     STRIP_ROWS // 2)
-        g_img, g_w = half, half_w[k]
-        for lev in range(1, levels + 1):
-            if lev < levels:
-                nxt = cv2.pyrDown(g_img)
-                lap = cv2.pyrUp(nxt, dstsize=(g_img.shape[1], g_img.shape[0]))
-                cv2.subtract(g_img, lap, dst=lap)
-            else:
-                nxt, lap = None, g_img.copy()
-            if k == 0:
-                pyr.append(cv2.multiply(lap, _times3(g_w), dst=lap))
-            else:
-                cv2.accumulateProduct(lap, _times3(g_w), pyr[lev - 1])
-            if nxt is not None:
-                g_w = cv2.pyrDown(g_w)
-                g_img = nxt
+        blend_pyramid(half, half_w[k], 1, levels, pyr)
         half_w[k] = None  # type: ignore[call-overload]  # consumed; free it now
         ctx.report(0.45 + 0.15 * (k + 1) / n, "coarse levels")
-    acc = pyr[-1]
-    for lev in range(len(pyr) - 2, -1, -1):
-        up = cv2.pyrUp(acc, dstsize=(pyr[lev].shape[1], pyr[lev].shape[0]))
-        acc = cv2.add(up, pyr[lev], dst=up)
+    coarse = collapse(pyr)  # levels >= 1 collapsed, at half resolution
     del pyr
     half = None  # type: ignore[assignment]  # free it before the full-size output exists
-    coarse = acc  # collapsed levels >= 1, at half resolution
 
-    out = np.empty((h, w, 3), np.float32)
+    out = new_output(h, w, bits)
 
     def pass3(a: int, b: int) -> None:
         res = _pyrup_rows(coarse, a, b, h, w)
@@ -321,7 +401,7 @@ def fuse_mertens(
             band = cv2.subtract(band, _pyrup_half_rows(frames[k], a, b, h, w))
             wk = cv2.multiply(weights[k][a:b], 1.0 / _WEIGHT_ONE, dtype=cv2.CV_32F)
             cv2.accumulateProduct(band, _times3(wk), res)  # res += w * band
-        np.clip(res, 0.0, 1.0, out=out[a:b])
+        finish_rows(res, out[a:b], bits)
 
     _run_strips(pass3, h, ctx, 0.6, 1.0, "blending", BLEND_ROWS)
     ctx.report(1.0, "fused")

@@ -3,6 +3,7 @@ moving objects found and kept from the reference frame, the painted mask, throug
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -179,3 +180,21 @@ def test_hdr_merges_deghost_and_honour_the_mask():
     painted = run(stack, "debevec", {}, reference_mask=mask).image
     assert abs(rel(painted, SPOTS[2])) < 0.03 and rel(painted, SPOTS[0]) == pytest.approx(
         rel(plain, SPOTS[0]), abs=1e-3)
+
+
+@pytest.mark.parametrize("small, size", [((10, 13), (100, 130)), ((7, 5), (23, 17)),
+                                         ((64, 48), (1009, 777)), ((20, 30), (10, 15))])
+def test_resized_rows_equal_the_whole_resize(small, size):
+    from app.core.merge.ghost import ResizedRows
+
+    m = np.random.default_rng(0).random(small).astype(np.float32) * 1.2 - 0.1
+    h, w = size
+    whole = np.clip(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    rows = ResizedRows(m, h, w)
+    assert rows.shape == (h, w)
+    spans = np.concatenate([rows[a : min(a + 7, h)] for a in range(0, h, 7)])
+    assert spans.dtype == np.float32 and spans.shape == (h, w)
+    assert np.abs(spans - whole).max() < 2e-6
+    assert rows[h - 3 :].shape == (3, w) and rows[5:5].shape == (0, w)
+    with pytest.raises(IndexError):
+        rows[::2]
