@@ -273,11 +273,13 @@ def net_weights(
 
 def blend_with_weights(
     frames: list[np.ndarray], proxy_weights: np.ndarray, ctx: TaskContext | None = None,
+    bits: int | None = None,
 ) -> np.ndarray:
     """Blend frames (HxWx3 display-referred: float32 [0, 1] or uint8 / uint16 codes) with
     proxy-size weights (K, h, w): weights upsampled
     bilinearly, luma through the Laplacian pyramid, chroma per pixel (paper Eq. 6).
-    Returns display-referred float32 HxWx3 [0, 1]. Memory stays a small multiple of one frame."""
+    Returns display-referred float32 HxWx3 [0, 1] (``bits`` 8 / 16: uint8 / uint16 codes).
+    Memory stays a small multiple of one frame."""
     import cv2
 
     ctx = ctx or TaskContext()
@@ -295,19 +297,19 @@ def blend_with_weights(
         y = blend.pyramid_blend(ys, full_w)
         del full_w, ys
     ctx.report(0.8, "deepfuse: pyramid blend")
-    return blend.compose_rgb(y, chroma)
+    return blend.compose_rgb(y, chroma, bits)
 
 
 def fuse_pair(
     frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
-    ctx: TaskContext | None = None,
+    ctx: TaskContext | None = None, bits: int | None = None,
 ) -> np.ndarray:
     """The network's fusion of display-referred float32 HxWx3 [0, 1] frames -> float32 HxWx3
-    [0, 1] (no candidate choice; see :func:`fuse_pair_auto`)."""
+    [0, 1] or ``bits`` codes (no candidate choice; see :func:`fuse_pair_auto`)."""
     ctx = ctx or TaskContext()
     wts = net_weights(frames, model, device=device, proxy=proxy)
     ctx.report(0.3, "deepfuse: weight maps")
-    return blend_with_weights(frames, wts, ctx)
+    return blend_with_weights(frames, wts, ctx, bits=bits)
 
 
 # Test-time choice (issue 11): the candidates are the network's blend, OpenCV's MergeMertens
@@ -333,15 +335,18 @@ def opencv_mertens(frames: list[np.ndarray]) -> np.ndarray:
 
 
 def _render(name: str, frames: list[np.ndarray], proxy_weights: np.ndarray,
-            ctx: TaskContext | None = None) -> np.ndarray:
+            ctx: TaskContext | None = None, bits: int | None = None) -> np.ndarray:
+    """Candidate ``name`` at the frames' size: float32 [0, 1], or ``bits`` 8 / 16 codes."""
     from app.core.merge import fuse_mertens
+    from app.core.tonemap.display import to_uint
     from app.models.classical import mertens_fusion_defaults
 
     if name == "net":
-        return blend_with_weights(frames, proxy_weights, ctx)
+        return blend_with_weights(frames, proxy_weights, ctx, bits=bits)
     if name == "opencv-mertens":
-        return opencv_mertens(frames)
-    return fuse_mertens(frames, **mertens_fusion_defaults(), ctx=ctx)
+        out = opencv_mertens(frames)
+        return out if bits is None else to_uint(out, bits)
+    return fuse_mertens(frames, **mertens_fusion_defaults(), ctx=ctx, bits=bits)
 
 
 def _to8(img: np.ndarray) -> np.ndarray:
@@ -387,15 +392,17 @@ def choose_candidate(
 
 def fuse_pair_auto(
     frames: list[np.ndarray], model: Any, *, device: str = "cpu", proxy: int = DEFAULT_PROXY,
-    side: int = SELECT_SIDE, ctx: TaskContext | None = None,
+    side: int = SELECT_SIDE, ctx: TaskContext | None = None, bits: int | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Fuse with the candidate MEF-SSIM prefers (see SELECT_SIDE). Returns (display-referred
-    float32 HxWx3 [0, 1], {"candidate": name, "mef_ssim": {name: score at ``side`` px}})."""
+    float32 HxWx3 [0, 1] or, with ``bits``, uint8 / uint16 codes, {"candidate": name,
+    "mef_ssim": {name: score at ``side`` px}})."""
     ctx = ctx or TaskContext()
     h, w = frames[0].shape[:2]
     if min(h, w) * min(1.0, side / max(h, w)) < SELECT_MIN_SIDE:  # too small to score: the net
         wts = net_weights(frames, model, device=device, proxy=proxy)
-        return blend_with_weights(frames, wts, ctx), {"candidate": "net", "mef_ssim": {}}
+        return blend_with_weights(frames, wts, ctx, bits=bits), {"candidate": "net",
+                                                                 "mef_ssim": {}}
     # the choice's small copies also feed the network (its input is smaller still): the
     # full-size frames are read once, not twice
     small8 = select_copies(frames, side)
@@ -404,7 +411,7 @@ def fuse_pair_auto(
     best, scores = choose_candidate(frames, wts, side=side, small8=small8)
     ctx.report(0.35, f"deepfuse: chose {best}")
     ctx.check()
-    out = _render(best, frames, wts, ctx)
+    out = _render(best, frames, wts, ctx, bits=bits)
     return out, {"candidate": best, "mef_ssim": {k: round(v, 5) for k, v in scores.items()}}
 
 
@@ -422,8 +429,10 @@ def load_model(device: str = "cpu") -> tuple[Any, str]:
     return model.to(device).eval(), digest
 
 
-def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodOutput:
-    """Registry entry: fuse two frames of ``stack`` (display-referred [0, 1]); param ``pair``."""
+def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str,
+                 codes: int | None = None) -> MethodOutput:
+    """Registry entry: fuse two frames of ``stack`` (display-referred [0, 1]); param ``pair``;
+    ``codes`` 8 / 16: the result as uint8 / uint16 display codes (see ``run``)."""
     from app.models import weights
 
     if stack.linear:
@@ -445,12 +454,12 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str) -> Met
     proxy = int(params.get("proxy", DEFAULT_PROXY))
     notes: dict[str, Any] = {"pair": [i, j], "arch": ARCH}
     if str(params.get("select", "auto")) == "auto":
-        out, choice = fuse_pair_auto(pair, model, device=dev, proxy=proxy, ctx=ctx)
+        out, choice = fuse_pair_auto(pair, model, device=dev, proxy=proxy, ctx=ctx, bits=codes)
         notes.update(choice)
         # into the provenance: `fuse --json` and the output file's metadata say what was chosen
         notes["decisions"] = {"candidate": choice["candidate"], **{
             f"mef_ssim_{k}": f"{v:.5f}" for k, v in choice["mef_ssim"].items()}}
     else:
-        out = fuse_pair(pair, model, device=dev, proxy=proxy, ctx=ctx)
+        out = fuse_pair(pair, model, device=dev, proxy=proxy, ctx=ctx, bits=codes)
         notes["candidate"] = "net"
     return MethodOutput(image=out, weights_sha256=digest, device=dev, notes=notes)

@@ -98,15 +98,19 @@ def split_luma_chroma(frames: Sequence[np.ndarray]) -> tuple[list[np.ndarray], n
     return ys, chroma
 
 
-def compose_rgb(y: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """Luma HxW (clipped to [0, 1] here) + chroma HxWx2 -> RGB float32 HxWx3 [0, 1]."""
+def compose_rgb(y: np.ndarray, chroma: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """Luma HxW (clipped to [0, 1] here) + chroma HxWx2 -> RGB float32 HxWx3 [0, 1], or with
+    ``bits`` 8 / 16 the same as uint8 / uint16 display codes (``to_uint``'s, made strip by strip:
+    no float32 image)."""
+    from app.core.merge.mertens import finish_rows, new_output
+
     h, w = y.shape
-    out = np.empty((h, w, 3), np.float32)
+    out = new_output(h, w, bits)
 
     def strip(a: int, b: int) -> None:
         yy = cv2.min(cv2.max(y[a:b], 0.0), 1.0)  # one channel: scalar bounds apply to it
         rgb = cv2.transform(cv2.merge([yy, chroma[a:b]]), YCC2RGB)  # merge: 2x a numpy dstack
-        np.clip(rgb, 0.0, 1.0, out=out[a:b])
+        finish_rows(rgb, out[a:b], bits)
 
     _map_strips(h, strip)
     return out

@@ -197,6 +197,7 @@ METHODS: tuple[MethodSpec, ...] = (
         requires=("safetensors",),  # the network runs in numpy on the CPU; torch only for cuda
         weights_key="deepfuse",
         accepts_codes=True,
+        returns_codes=True,
     ),
     MethodSpec(
         id="rl_fusion",

@@ -77,3 +77,13 @@ def test_process_writes_the_plain_fusion_from_codes(tmp_path):
     np.testing.assert_array_equal(back, done.result.image)
     np.testing.assert_array_equal(back, to_uint(run(load_stack(SAMPLES, times=TIMES),
                                                       "mertens").image, 8))
+
+
+@pytest.mark.parametrize("select", ["auto", "net"])
+def test_deepfuse_returns_the_quantised_result_too(stack, select):
+    pair = load_stack([SAMPLES[0], SAMPLES[-1]], times=(TIMES[0], TIMES[-1]))
+    as_float = run(pair, "deepfuse", {"select": select})
+    coded = run(pair, "deepfuse", {"select": select}, codes=8)
+    assert coded.image.dtype == np.uint8
+    assert coded.notes["candidate"] == as_float.notes["candidate"]
+    np.testing.assert_array_equal(coded.image, to_uint(as_float.image, 8))
