@@ -157,6 +157,19 @@ def read_exr_with_depth(path: str | Path) -> tuple[np.ndarray, dict[str, Any], i
     return np.ascontiguousarray(rgb, dtype=np.float32), header, max(stored, default=16)
 
 
+_HALF_BLOCK_VALUES = 1 << 20  # values per block of the half-float conversion (4 MB of float32)
+
+
+def _as_half(data: np.ndarray) -> np.ndarray:
+    """float32 -> float16 clipped to the half range (+-65504: larger values would become inf),
+    in row blocks: no full-size clipped float32 copy (12 B/px) is made on the way."""
+    out = np.empty(data.shape, np.float16)
+    rows = max(1, _HALF_BLOCK_VALUES // max(1, data[:1].size))
+    for a in range(0, data.shape[0], rows):
+        out[a : a + rows] = np.clip(data[a : a + rows], -65504.0, 65504.0)
+    return out
+
+
 def write_exr_file(
     path: str | Path,
     linear_rgb: np.ndarray,
@@ -172,10 +185,9 @@ def write_exr_file(
     ``attributes`` become string attributes of the header.
     """
     OpenEXR = _openexr()
-    dtype = np.float16 if half else np.float32
     data = np.asarray(linear_rgb, np.float32)
-    if half:
-        data = np.clip(data, -65504.0, 65504.0)
+    pixels = _as_half(data) if half else np.ascontiguousarray(data)
+    del data
     header: dict[str, Any] = {
         "compression": OpenEXR.PIZ_COMPRESSION,
         "type": OpenEXR.scanlineimage,
@@ -184,5 +196,4 @@ def write_exr_file(
     }
     for key, value in (attributes or {}).items():
         header[str(key)] = str(value)
-    channels = {"RGB": np.ascontiguousarray(data.astype(dtype))}
-    OpenEXR.File(header, channels).write(str(path))
+    OpenEXR.File(header, {"RGB": pixels}).write(str(path))

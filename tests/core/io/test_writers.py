@@ -65,6 +65,15 @@ def test_exr_half_clips_above_half_range(tmp_path):
     assert np.isfinite(back).all() and back.max() == 65504.0
 
 
+def test_exr_half_conversion_in_row_blocks_equals_the_whole(tmp_path, monkeypatch):
+    from app.core.io import exr
+
+    rad = (np.random.default_rng(0).random((37, 11, 3)) ** 8 * 2e5).astype(np.float32)
+    monkeypatch.setattr(exr, "_HALF_BLOCK_VALUES", 40)  # one row (33 values) per block
+    back, _ = read_exr(write_exr(tmp_path / "blocks.exr", rad))
+    np.testing.assert_array_equal(back, np.clip(rad, 0, 65504).astype(np.float16))
+
+
 @pytest.mark.parametrize("bits", [8, 16])
 def test_png_round_trip_with_text_chunks(tmp_path, bits):
     img = _image()
