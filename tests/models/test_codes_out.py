@@ -87,3 +87,25 @@ def test_deepfuse_returns_the_quantised_result_too(stack, select):
     assert coded.image.dtype == np.uint8
     assert coded.notes["candidate"] == as_float.notes["candidate"]
     np.testing.assert_array_equal(coded.image, to_uint(as_float.image, 8))
+
+
+def test_run_refuses_an_invalid_result(stack, monkeypatch):
+    from app.models import classical
+    from app.models.registry import MethodOutput
+
+    def nan_merge(*args, **kwargs):
+        img = np.ones((*stack.shape, 3), np.float32)
+        img[3, 4, 1] = np.nan
+        return MethodOutput(image=img)
+
+    monkeypatch.setattr(classical, "run_debevec", nan_merge)
+    with pytest.raises(RuntimeError, match="invalid image"):
+        run(stack, "debevec")
+
+    def float_when_codes_asked(*args, codes=None, **kwargs):
+        return MethodOutput(image=np.ones((*stack.shape, 3), np.float32))
+
+    monkeypatch.setattr(classical, "run_mertens", float_when_codes_asked)
+    run(stack, "mertens")  # floats are what it was asked for
+    with pytest.raises(RuntimeError, match="invalid image"):
+        run(stack, "mertens", codes=8)
