@@ -179,6 +179,32 @@ def dynamic_bracket(scene: str, background: np.ndarray, sources: Sequence[np.nda
                           moved, tuple(homographies))
 
 
+VAL_SOURCES = ("hdr-extra",)
+# ESBN's validation maps (app/training/configs/esbn*.toml): training-role maps held out of its
+# patches, so choices about the networks are made here and never on the test split
+VAL_MAPS = ("chinese_garden", "leadenhall_market", "rainforest_trail")
+VAL_SEED = 9001
+
+
+def validation_split(n_per_map: int = 12, *, size: tuple[int, int] = (512, 384),
+                     spacing_ev: Sequence[float] = (2.0, 3.0), shake: float = 1.0,
+                     n_objects: int | None = None, data: Path = DATA
+                     ) -> Iterator[DynamicBracket]:
+    """As :func:`evaluation_split`, on ESBN's three validation maps (backgrounds and objects
+    from them only), drawn from VAL_SEED: where a learned deghoster is chosen."""
+    paths = [p for p in list_radiance_maps(VAL_SOURCES, data) if p.stem in VAL_MAPS]
+    maps = [vc.load_radiance(p, long_side=max(size) * 2, crop_poles=True) for p in paths]
+    k = 0
+    for i, (path, bg) in enumerate(zip(paths, maps)):
+        others = [m for j, m in enumerate(maps) if j != i]
+        for r in range(n_per_map):
+            ev = spacing_ev[k % len(spacing_ev)]
+            yield dynamic_bracket(f"{path.stem} #{r + 1}", bg, others, size=size,
+                                  spacing_ev=ev, shake=shake, seed=VAL_SEED + k,
+                                  n_objects=n_objects)
+            k += 1
+
+
 def evaluation_split(n_per_map: int = 2, *, size: tuple[int, int] = (512, 384),
                      spacing_ev: Sequence[float] = (2.0, 3.0), shake: float = 1.0,
                      n_objects: int | None = None, data: Path = DATA

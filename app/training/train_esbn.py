@@ -11,6 +11,14 @@ backgrounds are training maps held out of the patches (never the evaluation maps
 checkpoint is exported. The loss log (step, loss, merge, align, val PSNR-mu, lr, seconds) goes
 next to the weights. ``--steps`` / ``--max-minutes`` override the config (smoke runs),
 ``--weights-dir`` writes elsewhere.
+
+Fine-tuning for the product's hand-over (v4, ``esbn_focus.toml``): the shipped ``esbn`` uses the
+networks' radiance only where something moved and the reference frame is clipped or near black
+(:func:`app.models.esbn.with_merge_outside_motion`); elsewhere the classical merge is better.
+``[train] init`` starts from trained weights, ``focus`` = lambda weights the merge loss by
+``1 + lambda * poorly_exposed(reference) * moved`` (``moved``: where the low or high frame
+differs from its static target, i.e. objects and shake), and with ``select = "focus"`` the
+checkpoint is chosen by PSNR-mu on those pixels of the validation brackets.
 """
 
 from __future__ import annotations
@@ -32,25 +40,53 @@ from app.training.export import export_weights, run_fields, training_command
 REPO = Path(__file__).resolve().parents[2]
 
 
+def focus_map(ldr: np.ndarray, aligned: np.ndarray) -> np.ndarray:
+    """Where the hand-over uses the networks, as a soft [0, 1] map: (n, 1, P, P) from ``ldr``
+    (n, 3, 3, P, P) and ``aligned`` (n, 2, 3, P, P), both [-1, 1]. The reference (ldr[:, 1]) is
+    near clipping (brightest channel above 0.85..0.95 in display units) or near black (mean
+    below 0.08..0.02), as ``app.models.esbn._poorly_exposed``, and the low or high frame differs
+    from its static target by more than 0.02..0.06 (mean over channels, display units)."""
+    ref = (ldr[:, 1] + 1.0) * 0.5
+    high = np.clip((ref.max(axis=1) - 0.85) / 0.10, 0.0, 1.0)
+    low = np.clip((0.08 - ref.mean(axis=1)) / 0.06, 0.0, 1.0)
+    poor = np.maximum(high, low)
+    diff = np.abs(ldr[:, [0, 2]] - aligned).mean(axis=2).max(axis=1) * 0.5
+    moved = np.clip((diff - 0.02) / 0.04, 0.0, 1.0)
+    return (poor * moved)[:, None].astype(np.float32)
+
+
 def _tensors(batch) -> tuple[torch.Tensor, ...]:
     ldr, aligned, hdr, times, table = (torch.from_numpy(np.ascontiguousarray(a)) for a in batch)
     return ldr[:, 0], ldr[:, 1], ldr[:, 2], times, table, aligned[:, 0], aligned[:, 1], hdr
 
 
 @torch.no_grad()
-def validate(model: esbn_net.ESBN, pool) -> float:
-    """Mean PSNR-mu (truth normalised by its maximum, as app.core.metrics) over whole brackets."""
+def validate(model: esbn_net.ESBN, pool, focus: bool = False) -> float:
+    """Mean PSNR-mu (truth normalised by its maximum, as app.core.metrics) over whole brackets;
+    ``focus``: over the pixels of :func:`focus_map` (> 0.5) of all brackets together."""
     model.eval()
     scores = []
+    err, count = 0.0, 0
     for s in pool:
         ldr = torch.from_numpy(s.ldr.astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)
         t = torch.from_numpy(s.times)[None]
         _, _, o = model(ldr[0:1], ldr[1:2], ldr[2:3], t, torch.from_numpy(s.table)[None])
         h = model.radiance(o)[0].permute(1, 2, 0).numpy()
         truth = s.hdr.astype(np.float32)
-        if truth.max() > 0:
+        if focus:
+            tgt = np.transpose(s.aligned.astype(np.float32) / 127.5 - 1, (0, 3, 1, 2))[None]
+            m = focus_map(ldr.numpy()[None], tgt)[0, 0] > 0.5
+            if m.any():
+                mu = np.float32(5000.0)
+                peak = max(float(truth.max()), 1e-6)
+                tm = lambda x: np.log1p(mu * np.clip(x / peak, 0, 1)) / np.log1p(mu)  # noqa
+                err += float(((tm(h) - tm(truth))[m] ** 2).sum())
+                count += int(m.sum()) * 3
+        elif truth.max() > 0:
             scores.append(psnr_mu(truth, h))
     model.train()
+    if focus:
+        return float(10 * np.log10(1.0 / max(err / max(count, 1), 1e-12)))
     return float(np.mean(scores))
 
 
@@ -78,6 +114,13 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     sampler = PatchSampler(pool, int(dc["patch"]), seed)
     model = esbn_net.build_model(**cfg.get("model", {}))
+    if tr.get("init"):
+        from safetensors.torch import load_file
+
+        init = Path(tr["init"])
+        model.load_state_dict(load_file(str(init if init.is_absolute() else REPO / init)))
+    focus_w = float(tr.get("focus", 0.0))
+    by_focus = str(tr.get("select", "whole")) == "focus"
     n_steps = int(steps if steps is not None else tr["steps"])
     limit_s = 60.0 * float(max_minutes if max_minutes is not None else tr.get("max_minutes", 1e9))
     lr0, lr1 = float(tr["lr"]), float(tr.get("lr_final", tr["lr"]))
@@ -85,6 +128,9 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
     batch, log_every = int(tr["batch"]), int(tr.get("log_every", 20))
     val_every, align_w = int(tr.get("val_every", 500)), float(tr.get("align_weight", 1.0))
     best, best_state, best_step, avg, done = -1e9, None, 0, None, 0
+    if tr.get("init") and verbose:
+        print(f"initial val PSNR-mu ({'focus' if by_focus else 'whole'}) "
+              f"{validate(model, val_pool, focus=by_focus):.3f}", flush=True)
     t_train = time.perf_counter()
     log = open(log_path, "w", encoding="utf-8") if log_path else None
     if log:
@@ -96,9 +142,15 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
             lr = lr1 + 0.5 * (lr0 - lr1) * (1 + math.cos(math.pi * min(1.0, prog)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            low, mid, high, times, table, t_low, t_high, hdr = _tensors(sampler.batch(batch))
+            arrays = sampler.batch(batch)
+            low, mid, high, times, table, t_low, t_high, hdr = _tensors(arrays)
             a_low, a_high, o = model(low, mid, high, times, table)
-            merge = (model.tone_mapped(o) - esbn_net.mu_law(hdr)).abs().mean()
+            l1 = (model.tone_mapped(o) - esbn_net.mu_law(hdr)).abs()
+            if focus_w > 0:
+                weight = 1.0 + focus_w * torch.from_numpy(focus_map(arrays[0], arrays[1]))
+                merge = (l1 * weight).sum() / (weight.sum() * l1.shape[1])
+            else:
+                merge = l1.mean()
             align = ((a_low - t_low) ** 2).mean() + ((a_high - t_high) ** 2).mean()
             loss = merge + align_w * align
             opt.zero_grad(set_to_none=True)
@@ -110,7 +162,7 @@ def train(cfg: dict, *, steps: int | None = None, max_minutes: float | None = No
             last = step == n_steps or time.perf_counter() - t_train > limit_s
             val = float("nan")
             if step % val_every == 0 or last:
-                val = validate(model, val_pool)
+                val = validate(model, val_pool, focus=by_focus)
                 if val > best:
                     best, best_step = val, step
                     best_state = copy.deepcopy(model.state_dict())

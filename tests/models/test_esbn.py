@@ -219,8 +219,8 @@ def test_shipped_weights_remove_ghosts_a_plain_merge_shows():
 
 # Golden output of the shipped weights on a fixed input (recomputed only when the weights are
 # retrained: the sha256 below says which file these numbers belong to).
-GOLDEN_SHA = "78aa69346bcb698655309cdbc688ebee203729d126cb6da581bbc07ecceb62c2"
-GOLDEN = [0.0554621, 0.0219270, 0.0534748, 0.0541548]  # mean, three pixels (low-clip units)
+GOLDEN_SHA = "92364b56295985cb2506ea424f477c9502ff0f58f6fc26700d756bf27c131d37"
+GOLDEN = [0.0562224, 0.0211735, 0.0569475, 0.0521961]  # mean, three pixels (low-clip units)
 
 
 def _golden_input():

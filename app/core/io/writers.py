@@ -477,7 +477,8 @@ def write_result(
     check_output_path(path, _all_inputs(inputs, result.provenance), force)
     if fmt == "exr":
         return write_exr(
-            path, result.display_float(), result.provenance, half=half, inputs=inputs, force=force, ctx=ctx
+            path, result.display_float(), result.provenance, half=half, inputs=inputs,
+            force=force, ctx=ctx,
         )
     if fmt == "hdr":
         return write_hdr_file(

@@ -308,7 +308,8 @@ def fuse_mertens(
     frames: N >= 2 display-referred RGB frames of one size: float32 in [0, 1], or uint8 / uint16.
     contrast, saturation, exposedness: weight exponents (0 disables a term); sigma: width of the
     well-exposedness Gaussian in [0, 1] units.
-    weight_scale: optional per-frame HxW float32 maps in [0, 1], None for exactly one frame
+    weight_scale: optional per-frame HxW float32 maps in [0, 1] (arrays, or anything with a
+    ``shape`` that gives its rows when sliced, as ``ghost.ResizedRows``), None for exactly one frame
     (the reference): each frame keeps that share of its Mertens weight and the rest goes to the
     reference frame. Deghosting (:mod:`app.core.merge.ghost`) passes 0 where a frame disagrees
     with the reference, so its pixels come from the reference there.
