@@ -70,8 +70,15 @@ def test_exr_half_conversion_in_row_blocks_equals_the_whole(tmp_path, monkeypatc
 
     rad = (np.random.default_rng(0).random((37, 11, 3)) ** 8 * 2e5).astype(np.float32)
     monkeypatch.setattr(exr, "_HALF_BLOCK_VALUES", 40)  # one row (33 values) per block
-    back, _ = read_exr(write_exr(tmp_path / "blocks.exr", rad))
+    path = write_exr(tmp_path / "blocks.exr", rad)
+    back, _ = read_exr(path)
     np.testing.assert_array_equal(back, np.clip(rad, 0, 65504).astype(np.float16))
+    import OpenEXR  # the planes are the file's standard R, G, B half channels
+
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        chans = f.channels()
+        assert sorted(chans) == ["B", "G", "R"]
+        assert all(c.pixels.dtype == np.float16 for c in chans.values())
 
 
 @pytest.mark.parametrize("bits", [8, 16])
