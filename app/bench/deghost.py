@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.split == "validation":
         per_map = 12 if args.per_map == 2 else args.per_map
-        split = lambda n, **kw: db.validation_split(n, **kw)  # noqa: E731
+        split = db.validation_split
     else:
         per_map, split = args.per_map, db.evaluation_split
     fusion = (lambda b: {}) if args.hdr_only else score_fusion
