@@ -71,3 +71,21 @@ def test_test_split_comes_from_evaluation_maps_only():
     again = next(db.evaluation_split(1, size=(160, 120)))
     assert first.frames[0].shape == (120, 160, 3)
     assert np.array_equal(first.truth, again.truth)
+
+
+def test_validation_split_comes_from_esbns_held_out_training_maps_only():
+    import tomllib
+    from pathlib import Path
+
+    # ESBN's training configs hold the same maps out of its patches
+    configs = Path(db.__file__).resolve().parents[1] / "training" / "configs"
+    for name in ("esbn_mu.toml", "esbn_focus.toml"):
+        cfg = tomllib.loads((configs / name).read_text())
+        assert tuple(cfg["data"]["val_maps"]) == db.VAL_MAPS
+        assert tuple(cfg["data"]["sources"]) == db.VAL_SOURCES
+    assert not set(db.VAL_SOURCES) & set(db.TEST_SOURCES)
+    brackets = list(db.validation_split(2, size=(160, 120)))
+    assert len(brackets) == 2 * len(db.VAL_MAPS)
+    assert {b.scene.split(" #")[0] for b in brackets} == set(db.VAL_MAPS)
+    again = next(db.validation_split(2, size=(160, 120)))
+    assert np.array_equal(brackets[0].truth, again.truth)
