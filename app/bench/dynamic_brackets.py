@@ -193,16 +193,8 @@ def validation_split(n_per_map: int = 12, *, size: tuple[int, int] = (512, 384),
     """As :func:`evaluation_split`, on ESBN's three validation maps (backgrounds and objects
     from them only), drawn from VAL_SEED: where a learned deghoster is chosen."""
     paths = [p for p in list_radiance_maps(VAL_SOURCES, data) if p.stem in VAL_MAPS]
-    maps = [vc.load_radiance(p, long_side=max(size) * 2, crop_poles=True) for p in paths]
-    k = 0
-    for i, (path, bg) in enumerate(zip(paths, maps)):
-        others = [m for j, m in enumerate(maps) if j != i]
-        for r in range(n_per_map):
-            ev = spacing_ev[k % len(spacing_ev)]
-            yield dynamic_bracket(f"{path.stem} #{r + 1}", bg, others, size=size,
-                                  spacing_ev=ev, shake=shake, seed=VAL_SEED + k,
-                                  n_objects=n_objects)
-            k += 1
+    yield from _split(paths, n_per_map, VAL_SEED, size=size, spacing_ev=spacing_ev, shake=shake,
+                      n_objects=n_objects, crop_poles=True)
 
 
 def evaluation_split(n_per_map: int = 2, *, size: tuple[int, int] = (512, 384),
@@ -213,14 +205,22 @@ def evaluation_split(n_per_map: int = 2, *, size: tuple[int, int] = (512, 384),
     from the other evaluation maps, ``n_per_map`` brackets each (EV spacing alternating over
     ``spacing_ev``), drawn from TEST_SEED. Nothing here is ever used for training.
     shake = 0 and n_objects = 0 give the static counterpart (tripod, nothing moves)."""
-    paths = list_radiance_maps(TEST_SOURCES, data)
-    maps = [vc.load_radiance(p, long_side=max(size) * 2) for p in paths]
+    yield from _split(list_radiance_maps(TEST_SOURCES, data), n_per_map, TEST_SEED, size=size,
+                      spacing_ev=spacing_ev, shake=shake, n_objects=n_objects)
+
+
+def _split(paths: Sequence[Path], n_per_map: int, seed: int, *, size: tuple[int, int],
+           spacing_ev: Sequence[float], shake: float, n_objects: int | None,
+           crop_poles: bool = False) -> Iterator[DynamicBracket]:
+    """``n_per_map`` brackets on every map of ``paths`` as background, objects cut from the
+    others, EV spacing alternating over ``spacing_ev``, bracket k drawn from ``seed + k``."""
+    maps = [vc.load_radiance(p, long_side=max(size) * 2, crop_poles=crop_poles) for p in paths]
     k = 0
     for i, (path, bg) in enumerate(zip(paths, maps)):
         others = [m for j, m in enumerate(maps) if j != i]
         for r in range(n_per_map):
             ev = spacing_ev[k % len(spacing_ev)]
             yield dynamic_bracket(f"{path.stem} #{r + 1}", bg, others, size=size,
-                                  spacing_ev=ev, shake=shake, seed=TEST_SEED + k,
+                                  spacing_ev=ev, shake=shake, seed=seed + k,
                                   n_objects=n_objects)
             k += 1

@@ -193,6 +193,16 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     return out, float(np.mean(g > 0.5)), said
 
 
+def poorly_exposed_level(brightest: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """How poorly exposed display pixels are, from their brightest channel and channel mean
+    (display [0, 1]): 1 near clipping (brightest above 0.95) or near black (mean below 0.02),
+    0 when well exposed (brightest below 0.85 and mean above 0.08), linear in between. Shared
+    by the hand-over and the training that fine-tunes the networks for it."""
+    high = np.clip((brightest - 0.85) / 0.10, 0.0, 1.0)
+    low = np.clip((0.08 - mean) / 0.06, 0.0, 1.0)
+    return np.maximum(high, low)
+
+
 def _poorly_exposed(frame: np.ndarray, h: int, w: int) -> np.ndarray:
     """float32 HxW in [0, 1]: 1 where a display frame is near clipping (brightest channel above
     0.95) or near black (mean below 0.02), 0 where it is well exposed (brightest channel below
@@ -202,9 +212,8 @@ def _poorly_exposed(frame: np.ndarray, h: int, w: int) -> np.ndarray:
     scale = min(1.0, 1024 / max(h, w))
     small = float_frame(cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))),
                                    interpolation=cv2.INTER_AREA) if scale < 1 else frame)
-    high = np.clip((small.max(axis=2) - 0.85) / 0.10, 0.0, 1.0)
-    low = np.clip((0.08 - small.mean(axis=2)) / 0.06, 0.0, 1.0)
-    bad = cv2.GaussianBlur(np.maximum(high, low).astype(np.float32), (0, 0), 2.0)
+    bad = poorly_exposed_level(small.max(axis=2), small.mean(axis=2)).astype(np.float32)
+    bad = cv2.GaussianBlur(bad, (0, 0), 2.0)
     return np.clip(cv2.resize(bad, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 

@@ -99,10 +99,9 @@ def run(
         stack = replace(stack, reference_mask=fit_mask(reference_mask, *stack.shape))
     ctx.check()
     fn = spec.load()
-    if codes is not None and spec.returns_codes:
-        out: MethodOutput = fn(stack, resolved, work_ctx, device, codes=codes)
-    else:
-        out = fn(stack, resolved, work_ctx, device)
+    as_codes = codes is not None and spec.returns_codes
+    extra = {"codes": codes} if as_codes else {}
+    out: MethodOutput = fn(stack, resolved, work_ctx, device, **extra)
     ctx.check()
     notes = dict(out.notes)
     if ghost_map and stack.n > 1:
@@ -112,7 +111,7 @@ def run(
         maps = ghost_maps(display_frames(stack), stack.reference, detect=True)
         notes.setdefault("motion_share", round(maps.motion_share, 4))
         notes["ghost_map"] = maps.ghost
-    if codes is not None and spec.returns_codes:
+    if as_codes:
         image = np.ascontiguousarray(out.image)
         valid = image.dtype == (np.uint8 if codes == 8 else np.uint16)
     else:

@@ -34,6 +34,7 @@ import torch
 from app.bench import dynamic_brackets as db
 from app.core.metrics import psnr_mu
 from app.models import esbn_net
+from app.models.esbn import poorly_exposed_level
 from app.training.esbn_data import PatchSampler, make_pool
 from app.training.export import export_weights, run_fields, training_command
 
@@ -44,12 +45,11 @@ def focus_map(ldr: np.ndarray, aligned: np.ndarray) -> np.ndarray:
     """Where the hand-over uses the networks, as a soft [0, 1] map: (n, 1, P, P) from ``ldr``
     (n, 3, 3, P, P) and ``aligned`` (n, 2, 3, P, P), both [-1, 1]. The reference (ldr[:, 1]) is
     near clipping (brightest channel above 0.85..0.95 in display units) or near black (mean
-    below 0.08..0.02), as ``app.models.esbn._poorly_exposed``, and the low or high frame differs
-    from its static target by more than 0.02..0.06 (mean over channels, display units)."""
+    below 0.08..0.02; ``app.models.esbn.poorly_exposed_level``, as the hand-over), and the low
+    or high frame differs from its static target by more than 0.02..0.06 (mean over channels,
+    display units)."""
     ref = (ldr[:, 1] + 1.0) * 0.5
-    high = np.clip((ref.max(axis=1) - 0.85) / 0.10, 0.0, 1.0)
-    low = np.clip((0.08 - ref.mean(axis=1)) / 0.06, 0.0, 1.0)
-    poor = np.maximum(high, low)
+    poor = poorly_exposed_level(ref.max(axis=1), ref.mean(axis=1))
     diff = np.abs(ldr[:, [0, 2]] - aligned).mean(axis=2).max(axis=1) * 0.5
     moved = np.clip((diff - 0.02) / 0.04, 0.0, 1.0)
     return (poor * moved)[:, None].astype(np.float32)
