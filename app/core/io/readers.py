@@ -267,17 +267,11 @@ def _to_frame(img: np.ndarray, path: Path, codes: bool = False) -> tuple[np.ndar
 
 def _quiet_decode(buf: np.ndarray) -> np.ndarray | None:
     """cv2.imdecode without OpenCV's log lines or libpng/libtiff warnings on stderr (we raise one
-    clear error instead)."""
-    logging = cv2.utils.logging
-    old = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
-    try:
-        with native_output_silenced():
-            # IMREAD_UNCHANGED: keep 16-bit/float depth and alpha, and ignore the EXIF
-            # orientation (applied by read_frame, so it happens exactly once for every format).
-            return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    finally:
-        logging.setLogLevel(old)
+    clear error instead). Several threads may decode at once (the silence is shared)."""
+    with native_output_silenced():
+        # IMREAD_UNCHANGED: keep 16-bit/float depth and alpha, and ignore the EXIF
+        # orientation (applied by read_frame, so it happens exactly once for every format).
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
 def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int,

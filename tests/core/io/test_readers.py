@@ -339,3 +339,42 @@ def test_module_limit_is_read_at_call_time(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "MAX_PIXELS", 1000)
     with pytest.raises(InputError, match=r"a\.png: image is 40x30 \(0\.0 MP\), larger than the limit of 1000 pixels"):
         read_frame(path)
+
+
+def test_decodes_in_threads_share_one_silence_and_restore_it(capfd):
+    """Silenced calls overlapping in two threads: native writes to fd 2 vanish while either
+    runs; once the last leaves, fd 2 and OpenCV's log level are back (the first to leave must
+    not restore them under the other, nor the other restore a silence it saw as 'before')."""
+    import threading
+
+    from app.core.io.quiet import native_output_silenced
+
+    level = cv2.utils.logging.getLogLevel()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    levels_inside = []
+
+    def first():
+        with native_output_silenced():
+            a_in.set()
+            b_in.wait(5)
+            os.write(2, b"hidden-a\n")
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with native_output_silenced():
+            b_in.set()
+            a_out.wait(5)  # the first has left: the silence must still hold
+            os.write(2, b"hidden-b\n")
+            levels_inside.append(cv2.utils.logging.getLogLevel())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    os.write(2, b"shown\n")
+    err = capfd.readouterr().err
+    assert "hidden" not in err and "shown" in err
+    assert levels_inside == [cv2.utils.logging.LOG_LEVEL_SILENT]
+    assert cv2.utils.logging.getLogLevel() == level

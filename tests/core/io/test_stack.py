@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -147,6 +148,43 @@ def test_progress_reported_and_cancel_honoured(plain_bracket):
     with pytest.raises(Cancelled):
         load_stack(plain_bracket, ctx=ctx)
     assert len(reads) == 2  # stopped before reading the third frame
+
+
+def test_frames_decoded_in_parallel_keep_file_order_and_checks(tmp_path, monkeypatch):
+    """Two files decode at a time, but frames, errors and early refusals come in file order,
+    and a refused bracket decodes at most one file beyond the frame that was checked."""
+    import app.core.io.stack as stack_module
+
+    names = [f"f{k}.png" for k in range(5)]
+    for k, name in enumerate(names):
+        cv2.imwrite(str(tmp_path / name), rgb8(24, 32, seed=k))
+    started = []
+    real_read = stack_module.read_frame
+
+    def counting_read(path, **kw):
+        started.append(Path(path).name)
+        return real_read(path, **kw)
+
+    monkeypatch.setattr(stack_module, "read_frame", counting_read)
+    stack = load_stack([tmp_path / n for n in names], ev=[0, 1, 2, 3, 4])
+    assert [i.path for i in stack.infos] == [str(tmp_path / n) for n in names]
+    for k, frame in enumerate(stack.frames):  # each frame holds its own file's pixels
+        assert np.array_equal(frame, cv2.imread(str(tmp_path / names[k]))[..., ::-1])
+
+    # a corrupt file in the middle is named, not a later one, and nothing after it is decoded
+    (tmp_path / "f2.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    started.clear()
+    with pytest.raises(InputError, match=r"f2\.png"):
+        load_stack([tmp_path / n for n in names], ev=[0, 1, 2, 3, 4])
+    assert "f4.png" not in started
+
+    # the memory refusal after the first frame: at most the second file was started besides it
+    cv2.imwrite(str(tmp_path / "f2.png"), rgb8(24, 32, seed=2))
+    monkeypatch.setattr(stack_module, "available_memory", lambda: 1000)
+    started.clear()
+    with pytest.raises(InputError, match="GB of memory"):
+        load_stack([tmp_path / n for n in names])
+    assert started[0] == "f0.png" and set(started) <= {"f0.png", "f1.png"}
 
 
 def test_user_times_in_the_wrong_order_are_caught(plain_bracket):
