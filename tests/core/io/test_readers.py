@@ -77,6 +77,23 @@ def test_grey_grey_alpha_and_rgba_become_rgb(tmp_path):
     np.testing.assert_allclose(ra, rgb8() / 255.0, atol=1e-6)  # alpha dropped, not blended
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_jpeg_codes_are_the_decoders_own_in_rgb_order(tmp_path, mode):
+    """JPEGs decode straight into RGB order: the same codes as libjpeg's BGR output reordered,
+    for colour, grey (three equal channels) and CMYK files."""
+    yy, xx = np.mgrid[0:24, 0:32]
+    src = np.dstack([200 + xx, 40 + 2 * yy, 30 + xx]).astype(np.uint8)  # smooth, red
+    Image.fromarray(src).convert(mode).save(tmp_path / "x.jpg", quality=92)
+    frame, _ = read_frame(tmp_path / "x.jpg", codes=True)
+    bgr = cv2.imdecode(np.fromfile(tmp_path / "x.jpg", np.uint8), cv2.IMREAD_UNCHANGED)
+    expected = (cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB) if bgr.ndim == 2
+                else np.ascontiguousarray(bgr[..., ::-1]))
+    assert frame.dtype == np.uint8 and frame.shape == (24, 32, 3)
+    np.testing.assert_array_equal(frame, expected)
+    if mode == "RGB":  # and near the picture that was saved (red stays red)
+        assert np.abs(frame.astype(int) - src).mean() < 4
+
+
 def test_radiance_hdr_is_linear(tmp_path):
     rad = np.random.default_rng(3).random((10, 12, 3)).astype(np.float32) * 50 + 0.5
     cv2.imwrite(str(tmp_path / "x.hdr"), rad[..., ::-1])
