@@ -230,11 +230,9 @@ def _png_truncated(data: bytes) -> bool:
     return True
 
 
-def _to_frame(img: np.ndarray, path: Path, codes: bool = False,
-              rgb: bool = False) -> tuple[np.ndarray, bool, int]:
+def _to_frame(img: np.ndarray, path: Path, codes: bool = False) -> tuple[np.ndarray, bool, int]:
     """OpenCV decode result -> (float32 HxWx3 RGB, linear, bit depth); with ``codes`` an 8/16-bit
-    image stays uint8 / uint16 (the same values before scaling to [0, 1]). ``rgb``: a 3-channel
-    ``img`` is in RGB order already (else OpenCV's BGR)."""
+    image stays uint8 / uint16 (the same values before scaling to [0, 1])."""
     if img.dtype in (np.float64, np.float16):  # cvtColor works on float32
         img = img.astype(np.float32)
     if img.dtype not in (np.uint8, np.uint16, np.float32):  # before cvtColor, which rejects them
@@ -249,8 +247,6 @@ def _to_frame(img: np.ndarray, path: Path, codes: bool = False,
         rgb = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     elif img.shape[2] == 4:  # alpha dropped, not blended: pixel values stay as captured
         rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    elif rgb:
-        rgb = img
     else:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # contiguous, much faster than a [..., ::-1] copy
     dtype = rgb.dtype
@@ -269,21 +265,13 @@ def _to_frame(img: np.ndarray, path: Path, codes: bool = False,
     raise InputError(f"{path}: unsupported sample type {dtype} (use 8/16-bit integer or float)")
 
 
-# JPEG holds 8-bit colour or grey only: decoded straight into RGB order (libjpeg-turbo writes
-# it; 3-channel out for grey too) instead of BGR and then a converted copy: 12 MP 74 -> 62 ms
-# and one full-size buffer less per frame. The EXIF orientation is applied by read_frame, once
-# for every format.
-_JPEG_FLAGS = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
-
-
-def _quiet_decode(buf: np.ndarray, jpeg: bool = False) -> np.ndarray | None:
+def _quiet_decode(buf: np.ndarray) -> np.ndarray | None:
     """cv2.imdecode without OpenCV's log lines or libpng/libtiff warnings on stderr (we raise one
-    clear error instead). Several threads may decode at once (the silence is shared). ``jpeg``:
-    decode into RGB order (:data:`_JPEG_FLAGS`); otherwise as stored, in BGR order."""
+    clear error instead). Several threads may decode at once (the silence is shared)."""
     with native_output_silenced():
         # IMREAD_UNCHANGED: keep 16-bit/float depth and alpha, and ignore the EXIF
         # orientation (applied by read_frame, so it happens exactly once for every format).
-        return cv2.imdecode(buf, _JPEG_FLAGS if jpeg else cv2.IMREAD_UNCHANGED)
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
 def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int,
@@ -296,13 +284,13 @@ def _read_raster(path: Path, data: bytes, fmt: str, max_pixels: int,
         raise InputError(f"{path}: JPEG file is truncated or corrupt")
     if fmt == "png" and _png_truncated(data):
         raise InputError(f"{path}: PNG file is truncated (no end chunk)")
-    img = _quiet_decode(np.frombuffer(data, np.uint8), jpeg=fmt == "jpeg")
+    img = _quiet_decode(np.frombuffer(data, np.uint8))
     if img is None or img.size == 0:
         raise InputError(f"{path}: {fmt.upper()} file is corrupt or truncated (cannot decode it)")
     if size is None:
         check_pixel_budget(path, img.shape[1], img.shape[0], max_pixels=max_pixels,
                            codes=codes)
-    return _to_frame(img, path, codes, rgb=fmt == "jpeg")
+    return _to_frame(img, path, codes)
 
 
 def _read_raw(path: Path, max_pixels: int) -> np.ndarray:
