@@ -8,10 +8,8 @@ ordered dark to bright by exposure when known, else by mean linear luminance.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import replace
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -174,28 +172,6 @@ def split_stacked_frame(frame: np.ndarray, name: str = "image") -> tuple[np.ndar
     return (np.ascontiguousarray(frame[:half]), np.ascontiguousarray(frame[h - half:]))
 
 
-DECODE_THREADS = 2  # JPEG/PNG/TIFF decoders free the GIL; one frame each on this many cores
-
-
-def _decoded(paths: list[str], ctx: TaskContext) -> Iterator[tuple[int, str, tuple]]:
-    """(index, path, read_frame result) in file order, decoded DECODE_THREADS at a time (3 x 12
-    MP JPEGs: 0.27 -> 0.2 s). A file starts decoding only once the one DECODE_THREADS before it
-    has been handed over, so the caller's checks on a frame (memory for the whole bracket, sizes)
-    come before more than one further file is decoded. An error or a cancel surfaces at its
-    file's turn, as if decoded one by one; files not yet started are then never decoded."""
-    pool = ThreadPoolExecutor(max_workers=min(DECODE_THREADS, len(paths)))
-    try:
-        pending = [pool.submit(read_frame, p, codes=True) for p in paths[:DECODE_THREADS]]
-        for k, p in enumerate(paths):
-            ctx.report(k / len(paths), f"reading {_name(p)}")
-            result = pending.pop(0).result()
-            yield k, p, result
-            if k + DECODE_THREADS < len(paths):
-                pending.append(pool.submit(read_frame, paths[k + DECODE_THREADS], codes=True))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def load_stack(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -228,22 +204,23 @@ def load_stack(
 
     frames: list[np.ndarray] = []
     infos: list[FrameInfo] = []
-    with closing(_decoded(paths, ctx)) as decoded:  # closed at once on an error
-        for k, p, (frame, info) in decoded:
-            if split_stacked:
-                halves = split_stacked_frame(frame, _name(p))
-                frames.extend(halves)
-                # one file's EXIF time belongs to neither half: exposures are estimated
-                infos.extend(replace(info, path=f"{info.path} ({half})", exposure_time=None)
-                             for half in ("top", "bottom"))
-            else:
-                frames.append(frame)
-                infos.append(info)
-            if k == 0:
-                _check_stack_memory(frame, len(paths), p)
-            else:  # fail early: files not yet started are never decoded
-                _check_sizes(frames, infos)
-                _check_domains(infos)
+    for k, p in enumerate(paths):
+        ctx.report(k / len(paths), f"reading {_name(p)}")
+        frame, info = read_frame(p, codes=True)
+        if split_stacked:
+            halves = split_stacked_frame(frame, _name(p))
+            frames.extend(halves)
+            # one file's EXIF time belongs to neither half: exposures are estimated
+            infos.extend(replace(info, path=f"{info.path} ({half})", exposure_time=None)
+                         for half in ("top", "bottom"))
+        else:
+            frames.append(frame)
+            infos.append(info)
+        if k == 0:
+            _check_stack_memory(frame, len(paths), p)
+        else:  # fail early, before decoding the remaining files
+            _check_sizes(frames, infos)
+            _check_domains(infos)
     ctx.report(1.0, "frames read")
 
     names = [_name(i.path) for i in infos]
