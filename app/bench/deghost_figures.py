@@ -27,8 +27,8 @@ from app.models.runner import run
 CROP = (360, 240)  # width, height of each 100 % crop
 COLUMNS = (("mertens", {"deghost": "off"}, "mertens"),
            ("mertens", {"deghost": "on"}, "mertens + deghost"),
-           ("debevec", {}, "debevec"),
-           ("debevec", {"deghost": True}, "debevec + deghost"),
+           ("debevec", {"deghost": "off"}, "debevec"),
+           ("debevec", {"deghost": "on"}, "debevec + deghost"),
            ("esbn", {}, "esbn"))
 
 

@@ -302,7 +302,15 @@ class ParamSpec:
         return self.validate(value)
 
     def validate(self, value: Any) -> Any:
-        """Check range / choices; returns the (type-coerced) value."""
+        """Check range / choices; returns the (type-coerced) value. A switch (choices with "on"
+        and "off", e.g. ``deghost``) also takes a bool or a yes/no word, as "on" / "off": the HDR
+        merges' ``deghost`` was a bool before it got "auto", and presets keep it so."""
+        if self.choices is not None and {"on", "off"} <= set(self.choices):
+            word = str(value).strip().lower() if not isinstance(value, bool) else value
+            if word in (True, "true", "yes", "1"):
+                value = "on"
+            elif word in (False, "false", "no", "0"):
+                value = "off"
         if self.type in (int, float) and not isinstance(value, bool):
             try:
                 value = self.type(value)

@@ -89,15 +89,19 @@ def run_mertens(
 
 def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
                 ctx: TaskContext) -> MethodOutput:
-    report = merge_hdr(stack, method, deghost=bool(params.get("deghost", False)),
+    report = merge_hdr(stack, method, deghost=params.get("deghost", "off"),
                        samples=int(params.get("samples", 70)), ctx=ctx)
-    notes = {
+    notes: dict[str, Any] = {
         "exposure_source": report.exposure_source,
         "exposure_confidence": report.exposure_confidence,
         "ev": list(report.ev),
         "response": None if report.response is None else report.response.tolist(),
         "messages": list(report.messages),
     }
+    if report.motion_share is not None:  # as run_mertens reports it
+        notes["motion_share"] = round(report.motion_share, 4)
+        notes["decisions"] = {"deghost": "on" if report.deghost_used else "off",
+                              "motion_share": f"{report.motion_share:.4f}"}
     return MethodOutput(image=report.radiance, device="cpu", notes=notes)
 
 

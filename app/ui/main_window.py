@@ -485,8 +485,8 @@ class MainWindow(DeghostActions, LookActions, DocumentActions, QMainWindow):
             self.response.set_response(notes.get("response"), caption)
             self.agent.set_trace(notes.get("agent_actions"), notes.get("steps_used", 0),
                                  notes.get("agent_stopped", ""))
-            for message in value.result.messages:
-                self._show_info(message[:1].upper() + message[1:])
+            if value.result.messages:  # all of them, most important first (the method's order)
+                self._show_info("  ·  ".join(m[:1].upper() + m[1:] for m in value.result.messages))
             # a method that chose between candidates (deepfuse select=auto) says which it kept
             chosen = f" (kept: {notes['candidate']})" if notes.get("candidate") else ""
             self.status_label.setText(

@@ -18,8 +18,8 @@ DEFAULT_BATCH_FORMATS = ("tif",)
 def window_recipe(window: "MainWindow", formats: tuple[str, ...] = DEFAULT_BATCH_FORMATS) -> Recipe:
     """The method, its parameters, alignment and tone settings shown in the window."""
     params = window.method.params()
-    # a bool switch (debevec, robertson) is the recipe's deghost flag; mertens' "auto" / "on" /
-    # "off" choice stays a parameter (bool("off") would read as on)
+    # a bool switch would be the recipe's deghost flag; an "auto" / "on" / "off" choice (every
+    # method with deghosting now) stays a parameter (bool("off") would read as on)
     deghost = bool(params.pop("deghost")) if isinstance(params.get("deghost"), bool) else False
     return make_recipe(window.method.method_id(), params, align=window.method.align_mode(),
                        deghost=deghost, tone=window.tone.params(),

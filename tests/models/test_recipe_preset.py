@@ -36,7 +36,7 @@ def test_recipe_fixes_the_method_per_bracket_size():
     auto = make_recipe()
     assert auto.method_for(3) == "mertens"
     fixed = make_recipe("debevec", deghost=True).for_inputs(3)
-    assert fixed.method == "debevec" and fixed.params["deghost"] is True
+    assert fixed.method == "debevec" and fixed.params["deghost"] == "on"
     assert fixed.params["samples"] == 70  # the default, resolved
     names = _rich_recipe().output_names(["/a/IMG_1.JPG", "/a/IMG_2.JPG"], group=7)
     assert names == ["007_IMG_1.exr", "007_IMG_1.tif"]
@@ -81,3 +81,15 @@ def test_preset_text_loads_back_with_defaults_for_missing_keys(tmp_path):
     recipe = load_preset(path)
     assert recipe == make_recipe("mertens")
     assert "# Lumafuse preset" in preset_text(recipe)
+
+
+@pytest.mark.parametrize("given, expected", [(True, "on"), (False, "off"), ("true", "on"),
+                                             ("no", "off"), ("auto", "auto"), ("on", "on")])
+def test_hdr_deghost_switch_reads_the_old_bool(given, expected):
+    """debevec / robertson's deghost became auto / on / off: presets and scripts that said
+    true / false keep their meaning; anything else is refused with the choices."""
+    for method in ("debevec", "robertson"):
+        fixed = make_recipe(method, {"deghost": given}).for_inputs(3)
+        assert fixed.params["deghost"] == expected
+    with pytest.raises(InputError, match="auto, on, off"):
+        make_recipe("debevec", {"deghost": "maybe"}).for_inputs(3)

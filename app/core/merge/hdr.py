@@ -10,7 +10,8 @@ Output radiance: float32 HxWx3 >= 0, normalised so 1.0 is the exposure at which 
 frame clips: exactly its white level for linear frames; for display frames the recovered response
 is pinned at mid-grey to the sRGB curve (see response.py), which puts 1.0 at about code 255.
 
-Ghost-aware merge (``deghost=True``): the ghost test of :mod:`app.core.merge.ghost` (codes
+Ghost-aware merge (``deghost="on"``, or ``"auto"``: on when the test finds motion in more than
+``MOTION_SHARE_AUTO`` of the picture; ``True`` / ``False`` read as on / off): the ghost test of :mod:`app.core.merge.ghost` (codes
 matched between frames, clipping never counted as motion) gives each other frame a weight map;
 where a frame disagrees with the reference, its share of the merge weight goes to the reference
 frame's radiance, so moving objects come from the reference alone and the merge keeps its
@@ -198,10 +199,11 @@ def merge_with_response(
     exposures: Sequence[float],
     inv_response: np.ndarray,
     *,
-    deghost: bool = False,
+    deghost: bool | str = False,
     reference: int | None = None,
     ctx: TaskContext | None = None,
     keep_reference: np.ndarray | None = None,
+    report: dict | None = None,
 ) -> np.ndarray:
     """Merge display-referred frames into linear radiance with a known inverse response.
 
@@ -210,6 +212,8 @@ def merge_with_response(
     inv_response: (256, 3) code -> linear exposure, pinned at sRGB mid-grey (from
     :func:`recover_response`), so 1.0 is about where a frame clips.
     Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
+    ``report``: a dict that receives the ghost test's motion share and decision (see
+    :func:`_consistency`).
     """
     ctx = ctx or TaskContext()
     if len(frames) != len(exposures):
@@ -223,7 +227,7 @@ def merge_with_response(
     levels = [f if f.dtype in (np.uint8, np.uint16) else np.asarray(f, dtype=np.float32)
               for f in map(np.asarray, frames)]
     n = len(levels)
-    maps = _consistency(levels, ref, deghost, keep_reference)
+    maps = _consistency(levels, ref, deghost, keep_reference, report)
 
     def merge_rows(part: list[np.ndarray], part_ctx: TaskContext) -> np.ndarray:
         lv = [float_frame(x) for x in part[:n]]
@@ -250,15 +254,36 @@ def _run_merge(levels: list[np.ndarray], maps: list[np.ndarray | None] | None, m
     return _merge_in_strips(arrays, merge_rows, ctx)
 
 
-def _consistency(levels: list[np.ndarray], ref: int, deghost: bool,
-                 keep_reference: np.ndarray | None) -> list[np.ndarray | None] | None:
-    """Full-size ghost-test weight maps (None for the reference) from display-like levels, or
-    None without deghosting and mask."""
-    if not deghost and keep_reference is None:
-        return None
-    from app.core.merge.ghost import ghost_maps
+def deghost_mode(deghost: bool | str) -> str:
+    """"auto", "on" or "off" from a mode or a bool (True = "on")."""
+    if isinstance(deghost, (bool, np.bool_)):
+        return "on" if deghost else "off"
+    mode = str(deghost).lower()
+    if mode not in ("auto", "on", "off"):
+        raise InputError(f"deghost must be auto, on or off, got {deghost!r}")
+    return mode
 
-    maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=deghost)
+
+def _consistency(levels: list[np.ndarray], ref: int, deghost: bool | str,
+                 keep_reference: np.ndarray | None,
+                 report: dict | None = None) -> list[np.ndarray | None] | None:
+    """Full-size ghost-test weight maps (None for the reference) from display-like levels, or
+    None without deghosting and mask. ``report`` (when given) receives ``motion_share`` (share of
+    the picture where some frame disagrees, [0, 1]) and ``deghost_used`` when the test ran."""
+    mode = deghost_mode(deghost)
+    if mode == "off" and keep_reference is None:
+        return None
+    from app.core.merge.ghost import MOTION_SHARE_AUTO, ghost_maps
+
+    maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=mode != "off")
+    if mode != "off":
+        used = mode == "on" or maps.motion_share > MOTION_SHARE_AUTO
+        if report is not None:
+            report.update(motion_share=maps.motion_share, deghost_used=used)
+        if not used:
+            if keep_reference is None:
+                return None
+            maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=False)
     h, w = levels[0].shape[:2]
     # resized strip by strip as the merge slices them (no 4 B/px map per frame)
     return [None if k == ref else maps.weight_rows(k, h, w) for k in range(len(levels))]
@@ -314,10 +339,11 @@ def merge_linear(
     frames: Sequence[np.ndarray],
     exposures: Sequence[float],
     *,
-    deghost: bool = False,
+    deghost: bool | str = False,
     reference: int | None = None,
     ctx: TaskContext | None = None,
     keep_reference: np.ndarray | None = None,
+    report: dict | None = None,
 ) -> np.ndarray:
     """Merge linear frames (RAW / EXR: values proportional to radiance) directly, no response.
 
@@ -339,7 +365,7 @@ def merge_linear(
         * np.float32(whites[j] / white_ref),
         exposures,
         ref,
-        _consistency(levels, ref, deghost, keep_reference),
+        _consistency(levels, ref, deghost, keep_reference, report),
         ctx,
     )
     return rad
@@ -363,7 +389,11 @@ class HdrMerge:
     exposure_source: "user times", "user EV offsets", "exif", "estimated", or "given" for a
         stack built with exposures but no record of where they came from.
     exposure_confidence: "high" / "medium" / "low" when estimated, else None.
-    messages: one line each, for the status bar / stderr (estimates, a refused curve).
+    messages: one line each, for the status bar / stderr (estimates, a refused curve, what
+        ``deghost="auto"`` decided).
+    motion_share: share of the picture where the ghost test found a frame disagreeing with
+        the reference ([0, 1]; None when the test did not run).
+    deghost_used: whether the ghost-aware merge was applied (None when the test did not run).
     """
 
     radiance: np.ndarray
@@ -372,19 +402,23 @@ class HdrMerge:
     exposure_source: str
     exposure_confidence: str | None
     messages: tuple[str, ...]
+    motion_share: float | None = None
+    deghost_used: bool | None = None
 
 
-def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = False,
+def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | str = False,
               samples: int = 70, ctx: TaskContext | None = None) -> HdrMerge:
     """Debevec or Robertson merge of a stack with the report of :class:`HdrMerge`.
 
     Missing exposures are estimated from the pixels (app.core.io.ensure_exposures) and said so;
     a recovered response that no camera could have is replaced by a fitted sRGB-like curve and
-    said so (app.core.merge.response.recover_response_checked).
+    said so (app.core.merge.response.recover_response_checked). ``deghost``: "auto", "on" or
+    "off" (or a bool); "auto" says what it decided.
     """
     from app.core.merge.response import recover_response_checked
 
     ctx = ctx or TaskContext()
+    mode = deghost_mode(deghost)
     if stack.n < 2:
         raise InputError(f"an HDR merge needs at least 2 frames, got {stack.n}")
     stack = _stack_exposures(stack)
@@ -400,24 +434,32 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool = 
             + ("they may be far off: " if confidence == "low" else "")
             + "give the times or EVs for an exact merge"
         )
+    report: dict = {}
     if stack.linear:
-        rad = merge_linear(stack.frames, stack.exposures, deghost=deghost,
+        rad = merge_linear(stack.frames, stack.exposures, deghost=mode,
                            reference=stack.reference, ctx=ctx,
-                           keep_reference=stack.reference_mask)
-        return HdrMerge(rad, None, ev, source, confidence, tuple(messages))
-    ctx.report(0.0, f"recovering the camera response ({method})")
-    g, note = recover_response_checked(stack.frames, stack.exposures, method=method,
-                                       samples=samples)
-    if note:
-        messages.append(note)
-    ctx.check()
-    rad = merge_with_response(stack.frames, stack.exposures, g, deghost=deghost,
-                              reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
-                              keep_reference=stack.reference_mask)
-    return HdrMerge(rad, g, ev, source, confidence, tuple(messages))
+                           keep_reference=stack.reference_mask, report=report)
+        g = None
+    else:
+        ctx.report(0.0, f"recovering the camera response ({method})")
+        g, note = recover_response_checked(stack.frames, stack.exposures, method=method,
+                                           samples=samples)
+        if note:
+            messages.append(note)
+        ctx.check()
+        rad = merge_with_response(stack.frames, stack.exposures, g, deghost=mode,
+                                  reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
+                                  keep_reference=stack.reference_mask, report=report)
+    share = report.get("motion_share")
+    if mode == "auto" and share is not None:
+        messages.append(f"motion found in {100 * share:.1f} % of the picture: "
+                        + ("deghosted (the reference frame is kept there)"
+                           if report["deghost_used"] else "no deghosting needed"))
+    return HdrMerge(rad, g, ev, source, confidence, tuple(messages), share,
+                    report.get("deghost_used"))
 
 
-def merge_debevec(stack: ExposureStack, *, deghost: bool = False, samples: int = 70,
+def merge_debevec(stack: ExposureStack, *, deghost: bool | str = False, samples: int = 70,
                   ctx: TaskContext | None = None) -> np.ndarray:
     """Debevec HDR merge of a stack: response from ``samples`` pixels, hat-weighted average.
 
@@ -428,7 +470,7 @@ def merge_debevec(stack: ExposureStack, *, deghost: bool = False, samples: int =
     return merge_hdr(stack, "debevec", deghost=deghost, samples=samples, ctx=ctx).radiance
 
 
-def merge_robertson(stack: ExposureStack, *, deghost: bool = False,
+def merge_robertson(stack: ExposureStack, *, deghost: bool | str = False,
                     ctx: TaskContext | None = None) -> np.ndarray:
     """Robertson HDR merge of a stack (iterative response recovery on a proxy, hat-weighted
     average). Same conventions as :func:`merge_debevec`."""

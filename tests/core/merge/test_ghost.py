@@ -167,17 +167,25 @@ def test_run_returns_the_ghost_map_of_the_frames_it_merged():
 def test_hdr_merges_deghost_and_honour_the_mask():
     """debevec: deghost removes the bright frame's object, the painted mask does it where
     painted only; no pixel of the deghosted merge goes black (the rejected weight goes to the
-    reference, it is not dropped)."""
+    reference, it is not dropped). The default ("auto") finds the motion, deghosts and says so;
+    the old bool switch still reads as on / off."""
     stack = ExposureStack(frames=tuple(_scene()), exposures=TIMES)
-    plain = run(stack, "debevec", {}).image
-    clean = run(stack, "debevec", {"deghost": True}).image
+    plain = run(stack, "debevec", {"deghost": "off"}).image
+    clean = run(stack, "debevec", {"deghost": "on"}).image
     rel = lambda img, yx: _checker_contrast(img / img.mean(), yx)  # noqa: E731
     assert rel(plain, SPOTS[2]) > 0.1 and abs(rel(clean, SPOTS[2])) < 0.03
     assert float(clean.min()) > 0.0
+    default = run(stack, "debevec")
+    assert np.array_equal(default.image, clean)
+    assert default.notes["decisions"]["deghost"] == "on" and default.notes["motion_share"] > 0.02
+    assert any(m.startswith("motion found in") and "deghosted" in m
+               for m in default.notes["messages"])
+    assert np.array_equal(run(stack, "debevec", {"deghost": True}).image, clean)
+    assert np.array_equal(run(stack, "debevec", {"deghost": False}).image, plain)
     mask = np.zeros((360, 480), np.float32)
     y, x = SPOTS[2]
     mask[y - 10:y + BOX + 10, x - 10:x + BOX + 10] = 1.0
-    painted = run(stack, "debevec", {}, reference_mask=mask).image
+    painted = run(stack, "debevec", {"deghost": "off"}, reference_mask=mask).image
     assert abs(rel(painted, SPOTS[2])) < 0.03 and rel(painted, SPOTS[0]) == pytest.approx(
         rel(plain, SPOTS[0]), abs=1e-3)
 
