@@ -30,8 +30,10 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
                         help="register hand-held frames: mtb = translation, homography = "
                              "perspective (default none)")
     parser.add_argument("--deghost", action="store_true", default=None,
-                        help="keep the reference frame where frames disagree (moving content): "
-                             "mertens (default there: auto), debevec, robertson")
+                        help="keep the reference frame where frames disagree (moving content) "
+                             "even where little moves: mertens, debevec, robertson (their "
+                             "default is auto: on when motion is found; --param deghost=off "
+                             "switches it off)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                         help="device for learned methods (default auto)")
 

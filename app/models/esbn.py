@@ -254,14 +254,17 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
     notes: dict[str, Any] = {
         "frames_used": [lo + 1, ref + 1, hi + 1],
         "exposure_source": source,
+        "exposure_confidence": stack.metadata.get("exposure_confidence"),
         "decisions": {"frames": f"{lo + 1},{ref + 1},{hi + 1}",
                       "network_share": f"{net_share:.4f}"},
     }
     messages = ([note] if note else []) + list(merge_said)
     if source == "estimated":
         ev = ", ".join(f"{np.log2(e / exps[0]):+.1f}" for e in exps)
-        messages.append(f"exposures estimated from the pixels: {ev} EV; give the times or "
-                        "EVs for an exact merge")
+        confidence = notes["exposure_confidence"]
+        messages.append(f"exposures estimated from the pixels: {ev} EV (confidence {confidence}); "
+                        + ("they may be far off: " if confidence == "low" else "")
+                        + "give the times or EVs for an exact merge")  # as the HDR merges say it
     if messages:
         notes["messages"] = messages
     return MethodOutput(image=rad.astype(np.float32), weights_sha256=digest, device=dev,

@@ -88,7 +88,10 @@ def test_what_the_merge_finds_is_said(monkeypatch):
     res = run(ExposureStack(frames=frames), "esbn", {"tile": 128})
     said = res.notes["messages"]
     assert any("refused (a test says so)" in m for m in said), said
-    assert sum(m.startswith("exposures estimated") for m in said) == 1, said
+    estimated = [m for m in said if m.startswith("exposures estimated")]
+    assert len(estimated) == 1, said
+    # worded as the HDR merges word it, with the estimate's confidence
+    assert f"(confidence {res.notes['exposure_confidence']})" in estimated[0], said
 
 
 def test_the_networks_are_kept_where_the_reference_is_clipped_or_black():
