@@ -49,11 +49,11 @@ def deghost_weights(
         notes["motion_share"] = round(maps.motion_share, 4)
         notes["decisions"] = {"deghost": "on" if used else "off",
                               "motion_share": f"{maps.motion_share:.4f}"}
-        if mode == "auto":
+        if mode == "auto" and used:  # said when it changed something (the decision and
+            # share are in the notes either way: provenance, --json)
             notes["messages"] = [
                 f"motion found in {100 * maps.motion_share:.1f} % of the picture: "
-                + ("deghosted (the reference frame is kept there)" if used
-                   else "no deghosting needed")]
+                "deghosted (the reference frame is kept there)"]
     if not used:
         if mask is None:
             return None, notes

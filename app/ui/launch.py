@@ -128,6 +128,9 @@ def _probe(app, window) -> int:
     return 0 if getattr(watch, "seen", False) else 1
 
 
+PRESET_WAIT_MS = 5000
+
+
 def _screenshot(app, window, out: Path, timeout_s: float, *, has_files: bool) -> int:
     """Grab the window once the first result is drawn; exit code 0 only if nothing failed."""
     from PySide6.QtCore import QTimer
@@ -150,8 +153,16 @@ def _screenshot(app, window, out: Path, timeout_s: float, *, has_files: bool) ->
         problems = "; ".join(window.errors)
         finish(1 if problems else 0, f"errors shown in the window: {problems}" if problems else "")
 
-    # A short delay lets the layout and the histogram settle before the grab.
-    window.preview_ready.connect(lambda: QTimer.singleShot(200, grab))
+    def grab_when_settled(waited_ms: int = 0) -> None:
+        # the layout and the histogram settle in a short delay; the preset strip's thumbnails
+        # come from a background job after the result: wait for them (a user sees them a
+        # moment later), at most PRESET_WAIT_MS
+        if window.preset_strip.count() == 0 and waited_ms < PRESET_WAIT_MS:
+            QTimer.singleShot(100, lambda: grab_when_settled(waited_ms + 100))
+            return
+        grab()
+
+    window.preview_ready.connect(lambda: QTimer.singleShot(200, grab_when_settled))
     window.failed.connect(lambda msg: QTimer.singleShot(200, lambda: finish(1, msg)))
     if not has_files:
         QTimer.singleShot(500, lambda: finish(1, "no files to open"))

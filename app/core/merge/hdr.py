@@ -389,8 +389,8 @@ class HdrMerge:
     exposure_source: "user times", "user EV offsets", "exif", "estimated", or "given" for a
         stack built with exposures but no record of where they came from.
     exposure_confidence: "high" / "medium" / "low" when estimated, else None.
-    messages: one line each, for the status bar / stderr (estimates, a refused curve, what
-        ``deghost="auto"`` decided).
+    messages: one line each, for the status bar / stderr (estimates, a refused curve,
+        ``deghost="auto"`` deghosting where it found motion).
     motion_share: share of the picture where the ghost test found a frame disagreeing with
         the reference ([0, 1]; None when the test did not run).
     deghost_used: whether the ghost-aware merge was applied (None when the test did not run).
@@ -451,10 +451,9 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
                                   reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
                                   keep_reference=stack.reference_mask, report=report)
     share = report.get("motion_share")
-    if mode == "auto" and share is not None:
+    if mode == "auto" and share is not None and report["deghost_used"]:  # as mertens says it
         messages.append(f"motion found in {100 * share:.1f} % of the picture: "
-                        + ("deghosted (the reference frame is kept there)"
-                           if report["deghost_used"] else "no deghosting needed"))
+                        "deghosted (the reference frame is kept there)")
     return HdrMerge(rad, g, ev, source, confidence, tuple(messages), share,
                     report.get("deghost_used"))
 
