@@ -9,7 +9,7 @@ Layout (every table and key optional; missing ones take the defaults)::
     [method]
     id = "debevec"                   # or "auto": by frame count (mertens for 2+, hdrcnn for 1)
     align = "homography"             # none | mtb | homography
-    deghost = true
+    deghost = true                   # force it on (the methods' default: auto)
     device = "auto"
     [method.params]
     samples = 120
