@@ -161,8 +161,10 @@ def real_static(limit: int | None = None) -> dict[str, float]:
             break
     return {"stacks": n, "engaged": engaged,
             "debevec_engaged": hdr_engaged,
-            "debevec_psnr_mu_auto_vs_off": float(np.mean(hdr_psnrs)) if hdr_psnrs else float("inf"),
-            "debevec_min_psnr_mu_auto_vs_off": float(np.min(hdr_psnrs)) if hdr_psnrs else float("inf"),
+            "debevec_psnr_mu_auto_vs_off":
+                float(np.mean(hdr_psnrs)) if hdr_psnrs else float("inf"),
+            "debevec_min_psnr_mu_auto_vs_off":
+                float(np.min(hdr_psnrs)) if hdr_psnrs else float("inf"),
             "psnr_auto_vs_off": float(np.mean(psnrs)) if psnrs else float("inf"),
             "min_psnr_auto_vs_off": float(np.min(psnrs)) if psnrs else float("inf"),
             "mef_ssim_auto": float(np.mean(ssim_auto)) if ssim_auto else float("nan"),

@@ -5,9 +5,10 @@ Their messages duplicate the one clear error Lumafuse raises itself, and in a sc
 machine-readable output. File descriptors 1 and 2 are pointed at /dev/null, OpenCV's log level
 set to silent, and Python-level sys.stdout/sys.stderr (which bindings use too) swapped for a
 sink, while at least one silenced call runs. The silence is shared, not nested: the first caller
-to enter sets it up and the last to leave restores it, so concurrent callers (frames decoded in
-parallel, GUI worker threads) never restore each other's descriptors and can decode at the same
-time. Writes from other threads are lost meanwhile: the silenced calls are kept short (a decode).
+to enter sets it up and the last to leave restores it, so concurrent callers (GUI worker
+threads) never restore each other's descriptors and can decode at the same time (a lock held for
+the whole call made them wait for each other before). Writes from other threads are lost
+meanwhile: the silenced calls are kept short (a decode).
 """
 
 from __future__ import annotations

@@ -149,7 +149,8 @@ def _histogram(codes: np.ndarray) -> np.ndarray:
     """Counts of the 256 codes of a uint8 array (float64). OpenCV's histogram (5x numpy's
     bincount here) counts in float32, exact below 2**24 pixels a bin: larger arrays use numpy."""
     if codes.size < 2**24 and codes.ndim == 2:
-        return cv2.calcHist([np.ascontiguousarray(codes)], [0], None, [256], [0, 256]).ravel().astype(np.float64)
+        counts = cv2.calcHist([np.ascontiguousarray(codes)], [0], None, [256], [0, 256])
+        return counts.ravel().astype(np.float64)
     return np.bincount(codes.reshape(-1), minlength=256).astype(np.float64)
 
 

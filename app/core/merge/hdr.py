@@ -11,8 +11,8 @@ frame clips: exactly its white level for linear frames; for display frames the r
 is pinned at mid-grey to the sRGB curve (see response.py), which puts 1.0 at about code 255.
 
 Ghost-aware merge (``deghost="on"``, or ``"auto"``: on when the test finds motion in more than
-``MOTION_SHARE_AUTO`` of the picture; ``True`` / ``False`` read as on / off): the ghost test of :mod:`app.core.merge.ghost` (codes
-matched between frames, clipping never counted as motion) gives each other frame a weight map;
+``MOTION_SHARE_AUTO`` of the picture; ``True`` / ``False`` read as on / off): the ghost test of
+:mod:`app.core.merge.ghost` (codes matched between frames, clipping never counted as motion) gives each other frame a weight map;
 where a frame disagrees with the reference, its share of the merge weight goes to the reference
 frame's radiance, so moving objects come from the reference alone and the merge keeps its
 normalisation (no holes, no black specks where every weight would have been dropped). A painted
@@ -413,7 +413,7 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
     Missing exposures are estimated from the pixels (app.core.io.ensure_exposures) and said so;
     a recovered response that no camera could have is replaced by a fitted sRGB-like curve and
     said so (app.core.merge.response.recover_response_checked). ``deghost``: "auto", "on" or
-    "off" (or a bool); "auto" says what it decided.
+    "off" (or a bool); "auto" says so when it found motion and deghosted.
     """
     from app.core.merge.response import recover_response_checked
 

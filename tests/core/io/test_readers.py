@@ -79,8 +79,8 @@ def test_grey_grey_alpha_and_rgba_become_rgb(tmp_path):
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
 def test_jpeg_codes_are_the_decoders_own_in_rgb_order(tmp_path, mode):
-    """JPEGs decode straight into RGB order: the same codes as libjpeg's BGR output reordered,
-    for colour, grey (three equal channels) and CMYK files."""
+    """A JPEG frame holds libjpeg's codes in RGB order (its BGR output reordered), for colour,
+    grey (three equal channels) and CMYK files."""
     yy, xx = np.mgrid[0:24, 0:32]
     src = np.dstack([200 + xx, 40 + 2 * yy, 30 + xx]).astype(np.uint8)  # smooth, red
     Image.fromarray(src).convert(mode).save(tmp_path / "x.jpg", quality=92)

@@ -121,11 +121,15 @@ def test_reference_choice_decides_which_object_stays():
         run(stack, "mertens", {}, reference=3)
 
 
-def test_static_bracket_result_unchanged_by_auto():
+@pytest.mark.parametrize("method", ["mertens", "debevec", "robertson"])
+def test_static_bracket_result_unchanged_by_auto(method):
+    """Nothing moves: auto (the default) changes no pixel and says nothing about motion (the
+    decision is in the provenance)."""
     stack = ExposureStack(frames=tuple(_scene(spots=(SPOTS[1],) * 3)), exposures=TIMES)
-    auto = run(stack, "mertens", {"deghost": "auto"})
-    off = run(stack, "mertens", {"deghost": "off"})
+    auto = run(stack, method)
+    off = run(stack, method, {"deghost": "off"})
     assert auto.provenance.decisions["deghost"] == "off"
+    assert not any("motion" in m for m in auto.notes.get("messages", [])), auto.notes
     np.testing.assert_array_equal(auto.image, off.image)
 
 
