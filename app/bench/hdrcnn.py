@@ -296,8 +296,8 @@ def sunset_figure(model, root: Path, out_dir: Path, ev: float = -3.0) -> str:
     outs = [("truth", truth),
             ("do nothing", log_affine_fit(hdrcnn.linearise(ldr), truth, fit)),
             ("v1: paper blend, 1024 px", log_affine_fit(hdrcnn.reconstruct(
-                model, ldr, TaskContext(), mode="paper", net_size=1024), truth, fit)),
-            ("shipped: surround, 384 px", log_affine_fit(hdrcnn.reconstruct(
+                model, ldr, TaskContext(), mode="paper", net_size=1024, peak=1.0), truth, fit)),
+            ("shipped: surround, 384 px, peak 1.3", log_affine_fit(hdrcnn.reconstruct(
                 model, ldr, TaskContext()), truth, fit))]
     lum = cv2.GaussianBlur(truth @ vc.REC709, (0, 0), 3)
     cy, cx = np.unravel_index(int(np.argmax(lum)), lum.shape)
@@ -339,8 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         weights.WEIGHTS_DIR = args.weights_dir.resolve()
     model, digest = hdrcnn.load_model("cpu")
     print(f"weights sha256 {digest[:16]}...")
-    variants = {"hdrcnn v1 (paper blend, 1024 px)": {"mode": "paper", "net_size": 1024},
-                "hdrcnn (shipped: surround, 384 px)": {}}
+    variants = {"hdrcnn v1 (paper blend, 1024 px)": {"mode": "paper", "net_size": 1024,
+                                                      "peak": 1.0},
+                "hdrcnn (surround, 384 px, peak 1.0)": {"peak": 1.0},
+                "hdrcnn (shipped: surround, 384 px, peak 1.3)": {}}
     q = quality(model, args.data, variants, args.sets)
     print_summary(q["summary"], ("nothing", *variants))
     report: dict = {"weights_sha256": digest, "quality": q["summary"],

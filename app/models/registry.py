@@ -173,6 +173,9 @@ METHODS: tuple[MethodSpec, ...] = (
                       "clipped pixels take the colour of their measured surround), channel (the "
                       "first two only), paper (one weight per pixel, all channels predicted)",
                       choices=("surround", "channel", "paper")),
+            ParamSpec("peak", float, 1.3, "scales the predicted log radiance above the clip "
+                      "level: 1 = as the network predicts; 1.3 (measured best on the images it "
+                      "was trained on) makes up for its too-low peaks", 1.0, 2.0),
         ),
         min_exposures=1,
         max_exposures=1,  # one photo: for brackets use debevec/robertson

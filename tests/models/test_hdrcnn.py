@@ -168,7 +168,8 @@ def test_missing_key_is_refused(tmp_path, monkeypatch):
         hdrcnn.load_model("cpu")
 
 
-PAPER_V1 = {"highlights": "paper", "net_size": 1024}  # what the golden file was written with
+# what the golden file was written with
+PAPER_V1 = {"highlights": "paper", "net_size": 1024, "peak": 1.0}
 
 
 def test_golden_output_of_the_shipped_weights(tmp_path):
@@ -187,6 +188,24 @@ def test_golden_output_of_the_shipped_weights(tmp_path):
     path = write_exr(tmp_path / "pred.exr", result.image, result.provenance)
     back, header = read_exr(path)
     np.testing.assert_allclose(back, result.image, rtol=1e-3, atol=1e-6)
+
+
+def test_peak_raises_only_what_lies_above_the_clip_level():
+    """peak scales the predicted log radiance above the clip level: the reconstructed
+    highlights get brighter (log H x peak where H > 1), every unclipped pixel stays x^2, and the
+    default is the measured PEAK."""
+    ok, reason = weights.status("hdrcnn")
+    assert ok, reason
+    x = golden_input()
+    plain = run(_stack([x]), "hdrcnn", {"peak": 1.0}, device="cpu").image
+    default = run(_stack([x]), "hdrcnn", {}, device="cpu")
+    assert default.provenance.params["peak"] == hdrcnn.PEAK > 1.0
+    boosted = default.image
+    measured = x.max(axis=2) < hdrcnn.TAU
+    np.testing.assert_array_equal(boosted[measured], plain[measured])
+    above = plain > 1.05
+    assert above.any() and np.all(boosted[above] > plain[above])
+    np.testing.assert_array_less(plain[~above] - 1e-6, boosted[~above] + 1e-6)  # never darker
 
 
 def test_channel_blend_keeps_measured_channels_and_clip_levels():
