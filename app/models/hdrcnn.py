@@ -6,7 +6,8 @@ Pipeline (methods.md section 3; torch imported inside functions only):
    optional pre-scale ``x <- min(1, scale * x)`` and the gamma control ``x <- x^(1/gamma)``;
 2. the network (:mod:`app.models.hdrcnn_net`) predicts log HDR y = log(H + 1/255) on a copy
    whose long side is at most ``net_size`` px (default 384, the scale it was trained at),
-   padded to a multiple of 32; y is up-sampled bilinearly (log domain) to the full resolution;
+   padded to a multiple of 32; y is up-sampled bilinearly (log domain) to the full resolution,
+   and its part above the clip level (y > 0) multiplied by ``peak`` (default :data:`PEAK`);
 3. blend at full resolution, in row strips (cancellable), :func:`blend`. The paper's blend is
    alpha = clamp((max_c x - 0.95) / 0.05, 0, 1), H = (1 - alpha) x^2 + alpha (exp(y) - 1/255);
    the default ("surround") keeps every channel the photo measured, never puts a clipped
