@@ -120,6 +120,18 @@ def test_preset_saved_by_the_window_runs_in_the_cli_and_loads_back(window, tmp_p
     assert np.isfinite(read_frame(tmp_path / "out" / "IMG_0001_debevec.tif")[0]).all()
 
 
+def test_a_saved_bool_deghost_shows_as_on_in_the_window(window):
+    """Sessions and presets written when debevec's deghost was a checkbox hold True / False:
+    the auto / on / off choice shows them as on / off, not as the default."""
+    assert window.method.set_method("debevec")
+    window.method.form.set_values({"deghost": True})
+    assert window.method.params()["deghost"] == "on"
+    window.method.form.set_values({"deghost": False})
+    assert window.method.params()["deghost"] == "off"
+    window.method.form.set_values({"deghost": "auto"})
+    assert window.method.params()["deghost"] == "auto"
+
+
 def test_bad_preset_file_is_reported_in_the_window(window, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[tone]\ntmo = "nope"\n')

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.errors import InputError
 from app.core.types import ParamSpec
 
 _STEPS = 1000  # slider resolution: fine enough that dragging looks continuous
@@ -234,7 +235,7 @@ class ParamForm(QWidget):
                 continue
             w.blockSignals(True)
             if isinstance(w, QComboBox):
-                w.setCurrentText(str(value))
+                w.setCurrentText(str(self._choice(name, value)))
             elif isinstance(w, QCheckBox):
                 w.setChecked(bool(value))
             elif isinstance(w, (QSpinBox, QDoubleSpinBox, FloatSlider)):
@@ -243,6 +244,15 @@ class ParamForm(QWidget):
                 w.setText(str(value))
             w.blockSignals(False)
         self.changed.emit()
+
+    def _choice(self, name: str, value: Any) -> Any:
+        """``value`` as the parameter's spec reads it (a saved ``True`` for a deghost switch
+        that became auto / on / off is "on"); as given when the spec refuses it."""
+        spec = next((s for s in self._specs if s.name == name), None)
+        try:
+            return spec.validate(value) if spec is not None else value
+        except InputError:
+            return value
 
     def reset(self) -> None:
         self.set_values({s.name: s.default for s in self._specs})
