@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from app.core.merge import fuse_mertens, merge_hdr
-from app.core.merge.ghost import MOTION_SHARE_AUTO, ResizedRows, ghost_maps
+from app.core.merge.ghost import ResizedRows, plan_deghosting
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack
 from app.models.registry import MethodOutput, get_method
@@ -37,31 +37,15 @@ def deghost_weights(
 ) -> tuple[list[ResizedRows | None] | None, dict[str, Any]]:
     """Per-frame deghost weight maps at full size for a display-referred bracket (None = no
     deghosting; each map made row span by row span when sliced, see ``ResizedRows``) and the
-    notes saying what was decided. mode: "auto", "on" or "off"; a painted
-    reference mask always applies."""
-    notes: dict[str, Any] = {}
-    mask = stack.reference_mask
-    if mode == "off" and mask is None:
-        return None, notes
-    maps = ghost_maps(frames, stack.reference, keep_reference=mask, detect=mode != "off")
-    used = mode == "on" or (mode == "auto" and maps.motion_share > MOTION_SHARE_AUTO)
-    if mode != "off":
-        notes["motion_share"] = round(maps.motion_share, 4)
-        notes["decisions"] = {"deghost": "on" if used else "off",
-                              "motion_share": f"{maps.motion_share:.4f}"}
-        if mode == "auto" and used:  # said when it changed something (the decision and
-            # share are in the notes either way: provenance, --json)
-            notes["messages"] = [
-                f"motion found in {100 * maps.motion_share:.1f} % of the picture: "
-                "deghosted (the reference frame is kept there)"]
-    if not used:
-        if mask is None:
-            return None, notes
-        maps = ghost_maps(frames, stack.reference, keep_reference=mask, detect=False)
+    notes saying what was decided (:meth:`Deghosting.notes`). mode: "auto", "on" or "off"; a
+    painted reference mask always applies."""
+    plan = plan_deghosting(frames, stack.reference, mode, stack.reference_mask)
+    if plan.maps is None:
+        return None, plan.notes()
     h, w = stack.shape
     # resized row span by row span as the fusion asks for them (no 4 B/px map per frame)
-    return [None if k == stack.reference else maps.weight_rows(k, h, w)
-            for k in range(stack.n)], notes
+    return [None if k == stack.reference else plan.maps.weight_rows(k, h, w)
+            for k in range(stack.n)], plan.notes()
 
 
 def run_mertens(
@@ -98,10 +82,8 @@ def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
         "response": None if report.response is None else report.response.tolist(),
         "messages": list(report.messages),
     }
-    if report.motion_share is not None:  # as run_mertens reports it
-        notes["motion_share"] = round(report.motion_share, 4)
-        notes["decisions"] = {"deghost": "on" if report.deghost_used else "off",
-                              "motion_share": f"{report.motion_share:.4f}"}
+    if report.deghosting is not None:  # as run_mertens reports it (its message is in messages)
+        notes.update({k: v for k, v in report.deghosting.notes().items() if k != "messages"})
     return MethodOutput(image=report.radiance, device="cpu", notes=notes)
 
 

@@ -222,7 +222,7 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
     reference frame, 1.0 = the reference's clipping level. params: tile (px, multiple of 8),
     outside_motion ("merge": the classical merge where nothing moved, see
     :func:`with_merge_outside_motion`; "network": the networks' output everywhere)."""
-    from app.core.io.exposure import ensure_exposures
+    from app.core.io.exposure import ensure_exposures, estimated_exposures_message
     from app.models import weights
     from app.models.classical import display_frames
 
@@ -260,11 +260,8 @@ def run_esbn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodO
     }
     messages = ([note] if note else []) + list(merge_said)
     if source == "estimated":
-        ev = ", ".join(f"{np.log2(e / exps[0]):+.1f}" for e in exps)
-        confidence = notes["exposure_confidence"]
-        messages.append(f"exposures estimated from the pixels: {ev} EV (confidence {confidence}); "
-                        + ("they may be far off: " if confidence == "low" else "")
-                        + "give the times or EVs for an exact merge")  # as the HDR merges say it
+        messages.append(estimated_exposures_message([np.log2(e / exps[0]) for e in exps],
+                                                    notes["exposure_confidence"]))
     if messages:
         notes["messages"] = messages
     return MethodOutput(image=rad.astype(np.float32), weights_sha256=digest, device=dev,

@@ -33,6 +33,7 @@ import torch
 
 from app.bench import dynamic_brackets as db
 from app.core.metrics import psnr_mu
+from app.core.metrics.psnr import MU, mu_law
 from app.models import esbn_net
 from app.models.esbn import poorly_exposed_level
 from app.training.esbn_data import PatchSampler, make_pool
@@ -77,10 +78,11 @@ def validate(model: esbn_net.ESBN, pool, focus: bool = False) -> float:
             tgt = np.transpose(s.aligned.astype(np.float32) / 127.5 - 1, (0, 3, 1, 2))[None]
             m = focus_map(ldr.numpy()[None], tgt)[0, 0] > 0.5
             if m.any():
-                mu = np.float32(5000.0)
                 peak = max(float(truth.max()), 1e-6)
-                tm = lambda x: np.log1p(mu * np.clip(x / peak, 0, 1)) / np.log1p(mu)  # noqa
-                err += float(((tm(h) - tm(truth))[m] ** 2).sum())
+                mu = np.float32(MU)
+                tm_h = mu_law(np.clip(h / peak, 0, 1), mu)
+                tm_t = mu_law(np.clip(truth / peak, 0, 1), mu)
+                err += float(((tm_h - tm_t)[m] ** 2).sum())
                 count += int(m.sum()) * 3
         elif truth.max() > 0:
             scores.append(psnr_mu(truth, h))

@@ -58,6 +58,15 @@ def mean_luminance(frame: np.ndarray, linear: bool = False) -> float:
     return float((lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)).mean())
 
 
+def estimated_exposures_message(ev: Sequence[float], confidence: str | None) -> str:
+    """The line every merge says when it estimated the exposures (``ev``: stops over the darkest
+    frame, dark to bright; ``confidence``: "high" / "medium" / "low")."""
+    steps = ", ".join(f"{e:+.1f}" for e in ev)
+    return (f"exposures estimated from the pixels: {steps} EV (confidence {confidence}); "
+            + ("they may be far off: " if confidence == "low" else "")
+            + "give the times or EVs for an exact merge")
+
+
 CAMERA_CONTRAST = 1.2
 """Mid-tone contrast of a camera JPEG curve relative to the plain sRGB curve: ratios of
 sRGB-decoded mid-tones are this power of the true exposure ratio. An exposure ratio and the

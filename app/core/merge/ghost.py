@@ -306,6 +306,74 @@ def ghost_maps(
     return GhostMaps(tuple(weights), ghost, share, reference)
 
 
+def deghost_mode(deghost: bool | str) -> str:
+    """"auto", "on" or "off" from a mode or a bool (True = "on")."""
+    if isinstance(deghost, (bool, np.bool_)):
+        return "on" if deghost else "off"
+    mode = str(deghost).lower()
+    if mode not in ("auto", "on", "off"):
+        raise InputError(f"deghost must be auto, on or off, got {deghost!r}")
+    return mode
+
+
+@dataclass(frozen=True)
+class Deghosting:
+    """What a merge's ``deghost`` mode decided for a bracket (:func:`plan_deghosting`).
+
+    maps: the consistency maps the merge applies (the test's, or the painted mask's alone),
+        None when it applies none.
+    motion_share: share of the picture where the test found motion ([0, 1]; None when the
+        test did not run: mode "off").
+    used: whether the test's maps are applied (None when it did not run).
+    auto: the mode was "auto" (it then says what it did when it deghosted).
+    """
+
+    maps: GhostMaps | None
+    motion_share: float | None
+    used: bool | None
+    auto: bool
+
+    @property
+    def message(self) -> str | None:
+        """The line for the user: said only when "auto" found motion and deghosted."""
+        if not (self.auto and self.used) or self.motion_share is None:
+            return None
+        return (f"motion found in {100 * self.motion_share:.1f} % of the picture: "
+                "deghosted (the reference frame is kept there)")
+
+    def notes(self) -> dict:
+        """The method notes every merge reports: ``motion_share`` and ``decisions`` when the test
+        ran, ``messages`` when there is something to say."""
+        out: dict = {}
+        if self.motion_share is not None:
+            out["motion_share"] = round(self.motion_share, 4)
+            out["decisions"] = {"deghost": "on" if self.used else "off",
+                                "motion_share": f"{self.motion_share:.4f}"}
+        if self.message:
+            out["messages"] = [self.message]
+        return out
+
+
+def plan_deghosting(frames: Sequence[np.ndarray], reference: int, deghost: bool | str,
+                    keep_reference: np.ndarray | None = None) -> Deghosting:
+    """Run the ghost test as ``deghost`` ("auto", "on", "off" or a bool) asks and decide: "on"
+    applies its maps, "auto" only when motion covers more than MOTION_SHARE_AUTO of the picture,
+    "off" never; a painted ``keep_reference`` mask applies in every mode. Shared by exposure
+    fusion and the HDR merges, so they decide and report alike."""
+    mode = deghost_mode(deghost)
+    if mode == "off":
+        maps = (None if keep_reference is None else
+                ghost_maps(frames, reference, keep_reference=keep_reference, detect=False))
+        return Deghosting(maps, None, None, auto=False)
+    maps = ghost_maps(frames, reference, keep_reference=keep_reference)
+    used = mode == "on" or maps.motion_share > MOTION_SHARE_AUTO
+    share = maps.motion_share
+    if not used:
+        maps = (None if keep_reference is None else
+                ghost_maps(frames, reference, keep_reference=keep_reference, detect=False))
+    return Deghosting(maps, share, used, auto=mode == "auto")
+
+
 Stroke = tuple[float, Sequence[tuple[float, float]], bool]  # (radius, points, erase)
 
 

@@ -30,6 +30,8 @@ import numpy as np
 
 from app.core.channels import channel_max as _max_channel
 from app.core.errors import InputError
+from app.core.io.exposure import estimated_exposures_message
+from app.core.merge.ghost import Deghosting, deghost_mode
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack, float_frame
 
@@ -212,8 +214,7 @@ def merge_with_response(
     inv_response: (256, 3) code -> linear exposure, pinned at sRGB mid-grey (from
     :func:`recover_response`), so 1.0 is about where a frame clips.
     Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
-    ``report``: a dict that receives the ghost test's motion share and decision (see
-    :func:`_consistency`).
+    ``report``: a dict that receives the deghosting decision (see :func:`_consistency`).
     """
     ctx = ctx or TaskContext()
     if len(frames) != len(exposures):
@@ -254,39 +255,22 @@ def _run_merge(levels: list[np.ndarray], maps: list[np.ndarray | None] | None, m
     return _merge_in_strips(arrays, merge_rows, ctx)
 
 
-def deghost_mode(deghost: bool | str) -> str:
-    """"auto", "on" or "off" from a mode or a bool (True = "on")."""
-    if isinstance(deghost, (bool, np.bool_)):
-        return "on" if deghost else "off"
-    mode = str(deghost).lower()
-    if mode not in ("auto", "on", "off"):
-        raise InputError(f"deghost must be auto, on or off, got {deghost!r}")
-    return mode
-
-
 def _consistency(levels: list[np.ndarray], ref: int, deghost: bool | str,
                  keep_reference: np.ndarray | None,
                  report: dict | None = None) -> list[np.ndarray | None] | None:
     """Full-size ghost-test weight maps (None for the reference) from display-like levels, or
-    None without deghosting and mask. ``report`` (when given) receives ``motion_share`` (share of
-    the picture where some frame disagrees, [0, 1]) and ``deghost_used`` when the test ran."""
-    mode = deghost_mode(deghost)
-    if mode == "off" and keep_reference is None:
-        return None
-    from app.core.merge.ghost import MOTION_SHARE_AUTO, ghost_maps
+    None without deghosting and mask (:func:`app.core.merge.ghost.plan_deghosting` decides).
+    ``report`` (when given) receives the decision as ``report["deghosting"]``."""
+    from app.core.merge.ghost import plan_deghosting
 
-    maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=mode != "off")
-    if mode != "off":
-        used = mode == "on" or maps.motion_share > MOTION_SHARE_AUTO
-        if report is not None:
-            report.update(motion_share=maps.motion_share, deghost_used=used)
-        if not used:
-            if keep_reference is None:
-                return None
-            maps = ghost_maps(levels, ref, keep_reference=keep_reference, detect=False)
+    plan = plan_deghosting(levels, ref, deghost, keep_reference)
+    if report is not None:
+        report["deghosting"] = plan
+    if plan.maps is None:
+        return None
     h, w = levels[0].shape[:2]
     # resized strip by strip as the merge slices them (no 4 B/px map per frame)
-    return [None if k == ref else maps.weight_rows(k, h, w) for k in range(len(levels))]
+    return [None if k == ref else plan.maps.weight_rows(k, h, w) for k in range(len(levels))]
 
 
 def _unpack(cons: list[np.ndarray], ref: int, n: int) -> list[np.ndarray | None]:
@@ -391,9 +375,8 @@ class HdrMerge:
     exposure_confidence: "high" / "medium" / "low" when estimated, else None.
     messages: one line each, for the status bar / stderr (estimates, a refused curve,
         ``deghost="auto"`` deghosting where it found motion).
-    motion_share: share of the picture where the ghost test found a frame disagreeing with
-        the reference ([0, 1]; None when the test did not run).
-    deghost_used: whether the ghost-aware merge was applied (None when the test did not run).
+    deghosting: what the ``deghost`` mode decided (:class:`app.core.merge.ghost.Deghosting`:
+        motion share, whether applied).
     """
 
     radiance: np.ndarray
@@ -402,8 +385,7 @@ class HdrMerge:
     exposure_source: str
     exposure_confidence: str | None
     messages: tuple[str, ...]
-    motion_share: float | None = None
-    deghost_used: bool | None = None
+    deghosting: Deghosting | None = None
 
 
 def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | str = False,
@@ -418,7 +400,7 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
     from app.core.merge.response import recover_response_checked
 
     ctx = ctx or TaskContext()
-    mode = deghost_mode(deghost)
+    mode = deghost_mode(deghost)  # a bad mode is refused before any work
     if stack.n < 2:
         raise InputError(f"an HDR merge needs at least 2 frames, got {stack.n}")
     stack = _stack_exposures(stack)
@@ -428,12 +410,7 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
     confidence = stack.metadata.get("exposure_confidence")
     messages: list[str] = []
     if source == "estimated":
-        steps = ", ".join(f"{e:+.1f}" for e in ev)
-        messages.append(
-            f"exposures estimated from the pixels: {steps} EV (confidence {confidence}); "
-            + ("they may be far off: " if confidence == "low" else "")
-            + "give the times or EVs for an exact merge"
-        )
+        messages.append(estimated_exposures_message(ev, confidence))
     report: dict = {}
     if stack.linear:
         rad = merge_linear(stack.frames, stack.exposures, deghost=mode,
@@ -450,12 +427,10 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
         rad = merge_with_response(stack.frames, stack.exposures, g, deghost=mode,
                                   reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
                                   keep_reference=stack.reference_mask, report=report)
-    share = report.get("motion_share")
-    if mode == "auto" and share is not None and report["deghost_used"]:  # as mertens says it
-        messages.append(f"motion found in {100 * share:.1f} % of the picture: "
-                        "deghosted (the reference frame is kept there)")
-    return HdrMerge(rad, g, ev, source, confidence, tuple(messages), share,
-                    report.get("deghost_used"))
+    plan = report["deghosting"]
+    if plan.message:
+        messages.append(plan.message)
+    return HdrMerge(rad, g, ev, source, confidence, tuple(messages), plan)
 
 
 def merge_debevec(stack: ExposureStack, *, deghost: bool | str = False, samples: int = 70,
