@@ -189,7 +189,9 @@ class Provenance:
 class Result:
     """A method's output. ``image`` is float32 HxWx3: radiance (HDR_LINEAR) or [0,1] (LDR_FUSED);
     an LDR_FUSED result made for a plain export (``run(..., codes=8|16)``) may hold its display
-    values as uint8 / uint16 codes instead (:attr:`holds_codes`; :meth:`display_float`)."""
+    values as uint8 / uint16 codes instead (:attr:`holds_codes`; :meth:`display_float`), and an
+    HDR_LINEAR result made for a half-float EXR export (``run(..., half=True)``) its radiance as
+    float16."""
 
     image: np.ndarray
     kind: ResultKind
@@ -212,8 +214,11 @@ class Result:
         return self.image.dtype in _CODE_TYPES
 
     def display_float(self) -> np.ndarray:
-        """``image`` as float32: as it is, or codes scaled to [0, 1] (a new array)."""
-        return float_frame(self.image) if self.holds_codes else self.image
+        """``image`` as float32: as it is, codes scaled to [0, 1], or float16 radiance widened
+        (both a new array)."""
+        if self.holds_codes:
+            return float_frame(self.image)
+        return self.image if self.image.dtype == np.float32 else self.image.astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,9 @@ def run_mertens(
 
 
 def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
-                ctx: TaskContext) -> MethodOutput:
+                ctx: TaskContext, half: bool) -> MethodOutput:
     report = merge_hdr(stack, method, deghost=params.get("deghost", "off"),
-                       samples=int(params.get("samples", 70)), ctx=ctx)
+                       samples=int(params.get("samples", 70)), ctx=ctx, half=half)
     notes: dict[str, Any] = {
         "exposure_source": report.exposure_source,
         "exposure_confidence": report.exposure_confidence,
@@ -88,19 +88,22 @@ def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
 
 
 def run_debevec(
-    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
+    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str,
+    half: bool = False,
 ) -> MethodOutput:
-    """Debevec response recovery + HDR merge -> linear radiance (1.0 = reference clipping);
-    notes: exposures used and where from, the response curve, messages for the user."""
-    return _hdr_output(stack, "debevec", params, ctx)
+    """Debevec response recovery + HDR merge -> linear radiance (1.0 = reference clipping),
+    float32 (float16 with ``half``: an export that only stores half floats); notes: exposures
+    used and where from, the response curve, messages for the user."""
+    return _hdr_output(stack, "debevec", params, ctx, half)
 
 
 def run_robertson(
-    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str
+    stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str,
+    half: bool = False,
 ) -> MethodOutput:
     """Robertson response recovery + HDR merge -> linear radiance (1.0 = reference clipping);
-    notes as :func:`run_debevec`."""
-    return _hdr_output(stack, "robertson", params, ctx)
+    ``half`` and notes as :func:`run_debevec`."""
+    return _hdr_output(stack, "robertson", params, ctx, half)
 
 
 FUSION_WEIGHTS = ("contrast", "saturation", "exposedness", "sigma")

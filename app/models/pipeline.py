@@ -71,6 +71,16 @@ def plain_export_bits(recipe: Recipe, outputs: Sequence[Path], quality: bool) ->
     return int(opts.bit_depth)
 
 
+def half_export(recipe: Recipe, outputs: Sequence[Path], quality: bool) -> bool:
+    """True when every output stores the result as half floats (OpenEXR with ``half`` on) and
+    no quality read-out is asked: run() may then return float16 radiance (6 B/px instead of 12,
+    the values the file holds anyway)."""
+    from app.core.io import output_format
+
+    return (not quality and bool(recipe.output.half) and len(outputs) > 0
+            and all(output_format(o) == "exr" for o in outputs))
+
+
 def write_outputs(
     result: Result,
     recipe: Recipe,
@@ -129,7 +139,8 @@ def process(
                        split_stacked=split_stacked)
     result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
                  device=fixed.device, reference=reference, reference_mask=reference_mask,
-                 codes=plain_export_bits(fixed, paths, quality))
+                 codes=plain_export_bits(fixed, paths, quality),
+                 half=half_export(fixed, paths, quality))
     ctx.check()  # a cancel during the last stage: stop before writing anything
     exposures = () if stack.linear or not quality else stack.frames
     del stack  # the frames are not held while the outputs are rendered (unless quality needs them)

@@ -26,7 +26,8 @@ class MethodOutput:
     """What an entry point returns; the runner wraps it into a Result with provenance.
 
     image: float32 HxWx3, linear radiance for HDR_LINEAR methods, [0, 1] display for LDR_FUSED;
-    uint8 / uint16 display codes when the entry point was asked for ``codes`` (returns_codes).
+    uint8 / uint16 display codes when the entry point was asked for ``codes`` (returns_codes);
+    float16 radiance when it was asked for ``half`` (returns_half).
     """
 
     image: np.ndarray
@@ -57,6 +58,9 @@ class MethodSpec:
     # can return its display result quantised (entry point keyword ``codes`` = 8 or 16): an
     # export with a neutral tone needs nothing more, and no float32 image (12 B/px) is made
     returns_codes: bool = False
+    # can return its HDR radiance as float16 (entry point keyword ``half=True``): an export
+    # that only writes half-float EXRs needs no float32 radiance (12 B/px -> 6)
+    returns_half: bool = False
 
     def load(self) -> Callable[..., MethodOutput]:
         module, _, name = self.entry.partition(":")
@@ -137,6 +141,7 @@ METHODS: tuple[MethodSpec, ...] = (
         min_exposures=2,
         needs_times=True,
         accepts_codes=True,
+        returns_half=True,
     ),
     MethodSpec(
         id="robertson",
@@ -150,6 +155,7 @@ METHODS: tuple[MethodSpec, ...] = (
         min_exposures=2,
         accepts_codes=True,
         needs_times=True,
+        returns_half=True,
     ),
     MethodSpec(
         id="hdrcnn",

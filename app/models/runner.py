@@ -45,6 +45,7 @@ def run(
     reference_mask: np.ndarray | None = None,
     ghost_map: bool = False,
     codes: int | None = None,
+    half: bool = False,
 ) -> Result:
     """Run a registered method on a stack.
 
@@ -59,6 +60,9 @@ def run(
     codes: 8 or 16 when the caller only quantises the result (an export with a neutral tone):
     a method that can (``MethodSpec.returns_codes``) then returns uint8 / uint16 display codes
     and never makes the float32 image; others return float32 as always.
+    half: True when the caller only stores the result as half floats (EXR exports): a method
+    that can (``MethodSpec.returns_half``) then returns float16 radiance (6 B/px instead of 12,
+    clipped to 65504), others float32.
     Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused),
     or display codes (see ``codes``).
     Raises InputError (bad input/params), MethodUnavailable, Cancelled.
@@ -100,7 +104,8 @@ def run(
     ctx.check()
     fn = spec.load()
     as_codes = codes is not None and spec.returns_codes
-    extra = {"codes": codes} if as_codes else {}
+    as_half = bool(half) and spec.returns_half and not as_codes
+    extra: dict[str, Any] = {"codes": codes} if as_codes else {"half": True} if as_half else {}
     out: MethodOutput = fn(stack, resolved, work_ctx, device, **extra)
     ctx.check()
     notes = dict(out.notes)
@@ -115,7 +120,8 @@ def run(
         image = np.ascontiguousarray(out.image)
         valid = image.dtype == (np.uint8 if codes == 8 else np.uint16)
     else:
-        image = np.ascontiguousarray(out.image, dtype=np.float32)
+        image = np.ascontiguousarray(
+            out.image, dtype=np.float16 if as_half and out.image.dtype == np.float16 else np.float32)
         # one float64 sum (NaN / inf propagate; finite float32 values cannot overflow it)
         # instead of a full-size boolean map (1 B/px: 600 MB for 3 x 200 MP)
         valid = bool(np.isfinite(np.sum(image, dtype=np.float64)))

@@ -161,7 +161,7 @@ _HALF_BLOCK_VALUES = 1 << 20  # values per block of the half-float conversion (4
 
 
 def _half_planes(data: np.ndarray) -> list[np.ndarray]:
-    """float32 HxWx3 -> three HxW float16 planes (R, G, B) clipped to the half range (+-65504:
+    """float32 (or float16) HxWx3 -> three HxW float16 planes (R, G, B) clipped to the half range (+-65504:
     larger values would become inf), in row blocks: no full-size clipped float32 copy (12 B/px)
     is made on the way. Three planes rather than one interleaved array: OpenEXR stores the
     channels apart anyway, and a third of the size finds room in the heap a freed frame left
@@ -183,7 +183,8 @@ def write_exr_file(
     *,
     half: bool = True,
 ) -> None:
-    """Write float HxWx3 to ``path`` (not atomic: callers use app.core.io.writers.write_exr).
+    """Write float HxWx3 (float32; float16 too with ``half``) to ``path`` (not atomic: callers
+    use app.core.io.writers.write_exr).
 
     half=True stores 16-bit half floats (max 65504; larger values become inf, so they are
     clipped to the half maximum first), else 32-bit float. PIZ compression (lossless wavelet):
@@ -191,7 +192,9 @@ def write_exr_file(
     ``attributes`` become string attributes of the header.
     """
     OpenEXR = _openexr()
-    data = np.asarray(linear_rgb, np.float32)
+    data = np.asarray(linear_rgb)
+    if not (half and data.dtype == np.float16):  # half input is converted block by block
+        data = np.asarray(data, np.float32)
     channels = (dict(zip("RGB", _half_planes(data))) if half
                 else {"RGB": np.ascontiguousarray(data)})
     del data

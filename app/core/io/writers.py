@@ -283,15 +283,19 @@ def write_exr(
     force: bool = False,
     ctx: TaskContext | None = None,
 ) -> Path:
-    """Write linear float HxWx3 as OpenEXR (half by default, else float; PIZ, lossless).
+    """Write linear float HxWx3 (float32, or float16 with ``half``) as OpenEXR (half by
+    default, else float; PIZ, lossless).
 
     Values are written as they are (NaN/inf refused); half floats clip above 65504.
     Provenance goes into string attributes of the header.
     """
     p = check_output_path(path, _all_inputs(inputs, provenance), force)
-    img = np.asarray(linear_rgb, np.float32)
+    img = np.asarray(linear_rgb)
+    if not (img.dtype == np.float16 and half):  # float16 radiance is stored as it is
+        img = np.asarray(img, np.float32)
     _check_image(p, img)
-    if not np.isfinite(img).all():
+    # one float64 sum (NaN / inf propagate) instead of a full-size boolean map (1 B/px)
+    if not np.isfinite(np.sum(img, dtype=np.float64)):
         raise OutputError(f"{p}: the image holds NaN or infinite values; nothing written")
     attrs = _meta(provenance)
     _atomic_write(p, lambda tmp: write_exr_file(tmp, img, attrs, half=half), force=force, ctx=ctx)
@@ -476,9 +480,10 @@ def write_result(
     # Validate the target before the (possibly slow) rendering.
     check_output_path(path, _all_inputs(inputs, result.provenance), force)
     if fmt == "exr":
+        # float16 radiance (a half export's result) goes to the half-float file as it is
+        image = result.image if result.image.dtype == np.float16 and half else result.display_float()
         return write_exr(
-            path, result.display_float(), result.provenance, half=half, inputs=inputs,
-            force=force, ctx=ctx,
+            path, image, result.provenance, half=half, inputs=inputs, force=force, ctx=ctx,
         )
     if fmt == "hdr":
         return write_hdr_file(

@@ -206,6 +206,7 @@ def merge_with_response(
     ctx: TaskContext | None = None,
     keep_reference: np.ndarray | None = None,
     report: dict | None = None,
+    half: bool = False,
 ) -> np.ndarray:
     """Merge display-referred frames into linear radiance with a known inverse response.
 
@@ -213,7 +214,9 @@ def merge_with_response(
     exposures: relative exposures;
     inv_response: (256, 3) code -> linear exposure, pinned at sRGB mid-grey (from
     :func:`recover_response`), so 1.0 is about where a frame clips.
-    Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame.
+    Returns float32 HxWx3 radiance >= 0, 1.0 = clipping level of the reference frame; with
+    ``half``, float16 (6 B/px instead of 12) clipped to the half maximum 65504, strip by strip as
+    it is merged (what an EXR export stores anyway).
     ``report``: a dict that receives the deghosting decision (see :func:`_consistency`).
     """
     ctx = ctx or TaskContext()
@@ -242,17 +245,30 @@ def merge_with_response(
             part_ctx,
         )
 
-    return _run_merge(levels, maps, merge_rows, ctx)
+    return _run_merge(levels, maps, merge_rows, ctx, np.float16 if half else np.float32)
+
+
+_HALF_MAX = np.float32(65504.0)  # the largest finite half float
+
+
+def _stored(radiance: np.ndarray, dtype) -> np.ndarray:
+    """float32 radiance as the merge's output type (float16: clipped to the half range first,
+    larger values would become inf)."""
+    if dtype == np.float32:
+        return radiance
+    return np.minimum(radiance, _HALF_MAX).astype(dtype)
 
 
 def _run_merge(levels: list[np.ndarray], maps: list[np.ndarray | None] | None, merge_rows,
-               ctx: TaskContext) -> np.ndarray:
-    """merge_rows on the whole frame or on strips; the consistency maps travel with the levels
-    (after them in the list, the reference's left out)."""
+               ctx: TaskContext, dtype=np.float32) -> np.ndarray:
+    """merge_rows on the whole frame or on strips, into an array of ``dtype`` (float32 or
+    float16); the consistency maps travel with the levels (after them in the list, the
+    reference's left out)."""
     arrays = levels + ([m for m in maps if m is not None] if maps is not None else [])
     if levels[0].shape[0] < 2 * _MIN_STRIP_ROWS:
-        return merge_rows([a[:] for a in arrays], ctx)  # (a[:]: ResizedRows maps as arrays)
-    return _merge_in_strips(arrays, merge_rows, ctx)
+        # (a[:]: ResizedRows maps as arrays)
+        return _stored(merge_rows([a[:] for a in arrays], ctx), dtype)
+    return _merge_in_strips(arrays, merge_rows, ctx, dtype=dtype)
 
 
 def _consistency(levels: list[np.ndarray], ref: int, deghost: bool | str,
@@ -288,25 +304,25 @@ _STRIP_PIXELS = 262_144
 
 
 def _merge_in_strips(levels: list[np.ndarray], merge_rows, ctx: TaskContext,
-                     overlap: int = 0) -> np.ndarray:
+                     overlap: int = 0, dtype=np.float32) -> np.ndarray:
     """Merge run on row strips in a thread pool (OpenCV and numpy release the GIL). Each strip
     is merged with ``overlap`` extra rows on both sides (for the ghost mask's neighbourhood
     filters) and only its own rows are kept, so the result is the same pixel for pixel as in
     one piece. Measured on 3 x 12 MP: 2.5 s in one piece, 1.1-1.4 s in four strips on 2 cores
-    (also from cache locality)."""
+    (also from cache locality). The result is stored as ``dtype`` (see :func:`_stored`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     h, w = levels[0].shape[:2]
     strips = max(1, min(h // _MIN_STRIP_ROWS, round(h * w / _STRIP_PIXELS)))
     bounds = np.linspace(0, h, strips + 1).astype(int)
-    out = np.empty(levels[0].shape, np.float32)
+    out = np.empty(levels[0].shape, dtype)
     done = [0]
 
     def work(a: int, b: int) -> None:
         ctx.check()
         lo, hi = max(0, a - overlap), min(h, b + overlap)
         part = merge_rows([lv[lo:hi] for lv in levels], TaskContext(token=ctx.token))
-        out[a:b] = part[a - lo : a - lo + (b - a)]
+        out[a:b] = _stored(part[a - lo : a - lo + (b - a)], dtype)
         done[0] += 1
 
     workers = max(1, min(strips, os.cpu_count() or 1))
@@ -366,7 +382,8 @@ def _stack_exposures(stack: ExposureStack) -> ExposureStack:
 class HdrMerge:
     """An HDR merge and what it assumed, for the user to see.
 
-    radiance: float32 HxWx3 >= 0, 1.0 = clipping level of the reference frame.
+    radiance: float32 HxWx3 >= 0, 1.0 = clipping level of the reference frame (float16 when
+        asked for with ``half``).
     response: the inverse camera response used, (256, 3) code -> linear exposure (None for
         linear frames, which need none).
     ev: each merged frame's exposure in stops over the darkest, dark to bright.
@@ -389,13 +406,15 @@ class HdrMerge:
 
 
 def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | str = False,
-              samples: int = 70, ctx: TaskContext | None = None) -> HdrMerge:
+              samples: int = 70, ctx: TaskContext | None = None, half: bool = False) -> HdrMerge:
     """Debevec or Robertson merge of a stack with the report of :class:`HdrMerge`.
 
     Missing exposures are estimated from the pixels (app.core.io.ensure_exposures) and said so;
     a recovered response that no camera could have is replaced by a fitted sRGB-like curve and
     said so (app.core.merge.response.recover_response_checked). ``deghost``: "auto", "on" or
-    "off" (or a bool); "auto" says so when it found motion and deghosted.
+    "off" (or a bool); "auto" says so when it found motion and deghosted. ``half``: display-
+    referred frames are merged into float16 radiance (see :func:`merge_with_response`; linear
+    frames stay float32).
     """
     from app.core.merge.response import recover_response_checked
 
@@ -426,7 +445,8 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
         ctx.check()
         rad = merge_with_response(stack.frames, stack.exposures, g, deghost=mode,
                                   reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
-                                  keep_reference=stack.reference_mask, report=report)
+                                  keep_reference=stack.reference_mask, report=report,
+                                  half=half)
     plan = report["deghosting"]
     if plan.message:
         messages.append(plan.message)
