@@ -72,13 +72,30 @@ def plain_export_bits(recipe: Recipe, outputs: Sequence[Path], quality: bool) ->
 
 
 def half_export(recipe: Recipe, outputs: Sequence[Path], quality: bool) -> bool:
-    """True when every output stores the result as half floats (OpenEXR with ``half`` on) and
-    no quality read-out is asked: run() may then return float16 radiance (6 B/px instead of 12,
-    the values the file holds anyway)."""
+    """True when run() may return HDR radiance as float16 (6 B/px instead of 12): every output
+    is a half-float OpenEXR (the values the file holds anyway) or an 8-bit sRGB rendering made
+    strip by strip (``tonemap.renders_in_strips``: a global operator, no look or white-balance
+    change), and no quality read-out is asked. The 8-bit rendering is then that of the EXR's
+    values (within one code of the float32 radiance's at rounding boundaries); 16-bit and
+    other renderings keep float32."""
     from app.core.io import output_format
+    from app.core.io.colour_space import check_space
+    from app.core.tonemap import renders_in_strips
+    from app.core.types import ResultKind
 
-    return (not quality and bool(recipe.output.half) and len(outputs) > 0
-            and all(output_format(o) == "exr" for o in outputs))
+    if quality or not outputs:
+        return False
+    opts = recipe.output
+
+    def half_ok(path: Path) -> bool:
+        fmt = output_format(path)
+        if fmt == "exr":
+            return bool(opts.half)
+        return (fmt in ("png", "tiff", "jpeg", "avif") and int(opts.bit_depth) == 8
+                and check_space(opts.colour_space) == "srgb"
+                and renders_in_strips(ResultKind.HDR_LINEAR, recipe.tone))
+
+    return all(half_ok(o) for o in outputs)
 
 
 def write_outputs(

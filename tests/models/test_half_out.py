@@ -8,10 +8,10 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from app.core.io import load_stack, write_result
+from app.core.io import load_stack, read_frame, write_result
 from app.core.merge.hdr import merge_with_response
 from app.core.tonemap.display import srgb_decode
-from app.core.types import ToneParams
+from app.core.types import Look, ToneParams
 from app.models.pipeline import half_export, process
 from app.models.recipe import OutputOptions, make_recipe
 from app.models.runner import run
@@ -61,11 +61,21 @@ def test_which_exports_ask_for_half():
     debevec = make_recipe("debevec")
     assert half_export(debevec, exr, quality=False)
     assert half_export(debevec, [Path("a.exr"), Path("b.exr")], quality=False)
-    assert not half_export(debevec, both, quality=False)  # the TIFF renders float32
+    # an 8-bit rendering through a global operator is made strip by strip from half floats
+    assert half_export(debevec, both, quality=False)
+    assert half_export(debevec, [Path("x.jpg")], quality=False)
     assert not half_export(debevec, [Path("x.hdr")], quality=False)
     assert not half_export(debevec, exr, quality=True)
     full = make_recipe("debevec", output=OutputOptions(half=False))
     assert not half_export(full, exr, quality=False)
+    sixteen = make_recipe("debevec", output=OutputOptions(bit_depth=16))
+    assert not half_export(sixteen, both, quality=False)
+    assert half_export(sixteen, exr, quality=False)
+    for tone in (ToneParams(tmo="mantiuk"), ToneParams(temperature=3200.0),
+                 ToneParams(look=Look(contrast=20.0))):
+        assert not half_export(make_recipe("debevec", tone=tone), both, quality=False)
+    p3 = make_recipe("debevec", output=OutputOptions(colour_space="display-p3"))
+    assert not half_export(p3, both, quality=False)
 
 
 def test_process_writes_the_same_exr_from_half_radiance(stack, tmp_path):
@@ -81,3 +91,22 @@ def test_process_writes_the_same_exr_from_half_radiance(stack, tmp_path):
                    [tmp_path / "f32.exr"], times=TIMES)
     assert full.result.image.dtype == np.float32
     assert _exr_channels(full.outputs[0])["RGB"].dtype == np.float32
+
+
+def test_process_renders_the_tiff_from_half_radiance(stack, tmp_path):
+    done = process(SAMPLES, make_recipe("debevec"), [tmp_path / "h.exr", tmp_path / "h.tif"],
+                   times=TIMES)
+    assert done.result.image.dtype == np.float16
+    full = run(stack, "debevec")
+    want = read_frame(write_result(tmp_path / "f.tif", full, ToneParams()), codes=True)[0]
+    got = read_frame(done.outputs[1], codes=True)[0]
+    diff = np.abs(got.astype(int) - want.astype(int))
+    # the rendering of the EXR's half-float values: at most one code off, on few pixels
+    assert diff.max() <= 1 and np.mean(diff > 0) < 0.01
+    # and exactly the rendering of the half-float radiance widened
+    from app.core.tonemap import render
+    from app.core.tonemap.display import to_uint
+
+    np.testing.assert_array_equal(
+        got, to_uint(render(done.result.image.astype(np.float32), done.result.kind,
+                            ToneParams()), 8))

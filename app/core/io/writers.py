@@ -500,6 +500,11 @@ def write_result(
             pixels, display = result.image, None  # already the file's codes
         else:
             display = result.display_float()  # to_uint clips it: no rendered copy needed
+    elif check_space(colour_space) == "srgb":
+        # rendered into codes strip by strip where it can (HDR through a global operator);
+        # float16 radiance (a half export's result) is widened strip by strip there
+        source = result.image if result.image.dtype == np.float16 else result.display_float()
+        pixels, display = tonemap.render_codes(source, result.kind, tone, bit_depth), None
     else:
         display = convert_display(
             tonemap.render(result.display_float(), result.kind, tone), colour_space)

@@ -189,6 +189,42 @@ def render(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.nd
     return out
 
 
+def renders_in_strips(kind: ResultKind | str, tone: ToneParams) -> bool:
+    """True when :func:`render_codes` renders this result strip by strip: an HDR result through
+    "none" or a global operator, with no white balance or look change."""
+    return (ResultKind(kind) == ResultKind.HDR_LINEAR and tone.look.is_neutral
+            and (tone.tmo == "none" or tone.tmo in global_ops.CURVES)
+            and bool(np.all(white_balance.gains(float(tone.temperature),
+                                                float(tone.tint)) == 1.0)))
+
+
+def render_codes(image: np.ndarray, kind: ResultKind | str, tone: ToneParams,
+                 bits: int) -> np.ndarray:
+    """``to_uint(render(image, kind, tone), bits)``: the display rendering as uint8 / uint16
+    codes, for exports. An HDR result through "none" or a global operator with no white
+    balance or look change is rendered and quantised strip by strip (no full-size float32
+    rendering; ``image`` may then be float16 radiance, widened strip by strip); anything else
+    is rendered whole first. The codes are the same either way (tests)."""
+    if bits not in (8, 16):
+        raise InputError(f"bit depth must be 8 or 16, got {bits}")
+    kind = ResultKind(kind)
+    a = np.asarray(image)
+    if not (renders_in_strips(kind, tone) and a.ndim == 3 and a.shape[2] == 3
+            and a.dtype in (np.float32, np.float16) and a.flags.c_contiguous):
+        return to_uint(render(image, kind, tone), bits)
+    gamma = check_gamma(tone.gamma)
+    gain = exposure_gain(tone.exposure_ev)
+    sat = float(tone.saturation)
+    if not np.isfinite(sat) or sat < 0:
+        raise InputError(f"saturation must be >= 0, got {tone.saturation}")
+    params = resolve_params(tone.tmo, tone.tmo_params)
+    if tone.tmo == "none":
+        return fastpath.render_factored(a, None, gain, sat, gamma, bits=bits)
+    factory = global_ops.CURVES[tone.tmo]
+    return fastpath.render_factored(a, lambda stats: factory(stats, gain, **params), gain, sat,
+                                    gamma, bits=bits)
+
+
 def render_base(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> np.ndarray:
     """Display rendering shared by preview and export: float32 HxWx3 display-encoded [0, 1].
 
@@ -250,6 +286,8 @@ __all__ = [
     "luminance",
     "only_clips",
     "render",
+    "render_codes",
+    "renders_in_strips",
     "resolve_params",
     "scene_stats",
     "srgb_decode",

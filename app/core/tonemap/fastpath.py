@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from app.core.channels import channel_min
-from app.core.tonemap.display import REC709
+from app.core.tonemap.display import REC709, to_uint
 from app.core.tonemap.global_ops import _STRIP_ROWS, SceneStats, _pool, luminance_stats
 
 _SRGB_K = np.float32(1.055**2.4)
@@ -60,7 +60,8 @@ def _prepare(img: np.ndarray, saturation: float, gamma: float,
              stats: SceneStats | None = None) -> Prepared:
     """The factors of ``img`` (the whole image, or a strip of it with the whole image's
     ``stats``; a strip of at most _STRIP_ROWS rows is prepared on the calling thread)."""
-    colour = np.fmax(img, 0.0)  # fmax: NaN -> 0, so nothing downstream can produce NaN
+    # fmax: NaN -> 0, so nothing downstream can produce NaN (a float16 strip is widened here)
+    colour = np.fmax(img, np.float32(0.0), dtype=np.float32)
     lum = cv2.transform(colour, REC709[None, :])
     pre = _SRGB_K if gamma == 0.0 else np.float32(1.0)
     inv_lum = np.divide(pre, np.maximum(lum, np.float32(1e-30)))
@@ -128,7 +129,8 @@ def _image_stats(img: np.ndarray) -> SceneStats:
     lum = np.empty(img.shape[:2], np.float32)
 
     def strip(a: int, b: int) -> None:
-        lum[a:b] = cv2.transform(np.fmax(img[a:b], 0.0), REC709[None, :])
+        lum[a:b] = cv2.transform(np.fmax(img[a:b], np.float32(0.0), dtype=np.float32),
+                                 REC709[None, :])
 
     _run_rows(strip, img.shape[0])
     return luminance_stats(lum)
@@ -140,12 +142,22 @@ def render_factored(
     gain: float,
     saturation: float,
     gamma: float,
+    bits: int | None = None,
 ) -> np.ndarray:
     """Display-encoded [0, 1] float32 of linear ``img`` through the luminance curve that
     ``curve_factory(scene_stats)`` builds (a global operator, exposure included, output
     display-linear luminance) or, with None, a per-channel clip after ``gain`` (operator "none").
-    Saturation in linear light, then sRGB (gamma 0) or 1/gamma."""
-    out = np.empty_like(img)
+    Saturation in linear light, then sRGB (gamma 0) or 1/gamma.
+
+    ``img``: float32, or float16 radiance (widened strip by strip). ``bits`` 8 / 16: the result
+    as ``display.to_uint`` codes instead, quantised strip by strip as it is rendered, so no
+    full-size float32 rendering (12 B/px) exists."""
+    if img.shape[0] * img.shape[1] <= CACHE_MAX_PIXELS and img.dtype != np.float32:
+        img = img.astype(np.float32)  # a small image: prepared whole (and cached) as float32
+    if bits is None:
+        out = np.empty(img.shape, np.float32)
+    else:
+        out = np.empty(img.shape, np.uint8 if bits == 8 else np.uint16)
     if img.shape[0] * img.shape[1] <= CACHE_MAX_PIXELS:
         prep = prepared(img, saturation, gamma)
         rows = None
@@ -155,17 +167,25 @@ def render_factored(
         stats = _image_stats(img)
     if curve_factory is None:
         if rows is None:
-            _render_constant(prep, out, gain, gamma)
+            fill = lambda a, b, dst: _constant_rows(prep, dst, a, b, gain, gamma)  # noqa: E731
         else:
-            _run_rows(lambda a, b: _constant_rows(rows(a, b), out[a:b], 0, b - a, gain, gamma),
-                      img.shape[0])
-        return out
-    curve = curve_factory(stats)
-    if rows is None:
-        _run_rows(lambda a, b: _curve_rows(prep, out[a:b], a, b, curve, gamma), img.shape[0])
+            fill = lambda a, b, dst: _constant_rows(rows(a, b), dst, 0, b - a, gain, gamma)  # noqa: E731
     else:
-        _run_rows(lambda a, b: _curve_rows(rows(a, b), out[a:b], 0, b - a, curve, gamma),
-                  img.shape[0])
+        curve = curve_factory(stats)
+        if rows is None:
+            fill = lambda a, b, dst: _curve_rows(prep, dst, a, b, curve, gamma)  # noqa: E731
+        else:
+            fill = lambda a, b, dst: _curve_rows(rows(a, b), dst, 0, b - a, curve, gamma)  # noqa: E731
+
+    def strip(a: int, b: int) -> None:
+        if bits is None:
+            fill(a, b, out[a:b])
+            return
+        dst = np.empty((b - a, *img.shape[1:]), np.float32)
+        fill(a, b, dst)
+        out[a:b] = to_uint(dst, bits)
+
+    _run_rows(strip, img.shape[0])
     return out
 
 
@@ -199,11 +219,6 @@ def _curve_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, curve, gamma: f
         lin *= ratio_toe[:, None]
         flat = dst.reshape(-1, 3)
         flat[toe] = np.where(lin <= np.float32(_SRGB_T), lin * np.float32(12.92), flat[toe])
-
-
-def _render_constant(prep: Prepared, out: np.ndarray, gain: float, gamma: float) -> None:
-    """Operator "none" over the whole cached image (see :func:`_constant_rows`)."""
-    _run_rows(lambda a, b: _constant_rows(prep, out[a:b], a, b, gain, gamma), out.shape[0])
 
 
 def _constant_rows(prep: Prepared, dst: np.ndarray, a: int, b: int, gain: float,

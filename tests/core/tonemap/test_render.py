@@ -175,3 +175,36 @@ def test_export_sized_images_render_strip_by_strip_to_the_same_pixels(monkeypatc
     streamed = render(img, ResultKind.HDR_LINEAR, ToneParams(**tone))
     assert not calls
     np.testing.assert_array_equal(streamed, cached)
+
+
+@pytest.mark.parametrize("tone", [
+    dict(tmo="reinhard"), dict(tmo="none", exposure_ev=1.0), dict(tmo="drago", saturation=1.3),
+    dict(tmo="filmic", gamma=2.2), dict(tmo="reinhard_local"), dict(tmo="reinhard", temperature=3500.0)])
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("export_sized", [False, True])
+def test_render_codes_are_the_quantised_rendering(monkeypatch, tone, bits, export_sized):
+    """Exports render HDR results into codes (strip by strip for global operators, from float32
+    or float16 radiance): the codes of the float rendering, bit for bit."""
+    import app.core.tonemap.fastpath as fastpath
+    from app.core.tonemap import render_codes, renders_in_strips
+    from app.core.tonemap.display import to_uint
+    from app.core.types import ResultKind, ToneParams
+
+    rng = np.random.default_rng(1)
+    img = rng.lognormal(-1.5, 1.5, (300, 170, 3)).astype(np.float32)
+    img[:40, :40] *= 1e-4  # a dark corner: the sRGB toe
+    img[5, 7] = 3e4
+    tone_p = ToneParams(**tone)
+    if export_sized:
+        monkeypatch.setattr(fastpath, "CACHE_MAX_PIXELS", 1000)
+    fastpath.clear_cache()
+    for radiance in (img, img.astype(np.float16)):
+        want = to_uint(render(radiance.astype(np.float32), ResultKind.HDR_LINEAR, tone_p), bits)
+        got = render_codes(radiance, ResultKind.HDR_LINEAR, tone_p, bits)
+        assert got.dtype == (np.uint8 if bits == 8 else np.uint16)
+        np.testing.assert_array_equal(got, want)
+    assert renders_in_strips(ResultKind.HDR_LINEAR, tone_p) == (
+        tone["tmo"] != "reinhard_local" and "temperature" not in tone)
+    assert not renders_in_strips(ResultKind.LDR_FUSED, ToneParams())
+    with pytest.raises(InputError, match="bit depth"):
+        render_codes(img, ResultKind.HDR_LINEAR, tone_p, 12)
