@@ -190,8 +190,8 @@ class Result:
     """A method's output. ``image`` is float32 HxWx3: radiance (HDR_LINEAR) or [0,1] (LDR_FUSED);
     an LDR_FUSED result made for a plain export (``run(..., codes=8|16)``) may hold its display
     values as uint8 / uint16 codes instead (:attr:`holds_codes`; :meth:`display_float`), and an
-    HDR_LINEAR result made for a half-float EXR export (``run(..., half=True)``) its radiance as
-    float16."""
+    HDR_LINEAR result made for half-float EXR / 8-bit exports (``run(..., half=True)``, see
+    ``app.models.pipeline.half_export``) its radiance as float16."""
 
     image: np.ndarray
     kind: ResultKind
