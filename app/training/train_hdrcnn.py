@@ -1,7 +1,7 @@
 """Train HDRCNN from scratch on the cached ground-truth HDR set with the virtual camera.
 
     flock /tmp/lumafuse-train.lock python -m app.training.train_hdrcnn \
-        --config app/training/configs/hdrcnn.toml
+        --config app/training/configs/hdrcnn_v3.toml
 
 Writes ``weights/<file>`` (safetensors), its manifest entry (sha256, config, data, steps, seed)
 and the loss log ``weights/<loss_log>`` (CSV: step, train loss, validation loss, lr, seconds).
@@ -133,7 +133,7 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
             cfg["export"]["key"], model.state_dict(),
             {"arch": ARCH_ID, "hparams": {"width": float(cfg["model"]["width"])}},
             {
-                "config": cfg.get("_config_name", "app/training/configs/hdrcnn.toml"),
+                "config": cfg.get("_config_name", "app/training/configs/hdrcnn_v3.toml"),
                 "config_values": {k: v for k, v in cfg.items() if not k.startswith("_")},
                 "data": data_text, "steps": done, "seed": int(tc["seed"]),
                 "loss_log": cfg["export"]["loss_log"], "licence": cfg["export"]["licence"],
@@ -149,7 +149,7 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(REPO / "app/training/configs/hdrcnn.toml"))
+    ap.add_argument("--config", default=str(REPO / "app/training/configs/hdrcnn_v3.toml"))
     ap.add_argument("--steps", type=int, default=None, help="override the number of steps")
     ap.add_argument("--smoke", action="store_true", help="a few steps into runs/, no export")
     ap.add_argument("--weights-dir", type=Path, help="export there instead of weights/")
