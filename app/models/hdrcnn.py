@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.channels import channel_max
+from app.core.channels import channel_max, channel_min
 from app.core.errors import InputError
 from app.core.progress import TaskContext
 from app.models.registry import MethodOutput
@@ -89,7 +89,9 @@ def blend(x: np.ndarray, log_pred: np.ndarray, tau: float = TAU, mode: str = "pa
         if mode == "surround" and fill is not None:
             # where every channel clipped the photo holds no colour: the network's brightness
             # with the colour of the nearest measured surround, never below the clip level
-            b = np.clip((x.min(axis=2, keepdims=True) - np.float32(tau))
+            # (OpenCV's channel reduce: numpy's min over the 3-long last axis took ~0.5 s
+            # of a 12 MP photo's 1.5 s reconstruction; the same values)
+            b = np.clip((channel_min(x)[..., None] - np.float32(tau))
                         * np.float32(1.0 / (1.0 - tau)), 0.0, 1.0)
             lum = np.maximum(pred @ LUMA, lin @ LUMA)[..., None]
             h = (1.0 - b) * h + b * np.maximum(lum * fill, lin)
