@@ -173,8 +173,9 @@ def predict_log(model: Any, x: np.ndarray, net_size: int, device: str = "cpu",
 
 def reconstruct(model: Any, frame: np.ndarray, ctx: TaskContext, *, gamma: float = 1.0,
                 scale: float = 1.0, net_size: int = NET_SIZE, device: str = "cpu",
-                mode: str = DEFAULT_MODE, peak: float = PEAK) -> np.ndarray:
-    """Display [0,1] frame -> linear relative radiance (1.0 = saturation), float32 HxWx3.
+                mode: str = DEFAULT_MODE, peak: float = PEAK, half: bool = False) -> np.ndarray:
+    """Display [0,1] frame -> linear relative radiance (1.0 = saturation), float32 HxWx3
+    (float16 with ``half``, clipped to 65504 strip by strip: what a half-float EXR stores).
     ``peak``: the prediction's log radiance above the clip level is multiplied by it (see
     :data:`PEAK`)."""
     x = prepare_input(frame, scale, gamma)
@@ -191,14 +192,14 @@ def reconstruct(model: Any, frame: np.ndarray, ctx: TaskContext, *, gamma: float
         if fill.shape[:2] != x.shape[:2]:
             fill = cv2.resize(fill, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_LINEAR)
     ctx.report(0.7, "hdrcnn: blend")
-    out = np.empty_like(x)
+    out = np.empty(x.shape, np.float16 if half else np.float32)
     h = x.shape[0]
     for r0 in range(0, h, STRIP_ROWS):
         r1 = min(h, r0 + STRIP_ROWS)
         hs = blend(x[r0:r1], y[r0:r1], mode=mode, fill=None if fill is None else fill[r0:r1])
         if gamma != 1.0:
             hs = np.power(hs, np.float32(gamma))
-        out[r0:r1] = hs
+        out[r0:r1] = np.minimum(hs, np.float32(65504.0)) if half else hs
         ctx.report(0.7 + 0.3 * r1 / h, "hdrcnn: blend")
     return out
 
@@ -218,8 +219,10 @@ def load_model(device: str = "cpu") -> tuple[Any, str]:
     return model.to(device).eval(), digest
 
 
-def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str) -> MethodOutput:
-    """Registry entry: one display-referred frame in, linear HDR (1.0 = saturation) out.
+def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str,
+               half: bool = False) -> MethodOutput:
+    """Registry entry: one display-referred frame in, linear HDR (1.0 = saturation) out
+    (float16 with ``half``: an export that only stores half floats).
 
     params: gamma (highlight boost, y = f(x^(1/g))^g), scale (pre-scale before clipping),
     net_size (long side in px at which the network runs), highlights (the blend mode, see
@@ -244,7 +247,7 @@ def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str) -> Metho
                       scale=float(params.get("scale", 1.0)),
                       net_size=int(params.get("net_size", NET_SIZE)), device=dev,
                       mode=str(params.get("highlights", DEFAULT_MODE)),
-                      peak=float(params.get("peak", PEAK)))
+                      peak=float(params.get("peak", PEAK)), half=half)
     notes = {"saturated_fraction": float(np.count_nonzero(channel_max(frame) > TAU)) / frame[..., 0].size,
              "net_shape": net_shape(*frame.shape[:2], int(params.get("net_size", NET_SIZE)))}
     return MethodOutput(image=out, weights_sha256=digest, device=dev, notes=notes)

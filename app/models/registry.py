@@ -187,6 +187,7 @@ METHODS: tuple[MethodSpec, ...] = (
         max_exposures=1,  # one photo: for brackets use debevec/robertson
         requires=("torch",),
         weights_key="hdrcnn",
+        returns_half=True,
     ),
     MethodSpec(
         id="deepfuse",

@@ -110,3 +110,21 @@ def test_process_renders_the_tiff_from_half_radiance(stack, tmp_path):
     np.testing.assert_array_equal(
         got, to_uint(render(done.result.image.astype(np.float32), done.result.kind,
                             ToneParams()), 8))
+
+
+def test_hdrcnn_returns_half_radiance_too(tmp_path):
+    from app.models import weights
+
+    ok, reason = weights.status("hdrcnn")
+    assert ok, reason
+    photo = load_stack([SAMPLES[-1]])  # the brightest frame: clipped highlights
+    full = run(photo, "hdrcnn")
+    half = run(photo, "hdrcnn", half=True)
+    assert half.image.dtype == np.float16 and full.image.dtype == np.float32
+    assert full.image.max() > 1.0  # highlights reconstructed above the clip level
+    np.testing.assert_array_equal(half.image, np.minimum(full.image, 65504).astype(np.float16))
+    done = process([SAMPLES[-1]], make_recipe("hdrcnn"), [tmp_path / "h.exr"])
+    assert done.result.image.dtype == np.float16
+    ref = write_result(tmp_path / "f.exr", full, ToneParams())
+    np.testing.assert_array_equal(_exr_channels(done.outputs[0])["RGB"],
+                                  _exr_channels(ref)["RGB"])
