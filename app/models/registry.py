@@ -59,7 +59,7 @@ class MethodSpec:
     # export with a neutral tone needs nothing more, and no float32 image (12 B/px) is made
     returns_codes: bool = False
     # can return its HDR radiance as float16 (entry point keyword ``half=True``): an export
-    # that only writes half-float EXRs needs no float32 radiance (12 B/px -> 6)
+    # that only writes half-float EXRs or 8-bit renderings needs no float32 radiance (12 B/px -> 6)
     returns_half: bool = False
 
     def load(self) -> Callable[..., MethodOutput]:

@@ -60,11 +60,12 @@ def run(
     codes: 8 or 16 when the caller only quantises the result (an export with a neutral tone):
     a method that can (``MethodSpec.returns_codes``) then returns uint8 / uint16 display codes
     and never makes the float32 image; others return float32 as always.
-    half: True when the caller only stores the result as half floats (EXR exports): a method
-    that can (``MethodSpec.returns_half``) then returns float16 radiance (6 B/px instead of 12,
-    clipped to 65504), others float32.
+    half: True when the caller only needs the result at half-float precision (half-float EXRs,
+    8-bit renderings: ``app.models.pipeline.half_export``): a method that can
+    (``MethodSpec.returns_half``) then returns float16 radiance (6 B/px instead of 12, clipped to
+    65504), others float32.
     Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused),
-    or display codes (see ``codes``).
+    or display codes (see ``codes``), or float16 radiance (see ``half``).
     Raises InputError (bad input/params), MethodUnavailable, Cancelled.
     """
     ctx = ctx or TaskContext()
