@@ -27,6 +27,7 @@ import numpy as np
 
 from app.core.channels import channel_max, channel_min
 from app.core.errors import InputError
+from app.core.io.exr import to_half
 from app.core.progress import TaskContext
 from app.models.registry import MethodOutput
 
@@ -199,7 +200,7 @@ def reconstruct(model: Any, frame: np.ndarray, ctx: TaskContext, *, gamma: float
         hs = blend(x[r0:r1], y[r0:r1], mode=mode, fill=None if fill is None else fill[r0:r1])
         if gamma != 1.0:
             hs = np.power(hs, np.float32(gamma))
-        out[r0:r1] = np.minimum(hs, np.float32(65504.0)) if half else hs
+        out[r0:r1] = to_half(hs) if half else hs
         ctx.report(0.7 + 0.3 * r1 / h, "hdrcnn: blend")
     return out
 

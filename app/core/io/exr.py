@@ -158,6 +158,13 @@ def read_exr_with_depth(path: str | Path) -> tuple[np.ndarray, dict[str, Any], i
 
 
 _HALF_BLOCK_VALUES = 1 << 20  # values per block of the half-float conversion (4 MB of float32)
+HALF_MAX = 65504.0  # the largest finite half float
+
+
+def to_half(values: np.ndarray) -> np.ndarray:
+    """float values -> float16, clipped to the half range (+-65504) first: larger values would
+    become inf. What a half-float EXR stores."""
+    return np.clip(values, np.float32(-HALF_MAX), np.float32(HALF_MAX)).astype(np.float16)
 
 
 def _half_planes(data: np.ndarray) -> list[np.ndarray]:
@@ -170,7 +177,7 @@ def _half_planes(data: np.ndarray) -> list[np.ndarray]:
     planes = [np.empty((h, w), np.float16) for _ in range(3)]
     rows = max(1, _HALF_BLOCK_VALUES // max(1, data[:1].size))
     for a in range(0, h, rows):
-        block = np.clip(data[a : a + rows], -65504.0, 65504.0).astype(np.float16)
+        block = to_half(data[a : a + rows])
         for c in range(3):
             planes[c][a : a + rows] = block[..., c]
     return planes

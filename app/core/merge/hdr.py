@@ -31,6 +31,7 @@ import numpy as np
 from app.core.channels import channel_max as _max_channel
 from app.core.errors import InputError
 from app.core.io.exposure import estimated_exposures_message
+from app.core.io.exr import to_half
 from app.core.merge.ghost import Deghosting, deghost_mode
 from app.core.progress import TaskContext
 from app.core.types import ExposureStack, float_frame
@@ -248,15 +249,9 @@ def merge_with_response(
     return _run_merge(levels, maps, merge_rows, ctx, np.float16 if half else np.float32)
 
 
-_HALF_MAX = np.float32(65504.0)  # the largest finite half float
-
-
 def _stored(radiance: np.ndarray, dtype) -> np.ndarray:
-    """float32 radiance as the merge's output type (float16: clipped to the half range first,
-    larger values would become inf)."""
-    if dtype == np.float32:
-        return radiance
-    return np.minimum(radiance, _HALF_MAX).astype(dtype)
+    """float32 radiance as the merge's output type (float16: see app.core.io.exr.to_half)."""
+    return radiance if dtype == np.float32 else to_half(radiance)
 
 
 def _run_merge(levels: list[np.ndarray], maps: list[np.ndarray | None] | None, merge_rows,

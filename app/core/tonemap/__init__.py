@@ -212,16 +212,29 @@ def render_codes(image: np.ndarray, kind: ResultKind | str, tone: ToneParams,
     if not (renders_in_strips(kind, tone) and a.ndim == 3 and a.shape[2] == 3
             and a.dtype in (np.float32, np.float16) and a.flags.c_contiguous):
         return to_uint(render(image, kind, tone), bits)
+    gamma, gain, sat = _display_factors(tone)
+    return _render_global(a, tone, gain, sat, gamma, bits)
+
+
+def _display_factors(tone: ToneParams) -> tuple[float, float, float]:
+    """(gamma, exposure gain, saturation) of ``tone``, checked (InputError)."""
     gamma = check_gamma(tone.gamma)
     gain = exposure_gain(tone.exposure_ev)
     sat = float(tone.saturation)
     if not np.isfinite(sat) or sat < 0:
         raise InputError(f"saturation must be >= 0, got {tone.saturation}")
+    return gamma, gain, sat
+
+
+def _render_global(img: np.ndarray, tone: ToneParams, gain: float, sat: float, gamma: float,
+                   bits: int | None = None) -> np.ndarray:
+    """HDR ``img`` through "none" or a global operator on the factored fast path (float32
+    display values, or codes with ``bits``)."""
     params = resolve_params(tone.tmo, tone.tmo_params)
     if tone.tmo == "none":
-        return fastpath.render_factored(a, None, gain, sat, gamma, bits=bits)
+        return fastpath.render_factored(img, None, gain, sat, gamma, bits=bits)
     factory = global_ops.CURVES[tone.tmo]
-    return fastpath.render_factored(a, lambda stats: factory(stats, gain, **params), gain, sat,
+    return fastpath.render_factored(img, lambda stats: factory(stats, gain, **params), gain, sat,
                                     gamma, bits=bits)
 
 
@@ -246,11 +259,7 @@ def render_base(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> 
         img = _balanced(img, wb_gains, kind == ResultKind.LDR_FUSED)
         if kind == ResultKind.LDR_FUSED:
             kind, tone = ResultKind.HDR_LINEAR, replace(tone, tmo="none", tmo_params={})
-    gamma = check_gamma(tone.gamma)
-    gain = exposure_gain(tone.exposure_ev)
-    sat = float(tone.saturation)
-    if not np.isfinite(sat) or sat < 0:
-        raise InputError(f"saturation must be >= 0, got {tone.saturation}")
+    gamma, gain, sat = _display_factors(tone)
 
     if kind == ResultKind.LDR_FUSED:
         out = np.empty_like(img)
@@ -261,14 +270,9 @@ def render_base(image: np.ndarray, kind: ResultKind | str, tone: ToneParams) -> 
         global_ops.run_strips(global_ops.ldr_strip(gain, sat, gamma), img, out)
         return out
 
+    if tone.tmo == "none" or tone.tmo in global_ops.CURVES:
+        return _render_global(img, tone, gain, sat, gamma)
     params = resolve_params(tone.tmo, tone.tmo_params)
-    if tone.tmo == "none":
-        return fastpath.render_factored(img, None, gain, sat, gamma)
-    if tone.tmo in global_ops.CURVES:
-        factory = global_ops.CURVES[tone.tmo]
-        return fastpath.render_factored(
-            img, lambda stats: factory(stats, gain, **params), gain, sat, gamma
-        )
     mapped = OPERATORS[tone.tmo](img, gain=gain, **params)  # local operator, display-linear
     global_ops.run_strips(global_ops.channel_strip(1.0, sat, gamma), mapped, mapped)
     return mapped

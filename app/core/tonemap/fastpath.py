@@ -152,13 +152,14 @@ def render_factored(
     ``img``: float32, or float16 radiance (widened strip by strip). ``bits`` 8 / 16: the result
     as ``display.to_uint`` codes instead, quantised strip by strip as it is rendered, so no
     full-size float32 rendering (12 B/px) exists."""
-    if img.shape[0] * img.shape[1] <= CACHE_MAX_PIXELS and img.dtype != np.float32:
+    small = img.shape[0] * img.shape[1] <= CACHE_MAX_PIXELS
+    if small and img.dtype != np.float32:
         img = img.astype(np.float32)  # a small image: prepared whole (and cached) as float32
     if bits is None:
         out = np.empty(img.shape, np.float32)
     else:
         out = np.empty(img.shape, np.uint8 if bits == 8 else np.uint16)
-    if img.shape[0] * img.shape[1] <= CACHE_MAX_PIXELS:
+    if small:
         prep = prepared(img, saturation, gamma)
         rows = None
         stats = prep.stats
