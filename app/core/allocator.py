@@ -66,3 +66,56 @@ def tune_for_one_job() -> dict[str, bool]:
     then stays); returns which took effect."""
     return {"numpy_huge_pages_off": _numpy_huge_pages_off(),
             "heap_keeps_freed_memory": _glibc_keeps_freed_memory()}
+
+
+_MADV_DONTNEED = 4  # <sys/mman.h> on Linux
+
+
+def _madvise():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_MADVISE = _madvise()
+_PAGE = 4096
+try:
+    import mmap
+
+    _PAGE = mmap.PAGESIZE
+except (ImportError, AttributeError):  # pragma: no cover - every CPython has mmap
+    pass
+
+
+def release_rows(array, start: int, stop: int) -> int:
+    """Hand rows ``start:stop`` of a C-contiguous array back to the operating system; returns
+    the bytes released (0 where nothing could be: not Linux, not contiguous, under a page).
+
+    For a merge that reads each frame row once, in strips, in a one-shot export: once a strip
+    is merged its rows of the frames are dead weight, and releasing them keeps the frames and
+    the result from being resident in full at the same time (3 x 200 MP HDR: 9 B/px of frames
+    + 6 B/px of radiance otherwise). Only whole pages inside the rows are released, so bytes
+    of neighbouring rows (another strip, still being read) and the allocator's own bookkeeping
+    around the block are never touched. Afterwards the rows read as zeros: the caller must own
+    the array and never read those rows again. Nothing else changes (the array stays valid and
+    can be freed as usual)."""
+    if _MADVISE is None or stop <= start or not array.flags.c_contiguous or array.ndim < 1:
+        return 0
+    row = array.strides[0]
+    base = array.ctypes.data
+    lo = base + max(0, start) * row
+    hi = base + min(array.shape[0], stop) * row
+    lo = -(-lo // _PAGE) * _PAGE  # whole pages inside [lo, hi) only
+    hi = hi // _PAGE * _PAGE
+    if hi <= lo:
+        return 0
+    if _MADVISE(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), _MADV_DONTNEED) != 0:
+        return 0
+    return hi - lo

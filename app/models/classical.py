@@ -72,9 +72,10 @@ def run_mertens(
 
 
 def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
-                ctx: TaskContext, half: bool) -> MethodOutput:
+                ctx: TaskContext, half: bool, release_frames: bool) -> MethodOutput:
     report = merge_hdr(stack, method, deghost=params.get("deghost", "off"),
-                       samples=int(params.get("samples", 70)), ctx=ctx, half=half)
+                       samples=int(params.get("samples", 70)), ctx=ctx, half=half,
+                       release_frames=release_frames)
     notes: dict[str, Any] = {
         "exposure_source": report.exposure_source,
         "exposure_confidence": report.exposure_confidence,
@@ -89,21 +90,23 @@ def _hdr_output(stack: ExposureStack, method: str, params: Mapping[str, Any],
 
 def run_debevec(
     stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str,
-    half: bool = False,
+    half: bool = False, release_frames: bool = False,
 ) -> MethodOutput:
     """Debevec response recovery + HDR merge -> linear radiance (1.0 = reference clipping),
     float32 (float16 with ``half``: an export that only stores half floats); notes: exposures
-    used and where from, the response curve, messages for the user."""
-    return _hdr_output(stack, "debevec", params, ctx, half)
+    used and where from, the response curve, messages for the user. ``release_frames``: the
+    stack's frames are released row strip by row strip as they are merged (they read as zeros
+    afterwards; see app.core.merge.hdr.merge_with_response)."""
+    return _hdr_output(stack, "debevec", params, ctx, half, release_frames)
 
 
 def run_robertson(
     stack: ExposureStack, params: Mapping[str, Any], ctx: TaskContext, device: str,
-    half: bool = False,
+    half: bool = False, release_frames: bool = False,
 ) -> MethodOutput:
     """Robertson response recovery + HDR merge -> linear radiance (1.0 = reference clipping);
-    ``half`` and notes as :func:`run_debevec`."""
-    return _hdr_output(stack, "robertson", params, ctx, half)
+    ``half``, ``release_frames`` and notes as :func:`run_debevec`."""
+    return _hdr_output(stack, "robertson", params, ctx, half, release_frames)
 
 
 FUSION_WEIGHTS = ("contrast", "saturation", "exposedness", "sigma")

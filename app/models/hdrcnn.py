@@ -1,6 +1,7 @@
 """HDRCNN: linear HDR from a single display-referred photo (Eilertsen et al., SIGGRAPH Asia 2017).
 
-Pipeline (methods.md section 3; torch imported inside functions only):
+Pipeline (methods.md section 3; torch imported inside functions only, and only for the GPU:
+on the CPU the network runs in numpy, :mod:`app.models.hdrcnn_numpy`):
 
 1. input x: the one frame of the stack, display-referred [0, 1] (8- or 16-bit file);
    optional pre-scale ``x <- min(1, scale * x)`` and the gamma control ``x <- x^(1/gamma)``;
@@ -150,9 +151,11 @@ def net_copy(x: np.ndarray, net_size: int) -> np.ndarray:
 def predict_log(model: Any, x: np.ndarray, net_size: int, device: str = "cpu",
                 small: np.ndarray | None = None) -> np.ndarray:
     """Network log-HDR prediction for display x (HxWx3 [0,1]) at full size, float32 HxWx3.
-    ``small``: :func:`net_copy` of x when the caller already made it."""
+    ``small``: :func:`net_copy` of x when the caller already made it. ``model``: a
+    :class:`app.models.hdrcnn_numpy.NumpyHdrcnn` (CPU, no torch) or the torch module."""
     import cv2
-    import torch
+
+    from app.models.hdrcnn_numpy import NumpyHdrcnn
 
     h, w = x.shape[:2]
     small = net_copy(x, net_size) if small is None else small
@@ -163,10 +166,15 @@ def predict_log(model: Any, x: np.ndarray, net_size: int, device: str = "cpu",
     if nw + pw < MULTIPLE:
         pw += MULTIPLE
     padded = np.pad(small, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
-    t = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(device)
-    with torch.inference_mode():
-        y = model(t)[0].float().cpu().numpy().transpose(1, 2, 0)[:nh, :nw]
-    y = np.ascontiguousarray(y)
+    if isinstance(model, NumpyHdrcnn):
+        y = np.ascontiguousarray(model(padded)[:nh, :nw])
+    else:
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(device)
+        with torch.inference_mode():
+            y = model(t)[0].float().cpu().numpy().transpose(1, 2, 0)[:nh, :nw]
+        y = np.ascontiguousarray(y)
     if (nh, nw) != (h, w):
         y = cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
     return y
@@ -220,6 +228,26 @@ def load_model(device: str = "cpu") -> tuple[Any, str]:
     return model.to(device).eval(), digest
 
 
+def load_numpy_model() -> tuple[Any, str]:
+    """The shipped network as numpy arrays for :mod:`app.models.hdrcnn_numpy` (sha256-checked,
+    architecture and layout checked strictly, as :func:`load_model` does) and its sha256."""
+    from app.core.errors import WeightsError
+    from app.models import weights
+    from app.models.hdrcnn_numpy import ARCH_ID, NumpyHdrcnn, expected_shapes
+
+    arrays, meta, digest = weights.load_numpy(WEIGHTS_KEY)
+    path = weights.weights_file(WEIGHTS_KEY)
+    if meta.get("arch") not in (None, ARCH_ID):
+        raise WeightsError(f"{path}: architecture {meta.get('arch')!r} does not match {ARCH_ID!r}")
+    hp = {**DEFAULT_HPARAMS, **weights.hparams(meta)}
+    want = expected_shapes(float(hp["width"]))
+    have = {k: tuple(v.shape) for k, v in arrays.items() if not k.endswith("num_batches_tracked")}
+    if have != want:
+        wrong = sorted(set(want) ^ set(have)) or sorted(k for k in want if want[k] != have[k])
+        raise WeightsError(f"{path}: does not hold the hdrcnn network ({', '.join(wrong[:5])})")
+    return NumpyHdrcnn({k: np.asarray(arrays[k], np.float32) for k in want}), digest
+
+
 def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str,
                half: bool = False) -> MethodOutput:
     """Registry entry: one display-referred frame in, linear HDR (1.0 = saturation) out
@@ -240,8 +268,17 @@ def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str,
         )
     from app.models import weights
 
-    dev = weights.resolve_device(device)
-    model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
+    if device == "cuda":  # asked for by name: the torch module on the GPU
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise InputError("hdrcnn: --device cuda needs torch (PyTorch); without it the "
+                             "network runs on the CPU")
+        dev = weights.resolve_device(device)
+        model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
+    else:  # the CPU: numpy, so the command does not pay torch's import (see hdrcnn_numpy)
+        dev = "cpu"
+        model, digest = weights.kept_model(WEIGHTS_KEY, "numpy", load_numpy_model)
     ctx.report(0.05, "hdrcnn: model loaded")
     frame = stack.frames[0]
     out = reconstruct(model, frame, ctx, gamma=float(params.get("gamma", 1.0)),

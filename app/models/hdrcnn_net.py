@@ -26,15 +26,8 @@ import math
 import torch
 from torch import nn
 
-EPS = 1.0 / 255.0
-VGG_BLOCKS = (2, 2, 3, 3, 3)  # convs per VGG16 block
-VGG_WIDTHS = (64, 128, 256, 512, 512)  # paper channel counts at width 1.0
-ARCH_ID = "hdrcnn-vgg16-unet-v1"
-
-
-def channels(width: float) -> tuple[int, ...]:
-    """Per-level channel counts at a width multiplier (at least 4 channels per level)."""
-    return tuple(max(4, int(round(c * width))) for c in VGG_WIDTHS)
+# the layout, shared with the numpy forward pass the CPU runs (app.models.hdrcnn_numpy)
+from app.models.hdrcnn_numpy import ARCH_ID, EPS, VGG_BLOCKS, VGG_WIDTHS, channels  # noqa: F401
 
 
 def log_transform(e: torch.Tensor) -> torch.Tensor:

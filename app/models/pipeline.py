@@ -157,7 +157,8 @@ def process(
     result = run(stack, fixed.method, fixed.params, ctx.sub(0.15, 0.95), align=fixed.align,
                  device=fixed.device, reference=reference, reference_mask=reference_mask,
                  codes=plain_export_bits(fixed, paths, quality),
-                 half=half_export(fixed, paths, quality))
+                 half=half_export(fixed, paths, quality),
+                 release_frames=not quality)  # nothing reads the frames after the run but quality
     ctx.check()  # a cancel during the last stage: stop before writing anything
     exposures = () if stack.linear or not quality else stack.frames
     del stack  # the frames are not held while the outputs are rendered (unless quality needs them)

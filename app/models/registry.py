@@ -61,6 +61,10 @@ class MethodSpec:
     # can return its HDR radiance as float16 (entry point keyword ``half=True``): an export
     # that only writes half-float EXRs or 8-bit renderings needs no float32 radiance (12 B/px -> 6)
     returns_half: bool = False
+    # reads each frame row once, in strips, and can release the rows it has merged (entry point
+    # keyword ``release_frames=True``): a one-shot export that never reads the frames again
+    # then never holds the frames and the whole result at once
+    releases_frames: bool = False
 
     def load(self) -> Callable[..., MethodOutput]:
         module, _, name = self.entry.partition(":")
@@ -142,6 +146,7 @@ METHODS: tuple[MethodSpec, ...] = (
         needs_times=True,
         accepts_codes=True,
         returns_half=True,
+        releases_frames=True,
     ),
     MethodSpec(
         id="robertson",
@@ -156,6 +161,7 @@ METHODS: tuple[MethodSpec, ...] = (
         accepts_codes=True,
         needs_times=True,
         returns_half=True,
+        releases_frames=True,
     ),
     MethodSpec(
         id="hdrcnn",
@@ -185,7 +191,7 @@ METHODS: tuple[MethodSpec, ...] = (
         ),
         min_exposures=1,
         max_exposures=1,  # one photo: for brackets use debevec/robertson
-        requires=("torch",),
+        requires=("safetensors",),  # the network runs in numpy on the CPU; torch only for cuda
         weights_key="hdrcnn",
         returns_half=True,
     ),

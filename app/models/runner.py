@@ -46,6 +46,7 @@ def run(
     ghost_map: bool = False,
     codes: int | None = None,
     half: bool = False,
+    release_frames: bool = False,
 ) -> Result:
     """Run a registered method on a stack.
 
@@ -64,6 +65,10 @@ def run(
     8-bit renderings: ``app.models.pipeline.half_export``): a method that can
     (``MethodSpec.returns_half``) then returns float16 radiance (6 B/px instead of 12, clipped to
     65504), others float32.
+    release_frames: True when the caller never reads ``stack.frames`` after the run (a one-shot
+    export; not with ``ghost_map``, which reads them): a method that can
+    (``MethodSpec.releases_frames``) then releases each frame's rows as it merges them, so the
+    frames and the whole result are never resident at once; the frames read as zeros after.
     Returns a Result whose image is linear radiance (hdr_linear) or display [0,1] (ldr_fused),
     or display codes (see ``codes``), or float16 radiance (see ``half``).
     Raises InputError (bad input/params), MethodUnavailable, Cancelled.
@@ -107,6 +112,8 @@ def run(
     as_codes = codes is not None and spec.returns_codes
     as_half = bool(half) and spec.returns_half and not as_codes
     extra: dict[str, Any] = {"codes": codes} if as_codes else {"half": True} if as_half else {}
+    if release_frames and spec.releases_frames and not ghost_map:
+        extra["release_frames"] = True
     out: MethodOutput = fn(stack, resolved, work_ctx, device, **extra)
     ctx.check()
     notes = dict(out.notes)

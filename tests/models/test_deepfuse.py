@@ -234,7 +234,7 @@ def test_numpy_network_computes_what_the_torch_module_computes(arrays):
     """The CPU path (numpy, no torch import) is the torch module's function: same weights, same
     blend weights to float rounding, at odd sizes (reflect padding at every border) and for
     more than two inputs."""
-    from app.models.deepfuse_numpy import conv2d
+    from app.models.numpy_conv import conv2d
 
     if arrays == "shipped":
         net, _ = D.load_numpy_model()
@@ -260,7 +260,7 @@ def test_numpy_network_computes_what_the_torch_module_computes(arrays):
         conv.weight.copy_(torch.from_numpy(w))
         conv.bias.copy_(torch.from_numpy(b))
         ref = conv(torch.from_numpy(x.transpose(2, 0, 1))[None])[0].numpy().transpose(1, 2, 0)
-    import app.models.deepfuse_numpy as dn
+    import app.models.numpy_conv as dn
 
     for block in (dn._BLOCK_BYTES, 4096):
         dn_block, dn._BLOCK_BYTES = dn._BLOCK_BYTES, block

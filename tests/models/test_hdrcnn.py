@@ -150,6 +150,58 @@ def test_strict_loading_round_trips_the_exported_weights(exported):
         torch.testing.assert_close(loaded.state_dict()[k], v)
 
 
+def test_numpy_network_computes_what_the_torch_module_computes(exported):
+    """The CPU path (numpy, no torch import) is the torch module's function: the same arrays,
+    the same log HDR to float rounding (zero padding, BatchNorm folded, transposed convs as
+    sub-pixel convs), at the smallest size (a 1x1 latent) and at a non-square one."""
+    _path, model, digest = exported
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so folding them is tested
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.uniform_(-0.2, 0.2)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+    weights.export("hdrcnn", model.state_dict(), arch=ARCH_ID, hparams={"width": 0.125},
+                   file="hdrcnn-test.safetensors")
+    net, got = hdrcnn.load_numpy_model()
+    model.eval()
+    rng = np.random.default_rng(2)
+    for hw in ((32, 32), (64, 160)):
+        x = rng.uniform(0, 1, (*hw, 3)).astype(np.float32)
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(x.transpose(2, 0, 1).copy())[None])[0].numpy()
+        y = net(x)
+        assert y.shape == (*hw, 3) and y.dtype == np.float32
+        np.testing.assert_allclose(y, ref.transpose(1, 2, 0), atol=2e-5)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        net(np.zeros((40, 64, 3), np.float32))
+
+
+def test_cpu_reconstruction_does_not_import_torch(tmp_path):
+    """`fuse -m hdrcnn` on the CPU never imports torch (2-3.5 s of every command here), and
+    its output is the shipped network's (the same EXR as the torch module gives)."""
+    import subprocess
+    import sys
+
+    x = golden_input()
+    src = tmp_path / "photo.png"
+    import cv2
+
+    cv2.imwrite(str(src), np.round(x[..., ::-1] * 255).astype(np.uint8))
+    probe = ("import sys, runpy; sys.argv = ['main.py', 'fuse', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
+             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe, str(src), "-m", "hdrcnn", "-o",
+                          str(tmp_path / "o.exr"), "-q"], cwd=Path(hdrcnn.__file__).parents[2],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    got, _ = read_exr(tmp_path / "o.exr")
+    model, _digest = hdrcnn.load_model("cpu")
+    want = hdrcnn.reconstruct(model, x, TaskContext())
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-4)  # (half floats in the file)
+
+
 def test_hash_mismatch_is_refused(exported):
     path = exported[0]
     raw = bytearray(path.read_bytes())
@@ -157,6 +209,8 @@ def test_hash_mismatch_is_refused(exported):
     path.write_bytes(bytes(raw))
     with pytest.raises(WeightsError, match="sha256"):
         hdrcnn.load_model("cpu")
+    with pytest.raises(WeightsError, match="sha256"):
+        hdrcnn.load_numpy_model()
 
 
 def test_missing_key_is_refused(tmp_path, monkeypatch):
@@ -166,6 +220,8 @@ def test_missing_key_is_refused(tmp_path, monkeypatch):
     weights.export("hdrcnn", sd, arch=ARCH_ID, hparams={"width": 0.125})
     with pytest.raises(WeightsError, match="do not fit"):
         hdrcnn.load_model("cpu")
+    with pytest.raises(WeightsError, match="does not hold the hdrcnn network .*head.weight"):
+        hdrcnn.load_numpy_model()
 
 
 # what the golden file was written with

@@ -114,7 +114,7 @@ def _append_ifd(out: bytearray, e: str, entries: Mapping[int, bytes], next_ifd: 
 def tiff_add_description(tiff: bytes, description: str, software: str,
                          ascii_tags: Mapping[int, str] | None = None,
                          icc: bytes = b"",
-                         sub_ifds: Mapping[int, Mapping[int, Any]] | None = None) -> bytes:
+                         sub_ifds: Mapping[int, Mapping[int, Any]] | None = None) -> bytes | bytearray:
     """Classic TIFF bytes with ImageDescription and Software (and any ``ascii_tags``, and an
     ICC profile tag when ``icc``, and sub-directories such as the EXIF (34665) and GPS (34853)
     IFDs, given as tag -> {tag: value}) set on the first image.
@@ -122,12 +122,13 @@ def tiff_add_description(tiff: bytes, description: str, software: str,
     The first IFD is copied to the end of the file with the tags added (entries kept sorted,
     as TIFF requires) and the header points to the copy; the old IFD stays as unused bytes,
     every other offset stays valid. Text is made 7-bit ASCII (TIFF's ASCII type).
+    A ``bytearray`` is extended in place and returned (no second copy of a large file's bytes).
     """
     e, ifd, entries = _tiff_ifd(tiff)
-    order = tiff[:2]
-    next_ifd = tiff[ifd + 2 + 12 * len(entries) : ifd + 6 + 12 * len(entries)]
+    order = bytes(tiff[:2])
+    next_ifd = bytes(tiff[ifd + 2 + 12 * len(entries) : ifd + 6 + 12 * len(entries)])
 
-    out = bytearray(tiff)
+    out = tiff if isinstance(tiff, bytearray) else bytearray(tiff)
     values: list[tuple[int, int, bytes]] = [
         (tag, _TIFF_ASCII, text.encode("ascii", "replace") + b"\x00")
         for tag, text in ((_TAG_DESCRIPTION, description), (_TAG_SOFTWARE, software),
@@ -157,16 +158,18 @@ def tiff_add_description(tiff: bytes, description: str, software: str,
             out += data
         entries[tag] = struct.pack(e + "HHI", tag, kind, len(data)) + value
     _append_ifd(out, e, entries, next_ifd)
-    return bytes(out)
+    return out
 
 
-def tiff_join_rows(top: bytes, bottom: bytes) -> bytes:
+def tiff_join_rows(top: bytes, bottom: bytes) -> bytearray:
     """One classic TIFF of ``top``'s rows followed by ``bottom``'s: two encodings (one encoder
     call each, so they can run in parallel) of the two halves of an image, same width, samples,
     compression and RowsPerStrip, ``top``'s height a multiple of it. Every strip is compressed
     on its own, so the strips are kept byte for byte: ``top``'s bytes stay where they are,
     ``bottom``'s strips are appended, and a new first IFD (``top``'s entries with the combined
-    height and strip tables) is written at the end, as :func:`tiff_add_description` does."""
+    height and strip tables) is written at the end, as :func:`tiff_add_description` does.
+    ``top`` and ``bottom``: any bytes-like objects (the encoder's buffers as they are); returns a
+    new bytearray."""
     e, _ifd, entries = _tiff_ifd(top)
     e2, _ifd2, entries2 = _tiff_ifd(bottom)
     if e != e2:
@@ -197,7 +200,7 @@ def tiff_join_rows(top: bytes, bottom: bytes) -> bytes:
         entries[tag] = struct.pack(e + "HHII", tag, _TIFF_LONG, len(values), start)
     entries[_TAG_IMAGE_LENGTH] = struct.pack(e + "HHII", _TAG_IMAGE_LENGTH, _TIFF_LONG, 1, total)
     _append_ifd(out, e, entries, struct.pack(e + "I", 0))  # one image
-    return bytes(out)
+    return out
 
 
 def hdr_add_header_lines(hdr: bytes, text: Mapping[str, str]) -> bytes:

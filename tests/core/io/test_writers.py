@@ -362,3 +362,34 @@ def test_write_result_checks_the_path_before_rendering(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="file exists"):
         write_result(tmp_path / "exists.png", res, ToneParams())
     assert calls == []
+
+
+@pytest.mark.parametrize("ext", [".tif", ".png"])
+def test_codes_the_writer_does_not_own_are_never_reordered(tmp_path, ext, monkeypatch):
+    """PNG/TIFF swap RGB to BGR in place only in pixels the writer made itself (issue 10: no
+    second full-size copy at 200 MP); a caller's codes, a codes Result written to two files,
+    stay as they were, and every file holds the RGB picture."""
+    import cv2
+
+    monkeypatch.setattr(writers, "TIFF_SPLIT_PIXELS", 100)  # the two-halves path too
+    codes = (_image(40, 50) * 255).astype(np.uint8)
+    before = codes.copy()
+    write_display(tmp_path / f"a{ext}", codes, provenance=PROV)
+    np.testing.assert_array_equal(codes, before)
+    res = Result(image=codes, kind=ResultKind.LDR_FUSED, provenance=PROV)
+    for name in ("b", "c"):
+        write_result(tmp_path / f"{name}{ext}", res, ToneParams())
+        np.testing.assert_array_equal(res.image, before)
+    # scratch pixels may be reordered, and the file still holds RGB
+    scratch = before.copy()
+    write_display(tmp_path / f"d{ext}", scratch, provenance=PROV, scratch=True)
+    for name in "abcd":
+        np.testing.assert_array_equal(cv2.imread(str(tmp_path / f"{name}{ext}"))[..., ::-1], before)
+    # an HDR rendering is made into fresh codes: encoded in place, the file is the rendering
+    rad = np.exp(np.random.default_rng(1).normal(0, 1.5, (40, 50, 3))).astype(np.float32)
+    hdr = Result(image=rad, kind=ResultKind.HDR_LINEAR, provenance=PROV)
+    write_result(tmp_path / f"e{ext}", hdr, ToneParams(tmo="reinhard"))
+    from app.core import tonemap
+
+    expected = tonemap.render_codes(rad, ResultKind.HDR_LINEAR, ToneParams(tmo="reinhard"), 8)
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / f"e{ext}"))[..., ::-1], expected)
