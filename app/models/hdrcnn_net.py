@@ -27,7 +27,10 @@ import torch
 from torch import nn
 
 # the layout, shared with the numpy forward pass the CPU runs (app.models.hdrcnn_numpy)
-from app.models.hdrcnn_numpy import ARCH_ID, EPS, VGG_BLOCKS, VGG_WIDTHS, channels  # noqa: F401
+from app.models.hdrcnn_numpy import ARCH_ID, EPS, VGG_BLOCKS, VGG_WIDTHS, channels
+
+__all__ = ["ARCH_ID", "EPS", "VGG_BLOCKS", "VGG_WIDTHS", "channels", "log_transform", "SkipFuse",
+           "UpBlock", "HDRCNN", "build_model", "count_parameters"]
 
 
 def log_transform(e: torch.Tensor) -> torch.Tensor:
