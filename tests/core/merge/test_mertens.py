@@ -122,3 +122,17 @@ def test_progress_reported(bracket):
     seen = []
     fuse_mertens(bracket, ctx=TaskContext(lambda f, m: seen.append(f)))
     assert seen and seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:]))
+
+
+def test_weighting_in_row_spans_changes_nothing(monkeypatch):
+    """Level products are made a few rows at a time (no full-size 3-channel weight copy at the
+    command's peak): the fused image is the same bit for bit as in one span."""
+    from app.core.merge import mertens
+
+    rng = np.random.default_rng(4)
+    frames = [np.clip(rng.random((97, 131, 3), dtype=np.float32) * s, 0, 1)
+              for s in (0.5, 1.0, 1.8)]
+    monkeypatch.setattr(mertens, "_WEIGHT_ROWS_PIXELS", 1 << 40)
+    whole = mertens.fuse_mertens(frames, bits=8)
+    monkeypatch.setattr(mertens, "_WEIGHT_ROWS_PIXELS", 300)  # two or three rows per span
+    np.testing.assert_array_equal(mertens.fuse_mertens(frames, bits=8), whole)
