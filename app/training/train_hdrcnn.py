@@ -52,6 +52,11 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
     cache = REPO / dc["cache"]
     radiance = tuple(dc.get("radiance", ()))
     entries = data.build_cache(root, cache, int(dc["max_side"]), log=log, radiance=radiance)
+    # a leave-one-source-out fold: whole sources left out of training (the cache keeps them)
+    excluded = tuple(dc.get("exclude", ()))
+    if excluded:
+        entries = [e for e in entries if e["name"].split("/")[0] not in excluded]
+        log(f"left out of training: {', '.join(excluded)}")
     images = data.load_cache(cache, entries)
     how = ", ".join(sorted({e["merge"] for e in entries}))
     log(f"{len(images)} ground-truth HDR images ({how})")
@@ -128,7 +133,9 @@ def train(cfg: dict, *, steps: int | None = None, out_dir: Path | None = None,
                      + (f"{n_pan} radiance maps of {', '.join(radiance)} + " if radiance else "")
                      + f"{len(entries) - n_exr - n_pan} brackets of "
                      f"{' and '.join(data.BRACKET_SETS)} merged by {', '.join(merges)}; "
-                     f"virtual camera crops of {dc['crop']} px")
+                     f"virtual camera crops of {dc['crop']} px"
+                     + (f"; a leave-one-source-out fold: {', '.join(excluded)} left out"
+                        if excluded else ""))
         digest = export_weights(
             cfg["export"]["key"], model.state_dict(),
             {"arch": ARCH_ID, "hparams": {"width": float(cfg["model"]["width"])}},
