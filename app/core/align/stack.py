@@ -15,11 +15,6 @@ from app.core.types import ExposureStack
 
 MODES = ("none", "mtb", "homography")
 _MASK_PROXY = 800  # the common-area rectangle is searched on a mask of at most this size
-# A homography that moves no corner (nor the centre) more than this from a whole-pixel shift is
-# applied as that shift: an exact copy. Bilinear resampling at a sub-pixel offset f blurs
-# (|1 - 2 f| of the contrast at the finest detail is left: 50 % at f = 1/4), while a quarter
-# pixel of misregistration is invisible; a tripod bracket then stays as sharp as unaligned.
-SNAP_PX = 0.25
 
 
 def _coverage(hms: list[np.ndarray], shape: tuple[int, int]) -> tuple[np.ndarray, float]:
@@ -94,8 +89,7 @@ def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None
     by repeating their edge pixels, for a caller that blends with the reference's geometry).
 
     mode: "none" (returned unchanged), "mtb" (translation by median threshold bitmaps) or
-    "homography" (ECC homography, falling back to the MTB translation when implausible; one
-    within SNAP_PX of a whole-pixel shift is applied as that shift, an exact copy).
+    "homography" (ECC homography, falling back to the MTB translation when implausible).
     Frames keep their domain (display [0, 1] or linear). Returns a new stack with aligned=True and
     metadata "alignment" (per frame: type and 3x3 reference->frame matrix), "crop" (x, y, w, h in
     the input's pixels) and "fallback" (one note per frame whose homography was rejected).
@@ -125,9 +119,6 @@ def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None
                     fallback.append(f"{name}: {why[0] if why else 'rejected'}; used a translation")
                 else:
                     kind = "homography"
-                    shift = whole_pixel_shift(hm, stack.shape)
-                    if shift is not None:
-                        hm, kind = shift, "homography within a whole-pixel shift"
             if hm is None:
                 dx, dy = mtb_shift(ref, frame, linear=stack.linear)
                 hm = np.array([[1.0, 0, -dx], [0, 1.0, -dy], [0, 0, 1.0]])
@@ -159,22 +150,6 @@ def align_stack(stack: ExposureStack, mode: str = "mtb", ctx: TaskContext | None
         meta["fallback"] = fallback
     ctx.report(1.0, "aligned")
     return stack.with_frames(out, aligned=True, metadata=meta)
-
-
-def whole_pixel_shift(hm: np.ndarray, shape: tuple[int, int],
-                      tol: float = SNAP_PX) -> np.ndarray | None:
-    """The whole-pixel translation (3x3, reference -> frame) that ``hm`` stays within ``tol``
-    px of at the frame's corners and centre (a homography's largest departures from a shift are
-    at the corners), or None when it moves pixels further than that from any whole shift."""
-    h, w = shape
-    pts = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1],
-                    [(w - 1) / 2, (h - 1) / 2, 1]], np.float64).T
-    q = hm @ pts
-    moved = q[:2] / q[2] - pts[:2]
-    t = np.round(np.median(moved, axis=1))
-    if np.abs(moved - t[:, None]).max() > tol:
-        return None
-    return np.array([[1.0, 0, t[0]], [0, 1.0, t[1]], [0, 0, 1.0]])
 
 
 def _is_integer_shift(hm: np.ndarray) -> bool:
