@@ -438,17 +438,9 @@ def run_deepfuse(stack: Any, params: dict, ctx: TaskContext, device: str,
     if stack.linear:
         raise InputError("deepfuse fuses display-referred photos (JPEG/PNG/TIFF), not linear RAW/EXR")
     i, j = choose_pair(stack.n, str(params.get("pair", "extremes")))
-    if device == "cuda":  # asked for by name: the torch module on the GPU
-        import importlib.util
-
-        if importlib.util.find_spec("torch") is None:
-            raise InputError("deepfuse: --device cuda needs torch (PyTorch); without it the "
-                             "network runs on the CPU")
-        dev = weights.resolve_device(device)
-        model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
-    else:  # the CPU: numpy, so the fusion does not pay torch's import (see deepfuse_numpy)
-        dev = "cpu"
-        model, digest = weights.kept_model(WEIGHTS_KEY, "numpy", load_numpy_model)
+    # the CPU: numpy (see deepfuse_numpy); the torch module only for --device cuda
+    model, digest, dev = weights.numpy_or_cuda_model(WEIGHTS_KEY, "deepfuse", device,
+                                                     load_model, load_numpy_model)
     ctx.report(0.05, "deepfuse: model loaded")
     pair = [stack.frames[i], stack.frames[j]]
     proxy = int(params.get("proxy", DEFAULT_PROXY))

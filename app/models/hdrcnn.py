@@ -268,17 +268,9 @@ def run_hdrcnn(stack: Any, params: dict, ctx: TaskContext, device: str,
         )
     from app.models import weights
 
-    if device == "cuda":  # asked for by name: the torch module on the GPU
-        import importlib.util
-
-        if importlib.util.find_spec("torch") is None:
-            raise InputError("hdrcnn: --device cuda needs torch (PyTorch); without it the "
-                             "network runs on the CPU")
-        dev = weights.resolve_device(device)
-        model, digest = weights.kept_model(WEIGHTS_KEY, dev, lambda: load_model(dev))
-    else:  # the CPU: numpy, so the command does not pay torch's import (see hdrcnn_numpy)
-        dev = "cpu"
-        model, digest = weights.kept_model(WEIGHTS_KEY, "numpy", load_numpy_model)
+    # the CPU: numpy (see hdrcnn_numpy); the torch module only for --device cuda
+    model, digest, dev = weights.numpy_or_cuda_model(WEIGHTS_KEY, "hdrcnn", device,
+                                                     load_model, load_numpy_model)
     ctx.report(0.05, "hdrcnn: model loaded")
     frame = stack.frames[0]
     out = reconstruct(model, frame, ctx, gamma=float(params.get("gamma", 1.0)),

@@ -311,6 +311,23 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if has_cuda else "cpu"
 
 
+def numpy_or_cuda_model(key: str, method: str, device: str, load_torch: "Any",
+                        load_numpy: "Any") -> tuple[Any, str, str]:
+    """(model, sha256, device used) of a learned method whose network runs in numpy on the CPU
+    (so a command never pays torch's import) and as the torch module only when ``device`` is
+    "cuda" by name. ``load_torch(dev)`` / ``load_numpy()`` -> (model, sha256); the instance is
+    kept as :func:`kept_model` says. InputError for "cuda" without torch installed."""
+    if device != "cuda":
+        return (*kept_model(key, "numpy", load_numpy), "cpu")
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise InputError(f"{method}: --device cuda needs torch (PyTorch); without it the "
+                         "network runs on the CPU")
+    dev = resolve_device(device)
+    return (*kept_model(key, dev, lambda: load_torch(dev)), dev)
+
+
 # -- one model instance per batch worker --------------------------------------------------
 _kept_models: dict[tuple, tuple[Any, str]] = {}
 _keeping = False
