@@ -8,7 +8,7 @@ Qt; no arguments, image files or GUI flags (--screenshot) open the window.
 
 import sys
 
-from app.launcher import main
+from app.launcher import run
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(sys.argv[1:])

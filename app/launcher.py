@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 CLI_FLAGS = ("-h", "--help", "--version")
 
@@ -82,3 +82,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return int(gui_main(argv) or 0)
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """Process entry point (``python main.py``, the ``lumafuse`` script): :func:`main`, then exit
+    with its code. After a command-line run the process ends at once (``os._exit``, streams
+    flushed): the interpreter's teardown, freeing every module and image one by one, took
+    40 ms of a 1.9 s 3 x 12 MP fusion command and does nothing a finished command needs (its
+    outputs are written atomically and closed; worker pools are shut down by then). The GUI
+    exits normally."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    code = main(argv)
+    if not wants_cli(argv):
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(int(code or 0))

@@ -106,3 +106,42 @@ def test_version_and_help_in_a_subprocess():
     assert h.code == 0
     for word in ("fuse", "list-methods", "tonemap", "Exit codes"):
         assert word in h.stdout
+
+
+class _Exited(Exception):
+    def __init__(self, how: str, code: int):
+        super().__init__(how, code)
+        self.how, self.code = how, code
+
+
+@pytest.fixture
+def exits(monkeypatch):
+    """launcher.run's two ways out, recorded instead of ending the test process."""
+    def fast(code):
+        raise _Exited("os._exit", code)
+
+    monkeypatch.setattr(launcher.os, "_exit", fast)
+    return monkeypatch
+
+
+def test_a_command_ends_the_process_at_once_with_its_code_and_its_output_flushed(
+    exits, monkeypatch, tmp_path
+):
+    import io
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    with pytest.raises(_Exited) as ended:
+        launcher.run(["list-methods"])
+    assert (ended.value.how, ended.value.code) == ("os._exit", 0)
+    assert "mertens" in out.getvalue()
+    with pytest.raises(_Exited) as ended:
+        launcher.run(["fuse", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o.png")])
+    assert ended.value.how == "os._exit" and ended.value.code != 0
+
+
+def test_the_window_exits_the_normal_way(exits, fake_gui, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":0")
+    with pytest.raises(SystemExit) as ended:
+        launcher.run(["a.jpg"])
+    assert ended.value.code == 7 and fake_gui == [["a.jpg"]]

@@ -8,6 +8,7 @@ ordered dark to bright by exposure when known, else by mean linear luminance.
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import replace
 from typing import Sequence
 
@@ -172,6 +173,31 @@ def split_stacked_frame(frame: np.ndarray, name: str = "image") -> tuple[np.ndar
     return (np.ascontiguousarray(frame[:half]), np.ascontiguousarray(frame[h - half:]))
 
 
+def _read_in_order(paths: list[str], ctx: TaskContext):
+    """Yield (index, path, read_frame(path, codes=True)) in file order. The first file is
+    decoded alone (the caller refuses a bracket too large for memory from it); once the caller
+    has accepted file k, files k+1 and k+2 decode on two threads while it checks them in turn:
+    the JPEG/PNG/TIFF decoders release the GIL, so two cores decode two files at once. A bad
+    file still stops the reading early (at most one file after it is decoded). Cancellation is
+    checked before each file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lumafuse-read")
+    try:
+        ahead = [pool.submit(read_frame, paths[0], codes=True)]
+        for k, p in enumerate(paths):
+            ctx.report(k / len(paths), f"reading {_name(p)}")  # checks cancellation
+            result = ahead[k].result()
+            yield k, p, result
+            # the caller accepted file k: keep two decodes running
+            for j in range(len(ahead), min(k + 3, len(paths))):
+                ahead.append(pool.submit(read_frame, paths[j], codes=True))
+    finally:
+        # an error or a cancel: drop what has not started; a running decode finishes in the
+        # background and its frame is freed
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def load_stack(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -204,23 +230,22 @@ def load_stack(
 
     frames: list[np.ndarray] = []
     infos: list[FrameInfo] = []
-    for k, p in enumerate(paths):
-        ctx.report(k / len(paths), f"reading {_name(p)}")
-        frame, info = read_frame(p, codes=True)
-        if split_stacked:
-            halves = split_stacked_frame(frame, _name(p))
-            frames.extend(halves)
-            # one file's EXIF time belongs to neither half: exposures are estimated
-            infos.extend(replace(info, path=f"{info.path} ({half})", exposure_time=None)
-                         for half in ("top", "bottom"))
-        else:
-            frames.append(frame)
-            infos.append(info)
-        if k == 0:
-            _check_stack_memory(frame, len(paths), p)
-        else:  # fail early, before decoding the remaining files
-            _check_sizes(frames, infos)
-            _check_domains(infos)
+    with closing(_read_in_order(paths, ctx)) as reads:  # closed (pool let go) on any error
+        for k, p, (frame, info) in reads:
+            if split_stacked:
+                halves = split_stacked_frame(frame, _name(p))
+                frames.extend(halves)
+                # one file's EXIF time belongs to neither half: exposures are estimated
+                infos.extend(replace(info, path=f"{info.path} ({half})", exposure_time=None)
+                             for half in ("top", "bottom"))
+            else:
+                frames.append(frame)
+                infos.append(info)
+            if k == 0:
+                _check_stack_memory(frame, len(paths), p)
+            else:  # fail early, before decoding the remaining files
+                _check_sizes(frames, infos)
+                _check_domains(infos)
     ctx.report(1.0, "frames read")
 
     names = [_name(i.path) for i in infos]
