@@ -119,6 +119,94 @@ def score_fusion(b: db.DynamicBracket) -> dict[str, dict[str, float]]:
     return out
 
 
+REGIONS = ("static, reference well exposed", "static, reference poorly exposed",
+           "moved, reference well exposed", "moved, reference poorly exposed")
+REGION_ROWS = (
+    ("debevec + homography + deghost", "debevec", True, {"deghost": "on"}),
+    ("esbn (shipped hand-over)", "esbn", False, {}),
+    ("esbn, networks everywhere", "esbn", False, {"outside_motion": "network"}),
+)
+
+
+def region_masks(b: db.DynamicBracket) -> tuple[np.ndarray, ...]:
+    """The four HxW bool regions of :data:`REGIONS`: moved = covered by an object in some frame
+    (the generator's truth), poorly exposed = the reference frame near clipping or near black
+    (``app.models.esbn.poorly_exposed_level`` > 0.5, where the hand-over may use the networks)."""
+    from app.models.esbn import poorly_exposed_level
+
+    ref = b.frames[b.reference]
+    poor = poorly_exposed_level(ref.max(axis=2), ref.mean(axis=2)) > 0.5
+    return (~b.moved & ~poor, ~b.moved & poor, b.moved & ~poor, b.moved & poor)
+
+
+def mu_error(truth: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """HxW squared error in the mu-law domain, as :func:`app.core.metrics.psnr_mu` averages it
+    (both divided by the truth's maximum, the result clipped to [0, 1]); channel mean."""
+    from app.core.metrics.psnr import mu_law
+
+    peak = float(truth.max())
+    return ((mu_law(truth / peak) - mu_law(np.clip(result / peak, 0.0, 1.0))) ** 2).mean(axis=2)
+
+
+def error_by_region(brackets) -> dict:
+    """Where the HDR rows' error lies, and how far a better network could take the hand-over.
+
+    Per bracket, on the reference's full frame (the homography row registers with crop=False
+    so the regions line up; the main table scores the common area instead): each row's
+    squared mu-law error summed per region of :func:`region_masks`. Two bounds for the
+    hand-over, which uses the classical merge wherever its ghost test finds no motion: "moved
+    perfect" (zero error on every moved pixel: no network can do better there, the merge's
+    static error stays) and "networks on every moved, poorly exposed pixel" (the ghost test
+    replaced by the generator's own mask). Returns mean PSNR-mu per row and bound, the pixel
+    share and error share of every region."""
+    share = np.zeros(len(REGIONS))
+    err = {label: np.zeros(len(REGIONS)) for label, *_ in REGION_ROWS}
+    psnr: dict[str, list[float]] = {label: [] for label, *_ in REGION_ROWS}
+    psnr["hand-over, moved pixels perfect (bound)"] = []
+    psnr["hand-over, networks on every moved poorly exposed pixel (oracle mask)"] = []
+    for b in brackets:
+        top = b.times[b.reference] / b.times[0]
+        truth = np.minimum(b.truth, top)
+        masks = region_masks(b)
+        share += [m.sum() for m in masks]
+        maps = {}
+        for label, method, register, params in REGION_ROWS:
+            stack = _stack(b)
+            if register:
+                stack = align_stack(stack, "homography", crop=False)
+            res = run(stack, method, params)
+            e = mu_error(truth, np.minimum(_scaled(res.image, truth), top))
+            maps[label] = e
+            err[label] += [e[m].sum() for m in masks]
+            psnr[label].append(float(10 * np.log10(1.0 / e.mean())))
+        hand = maps[REGION_ROWS[1][0]]
+        perfect = np.where(b.moved, 0.0, hand)
+        oracle = np.where(masks[3], maps[REGION_ROWS[2][0]], hand)
+        psnr["hand-over, moved pixels perfect (bound)"].append(
+            float(10 * np.log10(1.0 / perfect.mean())))
+        psnr["hand-over, networks on every moved poorly exposed pixel (oracle mask)"].append(
+            float(10 * np.log10(1.0 / oracle.mean())))
+    return {"regions": REGIONS, "pixel_share": (share / share.sum()).tolist(),
+            "error_share": {k: (v / v.sum()).tolist() for k, v in err.items()},
+            "region_mse": {k: (v / np.maximum(share, 1)).tolist() for k, v in err.items()},
+            "psnr_mu": {k: float(np.mean(v)) for k, v in psnr.items()}}
+
+
+def print_regions(r: dict, n: int, split: str) -> None:
+    print(f"Where the error lies: {n} dynamic brackets ({split} split), PSNR-mu on the "
+          "reference's full frame; share of the squared mu-law error per region")
+    print("| row | PSNR-mu | " + " | ".join(r["regions"]) + " |")
+    print("|---|---|" + "---|" * len(r["regions"]))
+    print("| share of the pixels | | "
+          + " | ".join(f"{x:.1%}" for x in r["pixel_share"]) + " |")
+    for label, shares in r["error_share"].items():
+        mse = r["region_mse"][label]
+        print(f"| {label} | {r['psnr_mu'][label]:.2f} | "
+              + " | ".join(f"{s:.1%} (MSE {m:.1e})" for s, m in zip(shares, mse)) + " |")
+    for label, value in r["psnr_mu"].items():
+        if label not in r["error_share"]:
+            print(f"| {label} | {value:.2f} |" + " |" * len(r["regions"]))
+
 def _mean(rows: list[dict[str, dict[str, float]]], label: str, key: str) -> float:
     vals = [r[label][key] for r in rows if label in r and np.isfinite(r[label][key])]
     return float(np.mean(vals)) if vals else float("nan")
@@ -214,7 +302,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the HDR rows (no fusion rows, no real static stacks)")
     ap.add_argument("--speed-only", action="store_true",
                     help="only the whole-command speed on a 12 MP bracket")
+    ap.add_argument("--regions", action="store_true",
+                    help="only where the HDR rows' error lies (static / moved, reference well / "
+                         "poorly exposed) and the bounds of the ESBN hand-over")
     args = ap.parse_args(argv)
+    if args.regions:
+        if not availability(get_method("esbn"))[0]:
+            print("esbn is not installed: no regions to compare")
+            return 1
+        per_map = (12 if args.per_map == 2 else args.per_map) if args.split == "validation" \
+            else args.per_map
+        brackets = list((db.validation_split if args.split == "validation"
+                         else db.evaluation_split)(per_map))
+        r = error_by_region(brackets)
+        if args.json:
+            args.json.write_text(json.dumps(r, indent=1))
+        print_regions(r, len(brackets), args.split)
+        return 0
     if args.speed_only:
         print("| 12 MP, 3 frames, whole `fuse` command | seconds | peak RSS MiB |")
         print("|---|---|---|")

@@ -126,9 +126,14 @@ def run_bench(data: Path, long_side: int, only: str | None = None, limit: int = 
                     continue
                 if est is None:
                     continue
-                rows.append(dict(set=set_name, scene=name, frames=n, method=label,
-                                 log_psnr=vc.log_psnr(est, b),
-                                 colour_deg=vc.colour_error_deg(est, b)))
+                row = dict(set=set_name, scene=name, frames=n, method=label,
+                           log_psnr=vc.log_psnr(est, b), colour_deg=vc.colour_error_deg(est, b))
+                if label.startswith("ours"):  # how much of the error is the one exponent
+                    p = vc.exponent_fit(est, b)
+                    fixed = np.maximum(est, 0) ** np.float32(1 / p) if p > 0 else est
+                    row.update(exponent=p, log_psnr_exponent_fixed=vc.log_psnr(fixed, b),
+                               colour_deg_exponent_fixed=vc.colour_error_deg(fixed, b))
+                rows.append(row)
     return rows
 
 
@@ -154,6 +159,21 @@ def table(rows: list[dict]) -> str:
             c = np.array([r["colour_deg"] for r in ok])
             lines.append(f"| {method} | {p.mean():.1f} | {p.min():.1f} | {c.mean():.2f} | "
                          f"{c.max():.2f} | {len(bad)} |")
+        fitted = [r for r in sub if "exponent" in r]
+        if fitted:
+            lines.append("\nThe exponent a bracket cannot tell (Grossberg and Nayar's exponential "
+                         "ambiguity): each result's fitted power p (result ~ truth^p), and the "
+                         "scores after undoing it\n")
+            lines.append("| method | p mean | p range | log-lum PSNR after undoing p (mean) | "
+                         "worst | colour error after undoing p (mean) | worst |")
+            lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+            for method in dict.fromkeys(r["method"] for r in fitted):
+                ok = [r for r in fitted if r["method"] == method]
+                e = np.array([r["exponent"] for r in ok])
+                p = np.array([r["log_psnr_exponent_fixed"] for r in ok])
+                c = np.array([r["colour_deg_exponent_fixed"] for r in ok])
+                lines.append(f"| {method} | {e.mean():.3f} | {e.min():.3f}-{e.max():.3f} | "
+                             f"{p.mean():.1f} | {p.min():.1f} | {c.mean():.2f} | {c.max():.2f} |")
     return "\n".join(lines)
 
 

@@ -176,6 +176,19 @@ def log_psnr(estimate: np.ndarray, b: Bracket) -> float:
     return float(20 * np.log10(max(hi - lo, 1e-6) / max(rmse, 1e-9)))
 
 
+
+def exponent_fit(estimate: np.ndarray, b: Bracket) -> float:
+    """The power p with estimate ~ c * truth^p on the measurable pixels (least squares on
+    log2 luminance). Without exposure times a static bracket cannot tell an exponent apart:
+    any response g^p with exposures t^p fits its pixels exactly as well (Grossberg and Nayar's
+    exponential ambiguity), so a merge without times can be off by such a power however good
+    it is. ``estimate ** (1 / p)`` is what it would give had the ambiguity been resolved right."""
+    mask = valid_mask(b)
+    lt = np.log2(np.maximum(b.target @ REC709, 1e-12))[mask]
+    le = np.log2(np.maximum(estimate @ REC709, 1e-12))[mask]
+    lt = lt - lt.mean()
+    return float((lt * (le - le.mean())).sum() / max(float((lt * lt).sum()), 1e-12))
+
 COLOUR_BLOCK = 4  # px: colour is compared on block means
 
 
