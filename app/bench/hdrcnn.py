@@ -408,8 +408,6 @@ def print_loso(res: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import torch
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--no-speed", action="store_true")
@@ -423,7 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loso", action="store_true", help="the leave-one-source-out table only "
                     "(LOSO_FOLDS: each source scored by a network that never trained on it)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
     if args.loso:
         res = loso(args.data)
         print_loso(res)
@@ -444,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.models import weights
 
         weights.WEIGHTS_DIR = args.weights_dir.resolve()
-    model, digest = hdrcnn.load_model("cpu")
+    model, digest = hdrcnn.load_numpy_model()  # the product's CPU network (no torch)
     print(f"weights sha256 {digest[:16]}...")
     variants = {"hdrcnn v1 (paper blend, 1024 px)": {"mode": "paper", "net_size": 1024,
                                                       "peak": 1.0},
