@@ -23,8 +23,11 @@ HEAVY = ("PySide6", "shiboken6", "pyqtgraph", "torch", "safetensors")
 # imported (stdout carries only that JSON; the CLI writes its own messages to stderr or, for
 # list-methods, before it).
 _PROBE = """
-import json, runpy, sys
+import json, os, runpy, sys
 sys.argv = ["main.py"] + sys.argv[1:]
+def _exit(code):  # a command ends with os._exit (app.launcher.run): look at sys.modules first
+    raise SystemExit(code)
+os._exit = _exit
 code = 0
 try:
     runpy.run_path("main.py", run_name="__main__")

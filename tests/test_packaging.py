@@ -67,13 +67,13 @@ def test_entry_points_resolve():
     for target in scripts.values():
         module, _, func = target.partition(":")
         assert callable(getattr(importlib.import_module(module), func)), target
-    assert scripts["lumafuse"] == "app.launcher:main"  # routes like main.py
+    assert scripts["lumafuse"] == "app.launcher:run"  # routes and exits like main.py
     assert scripts["lumafuse-cli"] == "app.cli.main:main"
 
 
 def test_main_py_uses_the_launcher():
     text = (REPO / "main.py").read_text()
-    assert "from app.launcher import main" in text
+    assert "from app.launcher import run" in text and "run(sys.argv[1:])" in text
     assert "PySide6" not in text.split('"""', 2)[-1]  # nothing Qt before routing
 
 

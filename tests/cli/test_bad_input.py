@@ -217,3 +217,15 @@ def test_sixteen_bit_png_inputs_are_accepted(tmp_path):
     proc = cli("fuse", *paths, "-o", tmp_path / "out.png", "--times", TIMES_ARG, "-m", "debevec")
     assert proc.code == 0, proc.stderr
     assert (tmp_path / "out.png").is_file()
+
+
+def test_a_bad_frame_is_reported_while_the_next_one_is_still_decoding(bracket, tmp_path):
+    """Frames decode two at a time and a decode silences the process's output: the error for
+    a frame of the wrong size must still reach stderr while a large later frame decodes."""
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), cv2.imread(str(bracket[1]))[:80, :100])
+    rng = np.random.default_rng(0)
+    big = tmp_path / "big.png"  # noise compresses badly: a slow PNG decode
+    cv2.imwrite(str(big), rng.integers(0, 256, (2400, 3200, 3), dtype=np.uint8))
+    for _ in range(3):
+        _fuse_expect_error([bracket[0], small, big], tmp_path / "out.png", "size", "small.png")

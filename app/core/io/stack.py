@@ -179,7 +179,9 @@ def _read_in_order(paths: list[str], ctx: TaskContext):
     has accepted file k, files k+1 and k+2 decode on two threads while it checks them in turn:
     the JPEG/PNG/TIFF decoders release the GIL, so two cores decode two files at once. A bad
     file still stops the reading early (at most one file after it is decoded). Cancellation is
-    checked before each file."""
+    checked before each file. A decode silences the process's output while it runs
+    (app.core.io.quiet): a CLI progress line written meanwhile may be dropped, never an error,
+    as the reading waits for running decodes before it lets an error through."""
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lumafuse-read")
@@ -193,9 +195,10 @@ def _read_in_order(paths: list[str], ctx: TaskContext):
             for j in range(len(ahead), min(k + 3, len(paths))):
                 ahead.append(pool.submit(read_frame, paths[j], codes=True))
     finally:
-        # an error or a cancel: drop what has not started; a running decode finishes in the
-        # background and its frame is freed
-        pool.shutdown(wait=False, cancel_futures=True)
+        # an error or a cancel: drop what has not started and wait for a running decode (at
+        # most two): a decode silences the process's output (app.core.io.quiet), so the
+        # caller's error message written meanwhile would be lost
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def load_stack(
