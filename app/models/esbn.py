@@ -182,9 +182,12 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     sel = (gs < 0.05) & (level > 0.1) & (level < 0.9) & (b.mean(axis=2) > 0)
     scale = (float(np.median(a.mean(axis=2)[sel] / b.mean(axis=2)[sel]))
              if sel.sum() >= 100 else 1.0)
-    g = g * _poorly_exposed(frames[stack.reference], h, w)
     out = merged
     out *= np.float32(scale)
+    # the reference bounds the truth where it clipped or crushed: a merge that contradicts it
+    # there took a moving object from another frame that the ghost test could not see
+    g = np.maximum(g, contradicts_reference(frames[stack.reference], out))
+    g = g * _poorly_exposed(frames[stack.reference], h, w)
     for y0 in range(0, h, 256):  # (1 - g) merge + g net, in place, no full-size temporaries
         rows = slice(y0, y0 + 256)
         out[rows] += g[rows, :, None] * (net[rows] - out[rows])
@@ -192,6 +195,45 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     said = tuple(m for m in report.messages if not m.startswith("exposures estimated"))
     return out, float(np.mean(g > 0.5)), said
 
+
+CLIPPED_CODE = 0.99  # display value from which a reference channel counts as clipped
+BLACK_CODE = 0.01  # ... and up to which as crushed
+
+
+def contradicts_reference(reference: np.ndarray, radiance: np.ndarray) -> np.ndarray:
+    """float32 HxW in [0, 1]: where a merged radiance contradicts what the reference frame
+    recorded. A clipped reference channel (display value >= CLIPPED_CODE) says the truth there
+    is at least its clipping level (1.0 in the hand-over's units); a crushed one (<= BLACK_CODE)
+    says it is near black. A merge far below the clipping level (under 0.6, fully at 0.4) or
+    far above black (over 0.03, fully at 0.06) in such a channel took the pixel from a frame
+    where something else stood: motion inside the reference's clipped or black areas, which
+    the ghost test discounts (there the codes cannot be compared). Found on a copy of at most
+    1024 px, cleared of specks, grown and feathered like the ghost maps.
+
+    reference: display frame HxWx3 (uint8/uint16 codes or float [0, 1]); radiance: HxWx3 in
+    the reference's units (1.0 = its clipping level)."""
+    import cv2
+
+    h, w = radiance.shape[:2]
+    scale = min(1.0, 1024 / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+
+    def small(a: np.ndarray, interpolation: int) -> np.ndarray:
+        return cv2.resize(a, size, interpolation=interpolation) if scale < 1 else a
+
+    # nearest for the codes (a clipped pixel stays clipped), area for the radiance
+    ref = float_frame(small(np.ascontiguousarray(reference), cv2.INTER_NEAREST))
+    rad = small(np.ascontiguousarray(radiance, np.float32), cv2.INTER_AREA)
+    too_dark = np.clip((0.6 - rad) / 0.2, 0.0, 1.0) * (ref >= CLIPPED_CODE)
+    too_bright = np.clip((rad - 0.03) / 0.03, 0.0, 1.0) * (ref <= BLACK_CODE)
+    bad = np.maximum(too_dark, too_bright).max(axis=2).astype(np.float32)
+    bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    grow = max(1, round(0.01 * max(size)))
+    bad = cv2.dilate(bad, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    bad = cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
+    if scale < 1:
+        bad = cv2.resize(bad, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(bad, 0.0, 1.0)
 
 def poorly_exposed_level(brightest: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """How poorly exposed display pixels are, from their brightest channel and channel mean

@@ -203,6 +203,70 @@ def test_cancel_between_tiles():
     assert len(calls) == 2  # stopped at the next tile, not at the end
 
 
+def test_a_merge_that_contradicts_the_references_clipping_is_found():
+    ref = np.full((64, 64, 3), 0.5, np.float32)
+    ref[:, :32] = 1.0  # clipped: the truth there is at least the clipping level (1.0)
+    ref[48:, 32:] = 0.0  # crushed: the truth there is near black
+    rad = np.full((64, 64, 3), 0.5, np.float32)
+    rad[:, :32] = 1.5  # consistent with the clipping
+    rad[8:24, 8:24] = 0.1  # far below it: a dark object from another frame
+    rad[48:, 32:] = 0.001  # consistent with black
+    rad[52:60, 40:56] = 0.2  # far above black: a bright object from another frame
+    bad = esbn.contradicts_reference(ref, rad)
+    assert bad.shape == (64, 64)
+    assert bad[12:20, 12:20].min() > 0.99 and bad[54:58, 44:52].min() > 0.99
+    assert bad[36:44, 4:12].max() < 0.01  # clipped and consistent
+    assert bad[28:40, 40:60].max() < 0.01  # well exposed: the reference bounds nothing
+    codes = np.round(ref * 255).astype(np.uint8)  # codes as the frames are held
+    np.testing.assert_allclose(esbn.contradicts_reference(codes, rad), bad, atol=1e-6)
+
+
+class _KnowsTheScene(torch.nn.Module):
+    """Stands in for networks that get the scene right: the reference frame linearised (gamma
+    2.2, in the low frame's units), and ``bright`` (the truth) where the reference clips."""
+
+    linearise = "gamma"
+
+    def __init__(self, bright: float):
+        super().__init__()
+        self.bright = bright
+
+    def forward(self, low, mid, high, times, table=None):
+        display = ((mid + 1) * 0.5).clamp(0, 1)
+        h = display ** 2.2 / times[0, 1]
+        h = torch.where(display >= 0.99, torch.full_like(h, self.bright), h)
+        return low, high, h * 2 - 1
+
+    def radiance(self, o):
+        return ((o + 1) * 0.5).clamp(0, 1)
+
+
+def test_a_ghost_inside_the_references_clipped_sky_comes_from_the_networks(monkeypatch):
+    """A dark object only in the darkest frame, where the reference clips: the merge can take
+    that pixel only from the darkest frame, so it shows the object (a ghost); the hand-over
+    sees that the reference's clipping contradicts it and takes the networks' radiance there;
+    elsewhere in the clipped area, where nothing moved, the merge stays."""
+    fake = _KnowsTheScene(bright=0.5)
+    monkeypatch.setattr(weights, "kept_model", lambda key, dev, load: (fake, "cd" * 32))
+    monkeypatch.setattr(weights, "status", lambda key: (True, ""))
+    rad = textured_radiance(2, 96, 128) * np.float32(0.1)
+    rad[16:80, 56:124] = 0.5  # bright: clipped in the reference (x4) and the brightest frame
+    frames = []
+    for e in (1.0, 4.0, 16.0):
+        scene = rad.copy()
+        if e == 1.0:
+            scene[36:60, 80:104] = 0.02  # the object, in the darkest frame only
+        frames.append(np.clip(scene * e, 0, 1) ** (1 / 2.2))
+    stack = ExposureStack(frames=tuple(frames), exposures=(1.0, 4.0, 16.0))
+    res = run(stack, "esbn", {"tile": 128}).image  # reference units: the bright area is 2.0
+    np.testing.assert_allclose(res[44:52, 88:96], 2.0, rtol=0.1)  # the sky, not the object
+    np.testing.assert_allclose(res[20:28, 60:68], 2.0, rtol=0.1)
+    merged = run(stack, "debevec", {"deghost": "on"}).image
+    assert merged[44:52, 88:96].max() < 0.5 * merged[20:28, 60:68].min()  # the merge's ghost
+    monkeypatch.setattr(esbn, "contradicts_reference", lambda ref, r: np.zeros(r.shape[:2]))
+    ghost = run(stack, "esbn", {"tile": 128}).image
+    assert ghost[44:52, 88:96].max() < 1.0  # without the check: the object's ghost
+
 def test_shipped_weights_remove_ghosts_a_plain_merge_shows():
     """A dynamic bracket made here (texture background, objects cut from another texture,
     shake, virtual camera): the shipped ESBN is closer to the truth than the plain merge."""
