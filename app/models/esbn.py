@@ -173,7 +173,8 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
         ctx = ctx.sub(0.5, 1.0)
     maps = ghost_maps(frames, stack.reference, keep_reference=stack.reference_mask)
     ctx.check()
-    report = merge_hdr(stack, "debevec", deghost=True, ctx=ctx)
+    # as merged: its contradictions of the reference are what the check below looks for
+    report = merge_hdr(stack, "debevec", deghost=True, ctx=ctx, within_reference=False)
     merged = report.radiance
     g = maps.ghost_at(h, w)
     step = max(1, int(np.sqrt(h * w / 250_000)))  # the scale from ~250 k pixels

@@ -191,6 +191,34 @@ def _merge(
     return rad
 
 
+REFERENCE_CLIPPED = 0.99  # display level from which a reference channel bounds the truth below
+REFERENCE_BOUND_CODE = 230  # the code whose exposure is that bound (chosen on validation)
+
+
+def keep_within_reference(radiance: np.ndarray, reference: np.ndarray,
+                          inv_response: np.ndarray) -> None:
+    """Make a ghost-aware merge agree with what its reference frame recorded, in place.
+
+    A reference channel that clipped (level >= REFERENCE_CLIPPED) says the truth there is at
+    least its clipping level. The ghost test cannot compare codes the reference clips, so an
+    object that moved there is merged from another frame: a dark ghost in a blown-out sky or
+    lamp. Such values are raised to the exposure of code REFERENCE_BOUND_CODE in the merge's
+    own curve (the sky comes out near the clipping level, as the reference shows it); where
+    nothing moved the merge lies above it already and nothing changes.
+
+    Chosen on the 36 dynamic and 12 static validation brackets of app.bench.deghost
+    (debevec + homography + deghost, PSNR-mu): no bound 31.39 / 34.58; the exposure of code 252
+    31.55 / 33.44 (the recovered curve's top codes are its least certain part and overshoot);
+    code 230 31.67 / 34.63. The same bound on the black side (at most the exposure of code 3
+    where the reference is black) cost static quality (34.45 with code 230): a JPEG's toe
+    crushes dark codes the truth lies above, so it is not applied.
+
+    radiance: HxWx3 float32, 1.0 = the reference's clipping exposure (as :func:`_merge`
+    returns it); reference: its display levels [0, 1]; inv_response: (256, 3) code -> linear
+    exposure, the merge's own curve."""
+    low = np.asarray(inv_response, np.float32)[REFERENCE_BOUND_CODE]  # per channel
+    np.copyto(radiance, np.maximum(radiance, low), where=reference >= REFERENCE_CLIPPED)
+
 def _pick(level: np.ndarray, top: float | None, sel: np.ndarray | None) -> np.ndarray:
     """``level`` (HxWx3), or its pixels at ``sel`` as an Nx1x3 image, capped at ``top``."""
     out = level if sel is None else level[sel][:, None, :]
@@ -209,6 +237,7 @@ def merge_with_response(
     report: dict | None = None,
     half: bool = False,
     release_frames: bool = False,
+    within_reference: bool = True,
 ) -> np.ndarray:
     """Merge display-referred frames into linear radiance with a known inverse response.
 
@@ -225,6 +254,9 @@ def merge_with_response(
     at once (3 x 200 MP, 8-bit frames and float16 radiance: 15 -> 9 B/px at the peak). The
     frames' merged rows read as zeros afterwards; the result is the same.
     ``report``: a dict that receives the deghosting decision (see :func:`_consistency`).
+    ``within_reference``: when deghosting, keep the result within what the reference frame
+    recorded (:func:`keep_within_reference`); False leaves the merge as it is (ESBN's hand-over
+    looks for exactly those contradictions).
     """
     ctx = ctx or TaskContext()
     if len(frames) != len(exposures):
@@ -242,7 +274,7 @@ def merge_with_response(
 
     def merge_rows(part: list[np.ndarray], part_ctx: TaskContext) -> np.ndarray:
         lv = [float_frame(x) for x in part[:n]]
-        return _merge(
+        rad = _merge(
             lv,
             lambda j, top=None, sel=None: _apply_curve(_pick(lv[j], top, sel), g).reshape(
                 lv[j].shape if sel is None else (-1, 3)),
@@ -251,6 +283,9 @@ def merge_with_response(
             None if maps is None else _unpack(part[n:], ref, n),
             part_ctx,
         )
+        if maps is not None and within_reference:  # deghosting: the reference's content wins
+            keep_within_reference(rad, lv[ref], g)
+        return rad
 
     return _run_merge(levels, maps, merge_rows, ctx, np.float16 if half else np.float32,
                       release=n if release_frames else 0)
@@ -417,7 +452,7 @@ class HdrMerge:
 
 def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | str = False,
               samples: int = 70, ctx: TaskContext | None = None, half: bool = False,
-              release_frames: bool = False) -> HdrMerge:
+              release_frames: bool = False, within_reference: bool = True) -> HdrMerge:
     """Debevec or Robertson merge of a stack with the report of :class:`HdrMerge`.
 
     Missing exposures are estimated from the pixels (app.core.io.ensure_exposures) and said so;
@@ -427,6 +462,7 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
     referred frames are merged into float16 radiance (see :func:`merge_with_response`; linear
     frames stay float32). ``release_frames``: display-referred frames are released as they are
     merged (see :func:`merge_with_response`); the caller never reads ``stack.frames`` again.
+    ``within_reference``: see :func:`merge_with_response` (display-referred frames only).
     """
     from app.core.merge.response import recover_response_checked
 
@@ -458,7 +494,8 @@ def merge_hdr(stack: ExposureStack, method: str = "debevec", *, deghost: bool | 
         rad = merge_with_response(stack.frames, stack.exposures, g, deghost=mode,
                                   reference=stack.reference, ctx=ctx.sub(0.2, 1.0),
                                   keep_reference=stack.reference_mask, report=report,
-                                  half=half, release_frames=release_frames)
+                                  half=half, release_frames=release_frames,
+                                  within_reference=within_reference)
     plan = report["deghosting"]
     if plan.message:
         messages.append(plan.message)

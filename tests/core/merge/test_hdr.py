@@ -184,3 +184,73 @@ def test_eight_bit_fast_path_only_for_eight_bit_frames(monkeypatch):
     monkeypatch.setattr(hdr, "eight_bit_codes", lambda frame: None)  # force the general path
     slow = _apply_curve(eight, g)
     np.testing.assert_allclose(fast, slow, rtol=1e-6)
+
+
+def _clipped_sky_bracket():
+    """A bright patch the reference frame (index 2) clips and the darker frames record, and a
+    dark object inside it in the two darker frames only (it left before the reference)."""
+    rad = synthetic.radiance_field(144, 192)
+    rad[40:104, 60:140] = 6.0  # x 1/4 = 1.5: clipped in the reference, 0.375 and 0.09 below
+    clean = synthetic.photograph(rad)
+    with_object = rad.copy()
+    with_object[60:84, 80:120] = 0.5
+    early = synthetic.photograph(with_object)
+    return clean, [early[0], early[1], clean[2], clean[3]], synthetic.TIMES
+
+
+def test_a_ghost_the_test_misses_where_the_reference_clips_is_kept_within_the_reference(
+    monkeypatch,
+):
+    """The ghost test discounts the codes the reference clips, so it can miss an object that
+    moved there (here it is made to miss it: every frame agrees); the ghost-aware merge then
+    keeps the result within what the reference recorded, at least near its clipping level,
+    instead of merging the object in as a dark ghost. Where nothing moved nothing changes, and
+    a merge that does not deghost is left as it is."""
+    from app.core.merge import hdr
+    from app.core.merge.hdr import REFERENCE_BOUND_CODE
+
+    def nothing_found(levels, ref, deghost, keep_reference, report=None):
+        h, w = levels[0].shape[:2]
+        return [None if k == ref else np.ones((h, w), np.float32) for k in range(len(levels))]
+
+    clean, frames, times = _clipped_sky_bracket()
+    g = recover_response(clean, times)
+    low = g[REFERENCE_BOUND_CODE]
+    monkeypatch.setattr(hdr, "_consistency", nothing_found)
+    loose = merge_with_response(frames, times, g, deghost=True, within_reference=False)
+    kept = merge_with_response(frames, times, g, deghost=True)
+    truth = merge_with_response(clean, times, g, deghost=True)
+    obj = (slice(64, 80), slice(84, 116))
+    assert loose[obj].max(axis=2).min() < 0.5 * low.min()  # the ghost the bound is for
+    assert (kept[obj] >= low - 1e-6).all()
+    assert np.median(np.abs(kept[obj] / truth[obj] - 1)) < np.median(
+        np.abs(loose[obj] / truth[obj] - 1)) / 2
+    outside = np.ones(kept.shape[:2], bool)
+    outside[60:84, 80:120] = False
+    np.testing.assert_array_equal(kept[outside], loose[outside])
+    monkeypatch.undo()
+    plain = merge_with_response(frames, times, g)  # no deghosting: no reference to keep to
+    assert plain[obj].max(axis=2).min() < 0.5 * low.min()
+
+
+def test_keep_within_reference_raises_only_values_below_a_clipped_reference():
+    from app.core.merge.hdr import REFERENCE_BOUND_CODE, keep_within_reference
+
+    g = np.repeat(np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None], 3, axis=1)
+    ref = np.full((4, 4, 3), 0.5, np.float32)
+    ref[0] = 1.0  # clipped: truth at least about the clipping level
+    ref[3] = 0.0  # black: left alone (a JPEG toe crushes codes the truth lies above)
+    ref[2, 0, 1] = 1.0  # one clipped channel of one pixel
+    rad = np.full((4, 4, 3), 0.5, np.float32)
+    rad[0, :2] = 0.2  # contradicts the clipping
+    rad[0, 2:] = 3.0  # consistent with it
+    rad[3] = 0.4
+    rad[2, 0] = 0.1
+    before = rad.copy()
+    keep_within_reference(rad, ref, g)
+    bound = g[REFERENCE_BOUND_CODE, 0]
+    np.testing.assert_allclose(rad[0, :2], bound)
+    np.testing.assert_array_equal(rad[0, 2:], before[0, 2:])
+    np.testing.assert_array_equal(rad[3], before[3])
+    np.testing.assert_allclose(rad[2, 0], [0.1, bound, 0.1])  # per channel
+    np.testing.assert_array_equal(rad[1], before[1])  # well exposed: no bound
