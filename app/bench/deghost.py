@@ -207,6 +207,7 @@ def print_regions(r: dict, n: int, split: str) -> None:
         if label not in r["error_share"]:
             print(f"| {label} | {value:.2f} |" + " |" * len(r["regions"]))
 
+
 def _mean(rows: list[dict[str, dict[str, float]]], label: str, key: str) -> float:
     vals = [r[label][key] for r in rows if label in r and np.isfinite(r[label][key])]
     return float(np.mean(vals)) if vals else float("nan")

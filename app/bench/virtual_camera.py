@@ -176,7 +176,6 @@ def log_psnr(estimate: np.ndarray, b: Bracket) -> float:
     return float(20 * np.log10(max(hi - lo, 1e-6) / max(rmse, 1e-9)))
 
 
-
 def exponent_fit(estimate: np.ndarray, b: Bracket) -> float:
     """The power p with estimate ~ c * truth^p on the measurable pixels (least squares on
     log2 luminance). Without exposure times a static bracket cannot tell an exponent apart:
@@ -188,6 +187,7 @@ def exponent_fit(estimate: np.ndarray, b: Bracket) -> float:
     le = np.log2(np.maximum(estimate @ REC709, 1e-12))[mask]
     lt = lt - lt.mean()
     return float((lt * (le - le.mean())).sum() / max(float((lt * lt).sum()), 1e-12))
+
 
 COLOUR_BLOCK = 4  # px: colour is compared on block means
 

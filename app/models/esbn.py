@@ -236,6 +236,7 @@ def contradicts_reference(reference: np.ndarray, radiance: np.ndarray) -> np.nda
         bad = cv2.resize(bad, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(bad, 0.0, 1.0)
 
+
 def poorly_exposed_level(brightest: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """How poorly exposed display pixels are, from their brightest channel and channel mean
     (display [0, 1]): 1 near clipping (brightest above 0.95) or near black (mean below 0.02),

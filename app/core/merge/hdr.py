@@ -219,6 +219,7 @@ def keep_within_reference(radiance: np.ndarray, reference: np.ndarray,
     low = np.asarray(inv_response, np.float32)[REFERENCE_BOUND_CODE]  # per channel
     np.copyto(radiance, np.maximum(radiance, low), where=reference >= REFERENCE_CLIPPED)
 
+
 def _pick(level: np.ndarray, top: float | None, sel: np.ndarray | None) -> np.ndarray:
     """``level`` (HxWx3), or its pixels at ``sel`` as an Nx1x3 image, capped at ``top``."""
     out = level if sel is None else level[sel][:, None, :]
