@@ -197,13 +197,13 @@ def with_merge_outside_motion(stack: Any, frames: Any, net: np.ndarray,
     return out, float(np.mean(g > 0.5)), said
 
 
-CLIPPED_CODE = 0.99  # display value from which a reference channel counts as clipped
-BLACK_CODE = 0.01  # ... and up to which as crushed
+BLACK_CODE = 0.01  # display value up to which a reference channel counts as crushed
 
 
 def contradicts_reference(reference: np.ndarray, radiance: np.ndarray) -> np.ndarray:
     """float32 HxW in [0, 1]: where a merged radiance contradicts what the reference frame
-    recorded. A clipped reference channel (display value >= CLIPPED_CODE) says the truth there
+    recorded. A clipped reference channel (display value >= REFERENCE_CLIPPED, as the HDR
+    merges' bound, app.core.merge.hdr) says the truth there
     is at least its clipping level (1.0 in the hand-over's units); a crushed one (<= BLACK_CODE)
     says it is near black. A merge far below the clipping level (under 0.6, fully at 0.4) or
     far above black (over 0.03, fully at 0.06) in such a channel took the pixel from a frame
@@ -215,8 +215,11 @@ def contradicts_reference(reference: np.ndarray, radiance: np.ndarray) -> np.nda
     the reference's units (1.0 = its clipping level)."""
     import cv2
 
+    from app.core.merge.ghost import WORK_SIDE, feathered_regions
+    from app.core.merge.hdr import REFERENCE_CLIPPED
+
     h, w = radiance.shape[:2]
-    scale = min(1.0, 1024 / max(h, w))
+    scale = min(1.0, WORK_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
 
     def small(a: np.ndarray, interpolation: int) -> np.ndarray:
@@ -225,13 +228,10 @@ def contradicts_reference(reference: np.ndarray, radiance: np.ndarray) -> np.nda
     # nearest for the codes (a clipped pixel stays clipped), area for the radiance
     ref = float_frame(small(np.ascontiguousarray(reference), cv2.INTER_NEAREST))
     rad = small(np.ascontiguousarray(radiance, np.float32), cv2.INTER_AREA)
-    too_dark = np.clip((0.6 - rad) / 0.2, 0.0, 1.0) * (ref >= CLIPPED_CODE)
+    too_dark = np.clip((0.6 - rad) / 0.2, 0.0, 1.0) * (ref >= REFERENCE_CLIPPED)
     too_bright = np.clip((rad - 0.03) / 0.03, 0.0, 1.0) * (ref <= BLACK_CODE)
     bad = np.maximum(too_dark, too_bright).max(axis=2).astype(np.float32)
-    bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    grow = max(1, round(0.01 * max(size)))
-    bad = cv2.dilate(bad, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-    bad = cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
+    bad = feathered_regions(bad, max(1, round(0.01 * max(size))))
     if scale < 1:
         bad = cv2.resize(bad, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(bad, 0.0, 1.0)

@@ -236,6 +236,17 @@ def _keep_mask(mask: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | N
     return None if mask is None else fit_mask(mask, size[1], size[0])
 
 
+def feathered_regions(bad: np.ndarray, grow: int, kernel: np.ndarray | None = None) -> np.ndarray:
+    """A float32 HxW map in [0, 1] of where something is wrong, as regions: tiny specks are
+    noise and a moving object is a region, so the map is opened (3x3), grown by ``grow`` px
+    (``kernel``: that ellipse, when the caller already has it) and feathered (Gaussian,
+    sigma grow / 2)."""
+    if kernel is None:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    bad = cv2.dilate(bad, kernel)
+    return cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
+
 def ghost_maps(
     frames: Sequence[np.ndarray],
     reference: int,
@@ -279,10 +290,7 @@ def ghost_maps(
     def disagreeing(small: np.ndarray) -> np.ndarray:
         d = _disagreement(small, ref, float(small.mean()) > ref_mean)
         bad = np.clip((d - np.float32(tolerance)) / np.float32(tolerance), 0.0, 1.0)
-        # tiny specks are noise; a moving object is a region: open, then grow and feather
-        bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        bad = cv2.dilate(bad, kernel)
-        return cv2.GaussianBlur(bad, (0, 0), grow / 2.0)
+        return feathered_regions(bad, grow, kernel)
 
     others = [k for k in range(n) if k != reference]
     if detect:  # the frames' reductions and tests are independent: two at a time (OpenCV
